@@ -1,0 +1,80 @@
+#pragma once
+// Beast-free view of HTTP for handlers: the transport (http_server.cpp, the
+// only file that includes Beast) turns the wire into these and back, so
+// handlers are plain functions GoogleTest can call without a socket.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace imgpipe::gateway {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;   // "GET", "POST", ...
+  std::string target;   // raw request target: "/v1/upload?x=1"
+  std::string path;     // decoded path without query: "/v1/upload"
+  std::string query;    // raw query without '?': "size=m"
+  Headers headers;      // as received
+  std::string body;     // buffered bodies only (see BodyPlan)
+  std::string peer_ip;  // the socket's peer address
+  std::optional<uint64_t> content_length;
+  bool chunked = false;
+  std::string request_id;  // assigned by the transport, echoed as X-Request-Id
+
+  // Case-insensitive header lookup; empty when absent.
+  std::string_view header(std::string_view name) const;
+  // Value of a query parameter (first occurrence, percent-decoded).
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+  // When set, the body is this file (sent without loading it whole) and `body` is ignored.
+  std::string file_path;
+  uint64_t file_size = 0;
+
+  void set(std::string_view name, std::string value);
+  static Response json(int status, std::string body);
+  static Response html(int status, std::string body);
+};
+
+using Respond = std::function<void(Response)>;  // callable once, from any thread
+
+// Receives a streamed request body chunk by chunk (never whole in memory).
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Throws schemas::Error to abort the request (the transport answers with it
+  // and closes the connection without reading the rest).
+  virtual void write(const char* data, size_t size) = 0;
+  // The whole body arrived.
+  virtual void finish(Respond respond) = 0;
+};
+
+// What the transport does with a body after the handler has seen the headers.
+struct BufferBody { uint64_t limit = 64 * 1024; };       // read it whole, then handle()
+struct StreamBody { std::unique_ptr<BodySink> sink; uint64_t limit = 0; };  // feed the sink; limit enforced by the transport too
+struct RejectBody { Response response; };                 // answer now, do not read the body
+using BodyPlan = std::variant<BufferBody, StreamBody, RejectBody>;
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Called with headers only (body empty). Must not block.
+  virtual BodyPlan plan_body(const Request& head) = 0;
+  // Called for BufferBody plans with the whole body. Must not block: long
+  // work goes to a pool, and `respond` is called when it is done.
+  virtual void handle(Request request, Respond respond) = 0;
+};
+
+}  // namespace imgpipe::gateway

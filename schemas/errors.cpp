@@ -1,0 +1,116 @@
+#include "schemas/errors.h"
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+namespace imgpipe::schemas {
+namespace {
+
+using enum ErrorCode;
+using A = ActionType;
+
+constexpr std::array kTable = {
+    ErrorInfo{bad_request, "validation_error", 400, "The request is malformed.", A::fix_request,
+              "Fix the request and send it again", false},
+    ErrorInfo{invalid_field, "validation_error", 422, "A field has an invalid value.", A::fix_request,
+              "Correct the field and send it again", false},
+    ErrorInfo{unauthorized, "unauthorized", 401, "The API key is missing, malformed, unknown or revoked.",
+              A::register_key, "Send a valid key as 'Authorization: Bearer img_live_...'", false},
+    ErrorInfo{key_limit_reached, "key_limit_reached", 403,
+              "This email already has the maximum number of unverified keys.", A::verify,
+              "Verify one of the existing keys from the email we sent", false},
+    ErrorInfo{quota_exceeded, "quota_exceeded", 403, "The plan's quota is used up.", A::upgrade,
+              "Upgrade the plan", false},
+    ErrorInfo{import_forbidden, "import_forbidden", 403,
+              "The URL points to an address that may not be fetched.", A::fix_request,
+              "Use a public http(s) URL", false},
+    ErrorInfo{not_found, "not_found", 404, "No such resource.", A::fix_request, "Check the id or path", false},
+    ErrorInfo{method_not_allowed, "method_not_allowed", 405, "This method is not allowed here.", A::fix_request,
+              "Use a method the endpoint accepts", false},
+    ErrorInfo{file_too_large, "file_too_large", 413, "The file is larger than the limit.", A::upgrade,
+              "Send a smaller file or use a plan with a higher limit", false},
+    ErrorInfo{unsupported_format, "unsupported_format", 415,
+              "The file is not an image in a supported format (JPEG, PNG, WebP, GIF, AVIF, HEIC).",
+              A::fix_request, "Convert the file to a supported format", false},
+    ErrorInfo{invalid_image, "invalid_image", 422, "The image is truncated or corrupt.", A::fix_request,
+              "Re-export the image and upload it again", false},
+    ErrorInfo{image_too_large, "image_too_large", 422, "The image has more pixels than the limit.",
+              A::fix_request, "Downscale the image and upload it again", false},
+    ErrorInfo{invalid_token, "invalid_token", 400, "The link is invalid, expired or already used.",
+              A::register_key, "Request a new key to get a fresh link", false},
+    ErrorInfo{rate_limited, "rate_limited", 429, "Too many requests.", A::wait, "Wait and try again", true},
+    ErrorInfo{headers_too_large, "headers_too_large", 431, "The request headers are too large.",
+              A::fix_request, "Send smaller headers", false},
+    ErrorInfo{internal_error, "internal_error", 500, "Something went wrong on our side.", A::retry,
+              "Try again; report the request id if it persists", true},
+    ErrorInfo{import_failed, "import_failed", 502, "The remote server did not return the image.",
+              A::fix_request, "Check that the URL serves the image publicly", false},
+    ErrorInfo{import_unreachable, "import_unreachable", 502, "The remote server could not be reached.",
+              A::retry, "Check the URL's host, or try again later", true},
+    ErrorInfo{service_unavailable, "service_unavailable", 503,
+              "The service cannot accept this request right now.", A::retry, "Try again after Retry-After seconds",
+              true},
+    ErrorInfo{import_timeout, "import_timeout", 504, "The remote server was too slow.", A::retry,
+              "Try again, or host the image on a faster server", true},
+    ErrorInfo{processing_timeout, "processing_timeout", 503, "The image was not processed in time.", A::retry,
+              "Try again after Retry-After seconds", true},
+};
+
+}  // namespace
+
+std::span<const ErrorInfo> error_table() { return kTable; }
+
+const ErrorInfo& error_info(ErrorCode id) {
+  for (const auto& e : kTable)
+    if (e.id == id) return e;
+  return kTable[static_cast<size_t>(internal_error)];
+}
+
+std::string_view action_name(ActionType a) {
+  switch (a) {
+    case A::fix_request: return "fix_request";
+    case A::retry: return "retry";
+    case A::wait: return "wait";
+    case A::verify: return "verify";
+    case A::upgrade: return "upgrade";
+    case A::register_key: return "register";
+    case A::contact: return "contact";
+  }
+  return "retry";
+}
+
+Error::Error(ErrorCode id) : std::runtime_error(std::string(error_info(id).message)), id_(id) {}
+Error::Error(ErrorCode id, std::string message) : std::runtime_error(std::move(message)), id_(id) {}
+
+nlohmann::json error_json(const Error& e, std::string_view upgrade_url) {
+  const auto& info = e.info();
+  nlohmann::json action = {{"type", action_name(info.action)}, {"label", info.action_label}};
+  if (e.retry_after_seconds) action["seconds"] = *e.retry_after_seconds;
+  if (!upgrade_url.empty() && (info.action == A::upgrade || info.action == A::register_key || info.action == A::verify))
+    action["url"] = upgrade_url;
+  nlohmann::json body = {{"error", info.code}, {"message", e.what()}, {"action", std::move(action)}};
+  if (!e.extra_json.empty()) {
+    auto extra = nlohmann::json::parse(e.extra_json, nullptr, false);
+    if (extra.is_object()) body.update(extra);
+  }
+  return body;
+}
+
+std::string error_body(const Error& e, std::string_view upgrade_url) { return error_json(e, upgrade_url).dump(); }
+
+std::string error_reference_markdown() {
+  std::string md =
+      "# Error reference\n\n"
+      "Every error body is `{\"error\": code, \"message\": text, \"action\": {\"type\", \"label\", "
+      "\"seconds\"?, \"url\"?}}`.\n"
+      "Generated from `schemas/errors.cpp` (`imgpipe errors`); a unit test keeps this file in step.\n\n"
+      "| code | HTTP | meaning | action | retry |\n|---|---|---|---|---|\n";
+  for (const auto& e : kTable) {
+    md += "| `" + std::string(e.code) + "` | " + std::to_string(e.http_status) + " | " + std::string(e.message) +
+          " | `" + std::string(action_name(e.action)) + "`: " + std::string(e.action_label) + " | " +
+          (e.retryable ? "yes, `Retry-After`" : "no") + " |\n";
+  }
+  return md;
+}
+
+}  // namespace imgpipe::schemas

@@ -1,0 +1,83 @@
+#pragma once
+// The one table of errors every caller sees. Each entry carries the stable
+// public code, the HTTP status, a human message and the action to take.
+// The same table renders JSON error bodies and docs/errors.md.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace imgpipe::schemas {
+
+enum class ErrorCode {
+  bad_request,          // validation_error, 400: the request is malformed
+  invalid_field,        // validation_error, 422: a field fails its rule
+  unauthorized,         // 401
+  key_limit_reached,    // 403
+  quota_exceeded,       // 403
+  import_forbidden,     // 403
+  not_found,            // 404
+  method_not_allowed,   // 405
+  file_too_large,       // 413
+  unsupported_format,   // 415
+  invalid_image,        // 422
+  image_too_large,      // 422
+  invalid_token,        // 400
+  rate_limited,         // 429
+  headers_too_large,    // 431
+  internal_error,       // 500
+  import_failed,        // 502
+  import_unreachable,   // 502
+  service_unavailable,  // 503
+  import_timeout,       // 504
+  processing_timeout,   // 503: the pipeline did not answer in time
+};
+
+// What the caller should do next. Rendered as body.action.
+enum class ActionType { fix_request, retry, wait, verify, upgrade, register_key, contact };
+
+struct ErrorInfo {
+  ErrorCode id;
+  std::string_view code;      // stable, public: "validation_error"
+  int http_status;
+  std::string_view message;   // default human message
+  ActionType action;
+  std::string_view action_label;
+  bool retryable;             // answers carry Retry-After
+};
+
+std::span<const ErrorInfo> error_table();
+const ErrorInfo& error_info(ErrorCode id);
+std::string_view action_name(ActionType a);
+
+// The one exception type that crosses module walls. Third-party failures are
+// translated into it at their wrapper; `message` is safe to show a client.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(ErrorCode id);
+  Error(ErrorCode id, std::string message);
+
+  ErrorCode id() const { return id_; }
+  const ErrorInfo& info() const { return error_info(id_); }
+  // Seconds for Retry-After / action.seconds where it applies.
+  std::optional<int64_t> retry_after_seconds;
+  // Extra fields merged into the body (e.g. "usage" for quota errors).
+  std::string extra_json;  // a JSON object as text, or empty
+
+ private:
+  ErrorCode id_;
+};
+
+// {"error": code, "message": ..., "action": {...}} plus any extra fields.
+std::string error_body(const Error& e, std::string_view upgrade_url = {});
+nlohmann::json error_json(const Error& e, std::string_view upgrade_url = {});
+
+// Markdown reference generated from the table (docs/errors.md is checked against it).
+std::string error_reference_markdown();
+
+}  // namespace imgpipe::schemas

@@ -1,0 +1,60 @@
+#pragma once
+// Content-addressed blob files: written to a temporary name, fsynced, renamed,
+// the folder fsynced; identical bytes are stored once. Also holds the staging
+// folder for uploads and small named manifests, on the same filesystem so a
+// rename is atomic (a shared filesystem in the distributed mode).
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace imgpipe::storage {
+
+class BlobStore {
+ public:
+  // Layout under root: blobs/ab/<sha256>, staging/, manifests/<name>.
+  explicit BlobStore(std::filesystem::path root);
+
+  // Stores `bytes` durably; returns their sha256 (lowercase hex). Idempotent.
+  std::string put(std::string_view bytes);
+  // Moves a finished file in (same filesystem) after fsyncing it; returns its sha256.
+  std::string put_file(const std::filesystem::path& file, const std::string& sha256);
+
+  bool contains(const std::string& sha256) const;
+  std::filesystem::path path_of(const std::string& sha256) const;
+  std::optional<uint64_t> size_of(const std::string& sha256) const;
+  std::optional<std::string> read(const std::string& sha256) const;
+  void remove(const std::string& sha256);
+
+  // Small named documents written atomically (temp, fsync, rename).
+  void put_manifest(const std::string& name, std::string_view content);
+  std::optional<std::string> get_manifest(const std::string& name) const;
+  void remove_manifest(const std::string& name);
+
+  const std::filesystem::path& staging_dir() const { return staging_; }
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::filesystem::path root_, blobs_, staging_, manifests_;
+};
+
+// sha256 of bytes, lowercase hex.
+std::string sha256_hex(std::string_view bytes);
+
+// Incremental sha256 for streams.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(const void* data, size_t size);
+  std::string hex();  // finishes
+
+ private:
+  void* ctx_;
+};
+
+}  // namespace imgpipe::storage

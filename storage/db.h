@@ -1,0 +1,63 @@
+#pragma once
+// The process's RocksDB: one database, a column family per concern. Wraps
+// rocksdb::Status into schemas::Error at this wall; nothing above includes
+// RocksDB headers.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace imgpipe::storage {
+
+// Column families. Every process opens all of them.
+namespace cf {
+inline constexpr const char* images = "images";          // image id -> ImageRecord JSON
+inline constexpr const char* variants = "variants";      // id '\0' variant -> VariantRecord JSON (on-demand renders)
+inline constexpr const char* listings = "listings";      // owner/namespace/tag listings
+inline constexpr const char* expiry = "expiry";          // be64(expires_at) id -> ""
+inline constexpr const char* keys = "keys";              // hash(api key) -> account JSON
+inline constexpr const char* usage = "usage";            // counters
+inline constexpr const char* positions = "positions";    // consumer positions of this process's readers
+inline constexpr const char* bus_log = "bus_log";        // embedded bus: topic '\0' be32(partition) be64(offset) -> message
+inline constexpr const char* bus_groups = "bus_groups";  // embedded bus: group '\0' topic '\0' be32(partition) -> be64(next)
+}  // namespace cf
+
+struct WriteOp {
+  enum class Kind { put, remove } kind = Kind::put;
+  std::string column_family;
+  std::string key;
+  std::string value;
+};
+
+class Db {
+ public:
+  // Opens (creating if missing) with every column family of cf::.
+  static std::unique_ptr<Db> open(const std::filesystem::path& dir);
+  virtual ~Db() = default;
+
+  virtual std::optional<std::string> get(std::string_view column_family, std::string_view key) = 0;
+  // `sync`: the write is on disk (WAL fsynced) when this returns.
+  virtual void put(std::string_view column_family, std::string_view key, std::string_view value, bool sync) = 0;
+  virtual void remove(std::string_view column_family, std::string_view key, bool sync) = 0;
+  virtual void write(const std::vector<WriteOp>& batch, bool sync) = 0;  // atomic
+  // Visits keys starting with `prefix` in order, from `start` (>= prefix) if given; stop by returning false.
+  virtual void scan(std::string_view column_family, std::string_view prefix,
+                    const std::function<bool(std::string_view key, std::string_view value)>& visit,
+                    std::string_view start = {}) = 0;
+  // Deletes every key of a column family (reindex).
+  virtual void clear(std::string_view column_family) = 0;
+};
+
+// Big-endian encodings so that byte order is numeric order in keys.
+std::string be32(uint32_t v);
+std::string be64(uint64_t v);
+uint32_t read_be32(std::string_view s);
+uint64_t read_be64(std::string_view s);
+
+}  // namespace imgpipe::storage

@@ -1,0 +1,73 @@
+#pragma once
+// The image engine: every libvips call lives behind this header (which does
+// not include libvips). The worker pipeline, on-demand rendering, the CLI and
+// the tests call these few functions. All of them throw schemas::Error with
+// invalid_image / image_too_large / unsupported_format / internal_error; a
+// client never sees a libvips message.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "workers/image/format.h"
+#include "workers/image/sizes.h"
+
+namespace imgpipe::workers::image {
+
+struct EngineConfig {
+  int vips_concurrency = 1;                // libvips worker threads per operation
+  uint64_t max_pixels = 100'000'000;       // width * height * pages, decided from the header
+  int max_pages = 200;                     // frames of an animation
+  int jpeg_quality = 85;
+  int webp_quality = 80;
+  int avif_quality = 50;
+  int original_jpeg_quality = 92;          // re-encoding the normalised original
+};
+
+// Once per process, before any other call: vips_init, cache off, untrusted
+// loaders blocked, concurrency set, GLib log routed to our logger.
+void init_engine(const EngineConfig& config);
+const EngineConfig& engine_config();
+// Per job thread, when it ends: frees libvips thread-local state.
+void release_thread();
+
+struct ProbeResult {
+  Format format;
+  Dimensions stored;     // as in the file
+  Dimensions displayed;  // EXIF orientation applied
+  int pages = 1;
+  int orientation = 1;
+};
+
+// Reads the header only (no decode): format from magic bytes, dimensions,
+// pixel and page limits. Throws unsupported_format, image_too_large, invalid_image.
+ProbeResult probe_file(const std::filesystem::path& path);
+
+struct EncodedImage {
+  std::string bytes;
+  Format format;
+  Dimensions size;
+};
+
+// Decodes fully (fail_on=error), applies the orientation, drops every
+// metadata block but the ICC profile, re-encodes in the source format.
+// Deterministic: the same input gives the same bytes.
+EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult& probe);
+
+struct VariantRequest {
+  std::optional<int> short_edge;  // nullopt: full size
+  Format format;
+};
+
+// Renders several variants from one normalised image (already oriented and
+// stripped), sharing one decode where it can (shrink-on-load for the largest,
+// then the smaller ones from it).
+std::vector<EncodedImage> render_variants(const std::filesystem::path& normalised, Format source_format,
+                                          const std::vector<VariantRequest>& requests);
+
+// One variant, for on-demand rendering.
+EncodedImage render_variant(const std::filesystem::path& normalised, Format source_format, VariantRequest request);
+
+}  // namespace imgpipe::workers::image
