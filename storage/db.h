@@ -50,6 +50,11 @@ class Db {
   virtual void scan(std::string_view column_family, std::string_view prefix,
                     const std::function<bool(std::string_view key, std::string_view value)>& visit,
                     std::string_view start = {}) = 0;
+  // The last key (and its value) starting with `prefix`, if any: how the
+  // embedded bus recovers each partition's next offset at open. The default
+  // scans forward; the RocksDB implementation seeks backwards.
+  virtual std::optional<std::pair<std::string, std::string>> last(std::string_view column_family,
+                                                                  std::string_view prefix);
   // Deletes every key of a column family (reindex).
   virtual void clear(std::string_view column_family) = 0;
 };

@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+namespace imgpipe::schemas { class Error; }
+
 namespace imgpipe::gateway {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -46,6 +48,9 @@ struct Response {
   void set(std::string_view name, std::string value);
   static Response json(int status, std::string body);
   static Response html(int status, std::string body);
+  // The JSON error body of `e` (schemas::error_body) with its HTTP status,
+  // plus Retry-After when the error carries one.
+  static Response error(const schemas::Error& e);
 };
 
 using Respond = std::function<void(Response)>;  // callable once, from any thread

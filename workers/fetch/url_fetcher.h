@@ -26,10 +26,18 @@ struct FetchResult {
   int redirects = 0;
 };
 
-// Downloads `url` into `destination` (created or truncated). Throws
-// schemas::Error: bad_request (malformed URL, scheme, userinfo),
-// import_forbidden, import_unreachable, import_timeout, file_too_large,
-// import_failed (upstream status in the message).
+// Downloads `url` into `destination` (created or truncated, mode 0600).
+// Blocking and thread-safe; run it on a bounded pool. Redirects are followed
+// here, each hop validated, resolved and checked like the first; the limit
+// counts decoded bytes. On failure the file holds at most `max_bytes` of
+// partial data and the caller removes it. Throws schemas::Error:
+// bad_request (URL missing, malformed, not http(s), userinfo, control or
+// non-ASCII characters, numeric host forms), import_forbidden (a private or
+// reserved address, at any hop, or a redirect to a refused URL),
+// import_unreachable (no DNS answer, connection refused), import_timeout,
+// file_too_large, import_failed (non-2xx status in the message, too many
+// redirects, broken transfer, TLS verification). Messages name at most the
+// host the URL (or a redirect) wrote, never a resolved address.
 FetchResult fetch_to_file(const std::string& url, const std::filesystem::path& destination, uint64_t max_bytes,
                           const FetchConfig& config);
 

@@ -23,11 +23,16 @@ struct EngineConfig {
   int jpeg_quality = 85;
   int webp_quality = 80;
   int avif_quality = 50;
+  int heic_quality = 50;
   int original_jpeg_quality = 92;          // re-encoding the normalised original
+  int original_webp_quality = 90;          // lossy WebP originals (lossless ones stay lossless)
+  int original_heif_quality = 75;          // AVIF and HEIC originals
 };
 
 // Once per process, before any other call: vips_init, cache off, untrusted
-// loaders blocked, concurrency set, GLib log routed to our logger.
+// loaders blocked, every loader but jpeg/png/webp/gif/heif blocked,
+// concurrency set, GLib log routed to spdlog. Later calls are ignored (with a
+// warning). Every other function throws internal_error before it.
 void init_engine(const EngineConfig& config);
 const EngineConfig& engine_config();
 // Per job thread, when it ends: frees libvips thread-local state.
@@ -47,13 +52,17 @@ ProbeResult probe_file(const std::filesystem::path& path);
 
 struct EncodedImage {
   std::string bytes;
-  Format format;
-  Dimensions size;
+  Format format;    // may differ from the one asked for: see normalise_file
+  Dimensions size;  // of one frame
+  int pages = 1;    // frames kept (animated GIF/WebP)
 };
 
 // Decodes fully (fail_on=error), applies the orientation, drops every
 // metadata block but the ICC profile, re-encodes in the source format.
-// Deterministic: the same input gives the same bytes.
+// Deterministic: the same input gives the same bytes. Animated GIF/WebP keep
+// every frame. If libheif has no HEVC encoder, a HEIC original is re-encoded
+// as AVIF and the result says so in `format`.
+// Throws invalid_image for corrupt or truncated data.
 EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult& probe);
 
 struct VariantRequest {
@@ -63,7 +72,9 @@ struct VariantRequest {
 
 // Renders several variants from one normalised image (already oriented and
 // stripped), sharing one decode where it can (shrink-on-load for the largest,
-// then the smaller ones from it).
+// then the smaller ones from it). Results are in request order; each has
+// exactly variant_dimensions(source, short_edge). Animated sources stay
+// animated in GIF and WebP outputs; other formats get the first frame.
 std::vector<EncodedImage> render_variants(const std::filesystem::path& normalised, Format source_format,
                                           const std::vector<VariantRequest>& requests);
 

@@ -1,0 +1,690 @@
+// The only file that includes Beast/Asio. Design after Beast's
+// advanced_server_flex_awaitable: one coroutine per connection on its own
+// strand, a fresh parser per message with header/body limits, expires_at
+// before every read and write, handlers kept apart behind gateway::Handler.
+
+#include "gateway/http/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
+
+#include "schemas/errors.h"
+
+namespace imgpipe::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using schemas::Error;
+using schemas::ErrorCode;
+
+constexpr auto nothrow_awaitable = asio::as_tuple(asio::use_awaitable);
+
+bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t v = rng();
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) id[static_cast<size_t>(i)] = kHex[v & 0xf];
+  return id;
+}
+
+// "host:port" or "[v6]:port".
+tcp::endpoint parse_listen(const std::string& listen) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("listen address must be host:port: " + listen);
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  uint16_t port = 0;
+  auto port_str = std::string_view(listen).substr(colon + 1);
+  auto [ptr, ec] = std::from_chars(port_str.data(), port_str.data() + port_str.size(), port);
+  if (ec != std::errc() || ptr != port_str.data() + port_str.size() || port_str.empty())
+    throw std::runtime_error("listen address has an invalid port: " + listen);
+  boost::system::error_code aec;
+  auto addr = asio::ip::make_address(host.empty() ? "0.0.0.0" : host, aec);
+  if (aec) throw std::runtime_error("listen address has an invalid host: " + listen);
+  return {addr, port};
+}
+
+// Closed by stop(): a `respond` arriving later is dropped instead of being
+// posted to an io_context that is going away.
+struct Gate {
+  std::mutex mu;
+  bool open = true;
+};
+
+struct Session {
+  explicit Session(tcp::socket socket) : ex(socket.get_executor()), stream(std::move(socket)), signal(ex) {}
+
+  // Called on the strand.
+  void deliver(uint64_t for_seq, Response r) {
+    if (for_seq != seq || response) return;  // a late answer to an earlier, timed-out request
+    response = std::move(r);
+    signal.cancel();
+  }
+  void close_now() {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.close();
+    signal.cancel();
+  }
+
+  asio::any_io_executor ex;  // the connection's strand
+  beast::tcp_stream stream;
+  asio::steady_timer signal;  // woken when `response` arrives
+  std::string peer_ip;
+  // Strand-only state.
+  uint64_t seq = 0;
+  std::optional<Response> response;
+  bool idle = true;      // waiting for the next request's header
+  bool closing = false;  // stop() gave up waiting
+};
+
+// Shared state behind one request's `respond`: exactly once, from any thread.
+struct Responder {
+  Responder(std::shared_ptr<Gate> g, std::weak_ptr<Session> s, uint64_t q, std::string id)
+      : gate(std::move(g)), session(std::move(s)), seq(q), request_id(std::move(id)) {}
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+  ~Responder() {
+    if (!called.exchange(true)) {
+      spdlog::error("request {}: handler dropped `respond` without calling it", request_id);
+      post(Response::error(Error(ErrorCode::internal_error)));
+    }
+  }
+  void deliver(Response r) {
+    if (called.exchange(true)) {
+      spdlog::warn("request {}: `respond` called more than once; extra answer dropped", request_id);
+      return;
+    }
+    post(std::move(r));
+  }
+  void post(Response r) {
+    std::lock_guard lock(gate->mu);
+    if (!gate->open) return;
+    auto s = session.lock();
+    if (!s) return;
+    auto ex = s->ex;
+    asio::post(ex, [s = std::move(s), q = seq, r = std::move(r)]() mutable { s->deliver(q, std::move(r)); });
+  }
+
+  std::shared_ptr<Gate> gate;
+  std::weak_ptr<Session> session;
+  uint64_t seq;
+  std::string request_id;
+  std::atomic<bool> called{false};
+};
+
+// Turns whatever a handler threw into the answer; unknown failures are
+// logged here and reach the client only as internal_error.
+Response response_for(std::exception_ptr ep, const Request& req) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const Error& e) {
+    if (e.info().http_status >= 500)
+      spdlog::error("request {} {} {}: {}", req.request_id, req.method, req.path, e.what());
+    return Response::error(e);
+  } catch (const std::exception& e) {
+    spdlog::error("request {} {} {}: unhandled exception: {}", req.request_id, req.method, req.path, e.what());
+  } catch (...) {
+    spdlog::error("request {} {} {}: unhandled non-standard exception", req.request_id, req.method, req.path);
+  }
+  return Response::error(Error(ErrorCode::internal_error));
+}
+
+// What the transport needs to answer after the Request was handed over.
+struct Head {
+  bool is_head = false;
+  unsigned version = 11;
+  bool keep_alive = true;
+  std::string request_id;
+  std::string method;
+  std::string path;
+};
+
+bool is_quiet_network_error(const beast::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
+         ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor || ec == asio::error::not_connected;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(HttpServerConfig c, Handler& h) : cfg(std::move(c)), handler(h) {}
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> run_session(std::shared_ptr<Session> s);
+  asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
+                                  http::request_parser<http::empty_body>& hp, bool& keep_going);
+  asio::awaitable<std::optional<Response>> await_response(Session& s, bool& close);
+  asio::awaitable<bool> send(Session& s, Response r, const Head& h, bool close);
+  asio::awaitable<void> linger_close(Session& s);
+  template <class Body>
+  asio::awaitable<bool> write_message(Session& s, http::response<Body>& res);
+  Clock::time_point read_deadline(Clock::time_point request_deadline) const {
+    return std::min(Clock::now() + cfg.read_timeout, request_deadline);
+  }
+
+  HttpServerConfig cfg;
+  Handler& handler;
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::strand<asio::io_context::executor_type> accept_strand = asio::make_strand(ioc);
+  tcp::acceptor acceptor{accept_strand};
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+
+  std::mutex mu;  // sessions, started, stopped
+  std::condition_variable cv;
+  std::unordered_set<std::shared_ptr<Session>> sessions;
+  bool started = false;
+  bool stopped = false;
+  std::atomic<bool> stopping{false};
+
+  std::atomic<uint64_t> connections_open{0}, connections_total{0}, requests_in_flight{0}, requests_total{0},
+      responses_4xx{0}, responses_5xx{0};
+};
+
+asio::awaitable<void> HttpServer::Impl::accept_loop() {
+  for (;;) {
+    tcp::socket socket(asio::make_strand(ioc));
+    auto [ec] = co_await acceptor.async_accept(socket, nothrow_awaitable);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      spdlog::warn("http: accept failed: {}", ec.message());
+      // Out of descriptors and the like: back off instead of spinning.
+      asio::steady_timer t(accept_strand, std::chrono::milliseconds(50));
+      co_await t.async_wait(nothrow_awaitable);
+      continue;
+    }
+    if (stopping) co_return;
+    beast::error_code pec;
+    auto peer = socket.remote_endpoint(pec);
+    auto s = std::make_shared<Session>(std::move(socket));
+    s->peer_ip = pec ? std::string() : peer.address().to_string();
+    {
+      std::lock_guard lock(mu);
+      sessions.insert(s);
+    }
+    ++connections_open;
+    ++connections_total;
+    asio::co_spawn(s->ex, run_session(s), [this, s](std::exception_ptr ep) {
+      if (ep) {
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          spdlog::error("http: connection from {} ended by an exception: {}", s->peer_ip, e.what());
+        } catch (...) {
+          spdlog::error("http: connection from {} ended by an unknown exception", s->peer_ip);
+        }
+      }
+      beast::error_code ignored;
+      s->stream.socket().close(ignored);
+      --connections_open;
+      std::lock_guard lock(mu);
+      sessions.erase(s);
+      cv.notify_all();
+    });
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) {
+  beast::flat_buffer buf;
+  bool keep_going = true;
+  while (keep_going && !stopping && !s->closing) {
+    http::request_parser<http::empty_body> hp;
+    hp.header_limit(cfg.header_limit);
+    hp.body_limit(boost::none);  // checked against the handler's plan once the header is in
+    s->idle = true;
+    s->stream.expires_after(cfg.read_timeout);
+    auto [ec, n] = co_await http::async_read_header(s->stream, buf, hp, nothrow_awaitable);
+    s->idle = false;
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        Head h;
+        h.request_id = new_request_id();
+        co_await send(*s, Response::error(Error(ErrorCode::headers_too_large,
+                                                "The request headers are larger than " +
+                                                    std::to_string(cfg.header_limit) + " bytes.")),
+                      h, true);
+        co_await linger_close(*s);
+      } else if (!is_quiet_network_error(ec) && ec.category() == http::make_error_code(http::error::bad_target).category()) {
+        Head h;
+        h.request_id = new_request_id();
+        co_await send(*s, Response::error(Error(ErrorCode::bad_request, "The HTTP request is malformed.")), h, true);
+        co_await linger_close(*s);
+      }
+      break;
+    }
+    ++requests_in_flight;
+    ++requests_total;
+    struct InFlight {
+      std::atomic<uint64_t>& n;
+      ~InFlight() { --n; }
+    } in_flight{requests_in_flight};
+    co_await serve_one(s, buf, hp, keep_going);
+  }
+  s->stream.close();
+}
+
+asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
+                                                  http::request_parser<http::empty_body>& hp, bool& keep_going) {
+  const auto deadline = Clock::now() + cfg.request_timeout;
+  const auto& msg = hp.get();
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  req.peer_ip = s->peer_ip;
+  if (auto cl = hp.content_length()) req.content_length = *cl;
+  req.chunked = hp.chunked();
+  req.request_id = new_request_id();
+
+  Head h;
+  h.is_head = msg.method() == http::verb::head;
+  h.version = msg.version();
+  h.keep_alive = hp.keep_alive();
+  h.request_id = req.request_id;
+  h.method = req.method;
+  const bool body_pending = !hp.is_done();
+
+  // An answer before the body was read: the rest of the body is still on the
+  // wire, so the connection cannot be reused.
+  auto answer_early = [&](Response r) -> asio::awaitable<void> {
+    bool ok = co_await send(*s, std::move(r), h, body_pending);
+    if (body_pending) {
+      keep_going = false;
+      co_await linger_close(*s);
+    } else {
+      keep_going = ok;
+    }
+  };
+
+  {
+    auto u = boost::urls::parse_origin_form(req.target);
+    if (!u) u = boost::urls::parse_absolute_uri(req.target);
+    if (!u) {
+      co_await answer_early(Response::error(Error(ErrorCode::bad_request, "The request target is not a valid URL path.")));
+      co_return;
+    }
+    req.path = u->path();
+    req.query = std::string(u->encoded_query());
+    if (req.path.find('\0') != std::string::npos || req.path.empty() || req.path.front() != '/') {
+      co_await answer_early(Response::error(Error(ErrorCode::bad_request, "The request path is invalid.")));
+      co_return;
+    }
+  }
+  h.path = req.path;
+
+  BodyPlan plan;
+  std::exception_ptr plan_failed;
+  try {
+    plan = handler.plan_body(req);
+  } catch (...) {
+    plan_failed = std::current_exception();
+  }
+  if (plan_failed) {
+    co_await answer_early(response_for(plan_failed, req));
+    co_return;
+  }
+
+  if (auto* reject = std::get_if<RejectBody>(&plan)) {
+    co_await answer_early(std::move(reject->response));
+    co_return;
+  }
+
+  auto too_large = [](uint64_t limit) {
+    return Response::error(Error(ErrorCode::file_too_large,
+                                 "The request body is larger than the limit of " + std::to_string(limit) + " bytes."));
+  };
+  const uint64_t limit = std::holds_alternative<BufferBody>(plan)
+                             ? (std::get<BufferBody>(plan).limit ? std::get<BufferBody>(plan).limit : cfg.default_body_limit)
+                             : (std::get<StreamBody>(plan).limit ? std::get<StreamBody>(plan).limit
+                                                                 : cfg.default_stream_limit);
+  if (req.content_length && *req.content_length > limit) {
+    co_await answer_early(too_large(limit));
+    co_return;
+  }
+
+  if (body_pending && iequals(req.header("Expect"), "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    s->stream.expires_after(cfg.read_timeout);
+    auto [ec, n] = co_await asio::async_write(s->stream, asio::buffer(kContinue), nothrow_awaitable);
+    if (ec) {
+      keep_going = false;
+      co_return;
+    }
+  }
+
+  s->response.reset();
+  // Only `respond` (and the handler's copies of it) may own the Responder, so
+  // that dropping it unanswered is noticed.
+  Respond respond = [responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id)](Response r) {
+    responder->deliver(std::move(r));
+  };
+
+  // Reading the body; on failure answer (when there is something to say) and close.
+  auto body_error = [&](const beast::error_code& ec) -> asio::awaitable<void> {
+    keep_going = false;
+    if (ec == http::error::body_limit) {
+      co_await send(*s, too_large(limit), h, true);
+      co_await linger_close(*s);
+    } else if (!is_quiet_network_error(ec)) {
+      co_await send(*s, Response::error(Error(ErrorCode::bad_request, "The request body is malformed.")), h, true);
+      co_await linger_close(*s);
+    }
+  };
+
+  if (std::holds_alternative<BufferBody>(plan)) {
+    http::request_parser<http::string_body> bp{std::move(hp)};
+    bp.body_limit(limit);
+    while (!bp.is_done()) {
+      s->stream.expires_at(read_deadline(deadline));
+      auto [ec, n] = co_await http::async_read_some(s->stream, buf, bp, nothrow_awaitable);
+      if (ec) {
+        co_await body_error(ec);
+        co_return;
+      }
+    }
+    req.body = std::move(bp.get().body());
+    try {
+      handler.handle(std::move(req), respond);
+    } catch (...) {
+      Request r;
+      r.request_id = h.request_id;
+      r.method = h.method;
+      r.path = h.path;
+      respond(response_for(std::current_exception(), r));  // dropped if the handler had answered
+    }
+  } else {
+    auto& sb = std::get<StreamBody>(plan);
+    http::request_parser<http::buffer_body> sp{std::move(hp)};
+    sp.body_limit(limit);  // a chunked body fails at the first chunk header past the limit
+    std::vector<char> chunk(std::max<size_t>(cfg.stream_chunk, 1024));
+    uint64_t total = 0;
+    while (!sp.is_done()) {
+      sp.get().body().data = chunk.data();
+      sp.get().body().size = chunk.size();
+      s->stream.expires_at(read_deadline(deadline));
+      auto [ec, n] = co_await http::async_read_some(s->stream, buf, sp, nothrow_awaitable);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        co_await body_error(ec);
+        co_return;
+      }
+      size_t got = chunk.size() - sp.get().body().size;
+      total += got;
+      if (total > limit) {
+        co_await body_error(http::error::body_limit);
+        co_return;
+      }
+      if (got == 0) continue;
+      std::exception_ptr sink_failed;
+      try {
+        sb.sink->write(chunk.data(), got);
+      } catch (...) {
+        sink_failed = std::current_exception();
+      }
+      if (sink_failed) {
+        keep_going = false;
+        co_await send(*s, response_for(sink_failed, req), h, true);
+        co_await linger_close(*s);
+        co_return;
+      }
+    }
+    try {
+      sb.sink->finish(respond);
+    } catch (...) {
+      respond(response_for(std::current_exception(), req));
+    }
+  }
+  respond = nullptr;  // the handler holds the only other references
+
+  bool close = false;
+  auto r = co_await await_response(*s, close);
+  if (!r) {
+    keep_going = false;
+    co_return;
+  }
+  keep_going = co_await send(*s, std::move(*r), h, close);
+}
+
+asio::awaitable<std::optional<Response>> HttpServer::Impl::await_response(Session& s, bool& close) {
+  s.signal.expires_after(cfg.handler_timeout);
+  while (!s.response) {
+    auto [ec] = co_await s.signal.async_wait(nothrow_awaitable);
+    if (s.response) break;
+    if (s.closing) co_return std::nullopt;
+    if (!ec) {
+      spdlog::error("http: handler did not answer within {} ms", cfg.handler_timeout.count());
+      s.seq++;  // a late answer is dropped
+      close = true;
+      co_return Response::error(Error(ErrorCode::processing_timeout));
+    }
+  }
+  auto r = std::move(s.response);
+  s.response.reset();
+  co_return r;
+}
+
+template <class Body>
+asio::awaitable<bool> HttpServer::Impl::write_message(Session& s, http::response<Body>& res) {
+  s.stream.expires_after(cfg.read_timeout);
+  auto [ec, n] = co_await http::async_write(s.stream, res, nothrow_awaitable);
+  if (ec && !is_quiet_network_error(ec)) spdlog::debug("http: write failed: {}", ec.message());
+  co_return !ec;
+}
+
+// Writes `r`; returns whether the connection may carry another request.
+asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head& h, bool close) {
+  std::optional<http::file_body::value_type> file;
+  if (!r.file_path.empty()) {
+    beast::error_code ec;
+    file.emplace();
+    file->open(r.file_path.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      spdlog::warn("request {}: response file cannot be opened: {}", h.request_id, ec.message());
+      file.reset();
+      r = Response::error(Error(ErrorCode::not_found));
+    }
+  }
+  bool keep = h.keep_alive && cfg.keep_alive && !close && !stopping;
+  std::optional<std::string> head_length;  // HEAD: a Content-Length the handler set itself
+
+  http::response_header<> fields;
+  fields.result(static_cast<unsigned>(r.status));
+  fields.version(h.version);
+  for (auto& [k, v] : r.headers) {
+    if (iequals(k, "Connection")) {
+      if (iequals(v, "close")) keep = false;
+      continue;
+    }
+    if (iequals(k, "Content-Length")) {
+      if (h.is_head) head_length = v;
+      continue;
+    }
+    if (iequals(k, "Transfer-Encoding")) continue;
+    fields.insert(k, v);
+  }
+  fields.set(http::field::server, "imgpipe");
+  if (!h.request_id.empty()) fields.set("X-Request-Id", h.request_id);
+
+  if (r.status >= 500)
+    ++responses_5xx;
+  else if (r.status >= 400)
+    ++responses_4xx;
+  spdlog::debug("{} {} {} -> {}", h.request_id, h.method, h.path, r.status);
+
+  bool ok = false;
+  if (h.is_head) {
+    // No body on the wire, but the length the GET would have.
+    http::response<http::empty_body> res{std::move(fields)};
+    res.keep_alive(keep);
+    if (file)
+      res.content_length(file->size());
+    else if (head_length && r.body.empty())
+      res.set(http::field::content_length, *head_length);
+    else
+      res.content_length(r.body.size());
+    ok = co_await write_message(s, res);
+  } else if (file) {
+    http::response<http::file_body> res{std::move(fields), std::move(*file)};
+    res.keep_alive(keep);
+    res.prepare_payload();
+    ok = co_await write_message(s, res);
+  } else {
+    http::response<http::string_body> res{std::move(fields), std::move(r.body)};
+    res.keep_alive(keep);
+    res.prepare_payload();
+    ok = co_await write_message(s, res);
+  }
+  co_return ok && keep;
+}
+
+// After an answer sent before the whole request was read: stop sending, then
+// read and drop what the client still sends for a moment, so that closing
+// does not reset the connection before the client has read the answer.
+asio::awaitable<void> HttpServer::Impl::linger_close(Session& s) {
+  beast::error_code ec;
+  s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  std::vector<char> sink(16 * 1024);
+  size_t drained = 0;
+  s.stream.expires_after(std::chrono::seconds(2));
+  while (drained < 1024 * 1024) {
+    auto [rec, n] = co_await s.stream.async_read_some(asio::buffer(sink), nothrow_awaitable);
+    if (rec) break;
+    drained += n;
+  }
+  s.stream.close();
+}
+
+HttpServer::HttpServer(HttpServerConfig config, Handler& handler)
+    : impl_(std::make_shared<Impl>(std::move(config), handler)) {}
+
+HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+
+void HttpServer::start() {
+  auto& d = *impl_;
+  {
+    std::lock_guard lock(d.mu);
+    if (d.started) throw std::logic_error("HttpServer::start called twice");
+    d.started = true;
+  }
+  auto ep = parse_listen(d.cfg.listen);
+  beast::error_code ec;
+  d.acceptor.open(ep.protocol(), ec);
+  if (!ec) d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) d.acceptor.bind(ep, ec);
+  if (!ec) d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error("cannot listen on " + d.cfg.listen + ": " + ec.message());
+  d.port = d.acceptor.local_endpoint().port();
+  d.work.emplace(d.ioc.get_executor());
+  asio::co_spawn(d.accept_strand, d.accept_loop(), [](std::exception_ptr ep) {
+    if (ep) spdlog::error("http: accept loop ended by an exception");
+  });
+  int n = std::max(1, d.cfg.threads);
+  for (int i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.ioc.run(); });
+  spdlog::info("http: listening on {}:{} with {} I/O threads", ep.address().to_string(), d.port, n);
+}
+
+uint16_t HttpServer::port() const { return impl_->port; }
+
+void HttpServer::stop(std::chrono::milliseconds drain) {
+  auto& d = *impl_;
+  {
+    std::lock_guard lock(d.mu);
+    if (!d.started || d.stopped) return;
+    d.stopped = true;
+  }
+  d.stopping = true;
+
+  // 1. No new connections.
+  std::promise<void> closed;
+  asio::post(d.accept_strand, [&] {
+    beast::error_code ec;
+    d.acceptor.close(ec);
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  auto for_each_session = [&](auto fn) {
+    std::vector<std::shared_ptr<Session>> snapshot;
+    {
+      std::lock_guard lock(d.mu);
+      snapshot.assign(d.sessions.begin(), d.sessions.end());
+    }
+    for (auto& s : snapshot) asio::post(s->ex, [s, fn] { fn(*s); });
+  };
+  auto wait_sessions = [&](std::chrono::milliseconds t) {
+    std::unique_lock lock(d.mu);
+    return d.cv.wait_for(lock, t, [&] { return d.sessions.empty(); });
+  };
+
+  // 2. Idle keep-alive connections go now; busy ones finish their request
+  //    (answered with Connection: close) within `drain`.
+  for_each_session([](Session& s) {
+    if (s.idle) s.close_now();
+  });
+  if (!wait_sessions(drain)) {
+    std::lock_guard lock(d.mu);
+    spdlog::warn("http: {} connections still busy after {} ms; closing them", d.sessions.size(), drain.count());
+  }
+  // 3. Whatever is left is cut.
+  for_each_session([](Session& s) {
+    s.closing = true;
+    s.close_now();
+  });
+  wait_sessions(std::chrono::seconds(2));
+
+  {
+    std::lock_guard lock(d.gate->mu);
+    d.gate->open = false;
+  }
+  d.work.reset();
+  d.ioc.stop();
+  for (auto& t : d.threads)
+    if (t.joinable()) t.join();
+  d.threads.clear();
+  spdlog::info("http: stopped");
+}
+
+HttpServerStats HttpServer::stats() const {
+  const auto& d = *impl_;
+  return HttpServerStats{d.connections_open.load(), d.connections_total.load(), d.requests_in_flight.load(),
+                         d.requests_total.load(),   d.responses_4xx.load(),     d.responses_5xx.load()};
+}
+
+}  // namespace imgpipe::gateway

@@ -1,0 +1,76 @@
+#pragma once
+// The HTTP/1.1 transport: accepts connections, parses requests with limits
+// and timeouts, asks the Handler what to do with each body, writes the
+// answers. Beast and Asio stay inside http_server.cpp (pimpl).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/http/http_types.h"
+
+namespace imgpipe::gateway {
+
+struct HttpServerConfig {
+  // "host:port" to listen on; port 0 picks a free port (see HttpServer::port()). Flag --listen.
+  std::string listen = "127.0.0.1:8080";
+  // I/O threads running the event loop. Flag --io-threads.
+  int threads = 2;
+  // Request line + header fields; more answers 431 headers_too_large.
+  uint32_t header_limit = 16 * 1024;
+  // Upper bound for BufferBody plans whose limit is 0.
+  uint64_t default_body_limit = 64 * 1024;
+  // Upper bound for StreamBody plans whose limit is 0.
+  uint64_t default_stream_limit = 64ull * 1024 * 1024;
+  // Each read (and write) must make progress within this: idle keep-alive
+  // connections and slowloris clients are closed.
+  std::chrono::milliseconds read_timeout{30'000};
+  // Reading one whole request (headers and body) must end within this.
+  std::chrono::milliseconds request_timeout{300'000};
+  // The handler must call `respond` within this, or the client gets 503
+  // processing_timeout.
+  std::chrono::milliseconds handler_timeout{120'000};
+  // Keep connections open between requests (HTTP/1.1 persistent connections).
+  bool keep_alive = true;
+  // Bytes of a streamed body handed to BodySink::write at most at once.
+  size_t stream_chunk = 64 * 1024;
+};
+
+// Counters for /metrics; a snapshot.
+struct HttpServerStats {
+  uint64_t connections_open = 0;
+  uint64_t connections_total = 0;
+  uint64_t requests_in_flight = 0;
+  uint64_t requests_total = 0;
+  uint64_t responses_4xx = 0;
+  uint64_t responses_5xx = 0;
+};
+
+class HttpServer {
+ public:
+  // `handler` must outlive the server.
+  HttpServer(HttpServerConfig config, Handler& handler);
+  ~HttpServer();  // stop(0ms) if still running
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the I/O threads; returns at once. Throws
+  // std::runtime_error when the address is invalid or cannot be bound.
+  void start();
+  // The bound port (the ephemeral one when config.listen ends in ":0").
+  uint16_t port() const;
+  // Graceful: stop accepting, close idle connections, let requests in flight
+  // finish (their answers carry Connection: close) for up to `drain`, then
+  // close the rest and join the threads. Blocks; call it once, not from an
+  // I/O thread. A `respond` called after stop() is dropped.
+  void stop(std::chrono::milliseconds drain);
+
+  HttpServerStats stats() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace imgpipe::gateway

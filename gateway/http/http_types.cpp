@@ -1,0 +1,73 @@
+#include "gateway/http/http_types.h"
+
+#include <boost/url/params_view.hpp>
+
+#include "schemas/errors.h"
+
+namespace imgpipe::gateway {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+  // '+' is a space in HTML form queries; a malformed query (bad %-escape) has no params.
+  boost::urls::encoding_opts opt;
+  opt.space_as_plus = true;
+  try {
+    boost::urls::params_view params(boost::urls::string_view(query.data(), query.size()), opt);
+    for (const auto& p : params)
+      if (p.key == name) return p.has_value ? p.value : std::string();
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void Response::set(std::string_view name, std::string value) {
+  for (auto& [k, v] : headers) {
+    if (iequals(k, name)) {
+      v = std::move(value);
+      return;
+    }
+  }
+  headers.emplace_back(std::string(name), std::move(value));
+}
+
+Response Response::json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.set("Content-Type", "application/json");
+  return r;
+}
+
+Response Response::html(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.set("Content-Type", "text/html; charset=utf-8");
+  return r;
+}
+
+Response Response::error(const schemas::Error& e) {
+  Response r = json(e.info().http_status, schemas::error_body(e));
+  if (e.retry_after_seconds) r.set("Retry-After", std::to_string(*e.retry_after_seconds));
+  return r;
+}
+
+}  // namespace imgpipe::gateway

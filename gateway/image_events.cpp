@@ -1,0 +1,108 @@
+#include "gateway/image_events.h"
+
+#include "schemas/errors.h"
+#include "schemas/log.h"
+
+namespace imgpipe::gateway {
+
+using namespace std::chrono_literals;
+
+ImageEventFollower::ImageEventFollower(storage::Bus& bus, storage::ImageIndex& index) : bus_(bus), index_(index) {}
+
+ImageEventFollower::~ImageEventFollower() { stop(); }
+
+void ImageEventFollower::start() {
+  if (running_.exchange(true)) return;
+  auto positions = index_.positions();
+  for (const auto& p : bus_.describe(storage::topics::images, ""))
+    if (positions[p.partition] < p.high) catch_up_target_[p.partition] = p.high;
+  caught_up_ = catch_up_target_.empty();
+  log::info("index_catch_up", {{"partitions_behind", catch_up_target_.size()}});
+  reader_ = bus_.read(storage::topics::images, storage::StartAt::from_offsets(positions));
+  thread_ = std::thread([this] { run(); });
+}
+
+void ImageEventFollower::stop() {
+  if (!running_.exchange(false)) return;
+  reader_->close();
+  if (thread_.joinable()) thread_.join();
+  std::multimap<std::string, Waiter> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(waiters_);
+  }
+  for (auto& [id, w] : left) w.done(std::nullopt);
+}
+
+void ImageEventFollower::await(const std::string& image_id, std::chrono::steady_clock::time_point deadline,
+                               OutcomeCallback done) {
+  std::lock_guard lock(mutex_);
+  waiters_.emplace(image_id, Waiter{deadline, std::move(done)});
+}
+
+size_t ImageEventFollower::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiters_.size();
+}
+
+void ImageEventFollower::run() {
+  while (running_) {
+    std::optional<storage::BusMessage> message;
+    try {
+      message = reader_->poll(100ms);
+    } catch (const std::exception& e) {
+      log::warn("images_topic_poll_failed", {{"error", e.what()}});
+      std::this_thread::sleep_for(500ms);
+    }
+    expire_waiters();
+    if (!message) continue;
+    try {
+      auto event = schemas::decode_image_event(message->value);
+      index_.apply(event, message->partition, message->offset);
+      deliver(event);
+    } catch (const schemas::Error& e) {
+      log::error("image_event_skipped", {{"partition", message->partition}, {"offset", message->offset},
+                                         {"error", e.what()}});
+    }
+    ++applied_;
+    if (!caught_up_) {
+      auto it = catch_up_target_.find(message->partition);
+      if (it != catch_up_target_.end() && message->offset + 1 >= it->second) catch_up_target_.erase(it);
+      if (catch_up_target_.empty()) {
+        caught_up_ = true;
+        log::info("index_caught_up", {{"applied", applied_.load()}});
+      }
+    }
+  }
+}
+
+void ImageEventFollower::deliver(const schemas::ImageEvent& event) {
+  if (event.type != "ready" && event.type != "failed") return;
+  std::vector<OutcomeCallback> due;
+  {
+    std::lock_guard lock(mutex_);
+    auto [first, last] = waiters_.equal_range(event.image_id);
+    for (auto it = first; it != last; ++it) due.push_back(std::move(it->second.done));
+    waiters_.erase(first, last);
+  }
+  for (auto& done : due) done(event);
+}
+
+void ImageEventFollower::expire_waiters() {
+  std::vector<OutcomeCallback> due;
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (it->second.deadline <= now) {
+        due.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& done : due) done(std::nullopt);
+}
+
+}  // namespace imgpipe::gateway

@@ -1,0 +1,62 @@
+#pragma once
+// Follows the images topic: applies every event to this gateway's index and
+// hands `ready`/`failed` to the requests waiting for them.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "schemas/messages.h"
+#include "storage/bus.h"
+#include "storage/image_index.h"
+
+namespace imgpipe::gateway {
+
+// Called once: with the outcome event, or nullopt when the deadline passed.
+using OutcomeCallback = std::function<void(std::optional<schemas::ImageEvent>)>;
+
+class ImageEventFollower {
+ public:
+  ImageEventFollower(storage::Bus& bus, storage::ImageIndex& index);
+  ~ImageEventFollower();
+
+  void start();
+  void stop();
+
+  // Register before publishing the job, so the outcome cannot be missed.
+  void await(const std::string& image_id, std::chrono::steady_clock::time_point deadline, OutcomeCallback done);
+  size_t waiting() const;
+
+  // The index has applied everything that was on the topic when we started.
+  bool caught_up() const { return caught_up_; }
+  int64_t applied() const { return applied_; }
+
+ private:
+  void run();
+  void expire_waiters();
+  void deliver(const schemas::ImageEvent& event);
+
+  struct Waiter {
+    std::chrono::steady_clock::time_point deadline;
+    OutcomeCallback done;
+  };
+
+  storage::Bus& bus_;
+  storage::ImageIndex& index_;
+  std::unique_ptr<storage::BusConsumer> reader_;
+  std::thread thread_;
+  std::atomic<bool> running_{false};
+  std::atomic<bool> caught_up_{false};
+  std::atomic<int64_t> applied_{0};
+  std::map<int32_t, int64_t> catch_up_target_;
+  mutable std::mutex mutex_;
+  std::multimap<std::string, Waiter> waiters_;
+};
+
+}  // namespace imgpipe::gateway

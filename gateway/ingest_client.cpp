@@ -1,0 +1,57 @@
+#include "gateway/ingest_client.h"
+
+#include <memory>
+
+#include "schemas/log.h"
+
+namespace imgpipe::gateway {
+namespace {
+
+using schemas::Error;
+using schemas::ErrorCode;
+
+Error error_from_event(const schemas::ErrorDetail& detail) {
+  for (const auto& info : schemas::error_table())
+    if (info.code == detail.code) return Error(info.id, detail.message);
+  return Error(ErrorCode::internal_error);
+}
+
+}  // namespace
+
+IngestClient::IngestClient(const GatewayConfig& config, storage::Bus& bus, ImageEventFollower& events)
+    : config_(config), bus_(bus), events_(events) {}
+
+void IngestClient::submit(const schemas::IngestJob& job, std::function<void(IngestOutcome)> done) {
+  if (pending_ >= config_.max_pending_ingests) {
+    Error busy(ErrorCode::service_unavailable, "Too many uploads are waiting to be processed.");
+    busy.retry_after_seconds = 5;
+    return done(busy);
+  }
+  ++pending_;
+  // Both the bus acknowledgement and the outcome may fail; answer once.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto answer = [this, answered, done](IngestOutcome outcome) {
+    if (answered->exchange(true)) return;
+    --pending_;
+    done(std::move(outcome));
+  };
+  auto deadline = std::chrono::steady_clock::now() + config_.ingest_timeout;
+  events_.await(job.image_id, deadline, [answer, id = job.image_id](std::optional<schemas::ImageEvent> event) {
+    if (!event) {
+      Error late(ErrorCode::processing_timeout);
+      late.retry_after_seconds = 5;
+      log::warn("ingest_timeout", {{"image_id", id}});
+      return answer(late);
+    }
+    if (event->type == "failed") return answer(error_from_event(*event->error));
+    answer(*event->image);
+  });
+  bus_.publish(storage::topics::ingest, job.image_id, schemas::encode(job), [answer](std::optional<Error> err) {
+    if (!err) return;
+    Error down(ErrorCode::service_unavailable, "The job queue is unavailable; try again shortly.");
+    down.retry_after_seconds = 5;
+    answer(down);
+  });
+}
+
+}  // namespace imgpipe::gateway

@@ -1,0 +1,137 @@
+#include "gateway/src_service.h"
+
+#include "gateway/error_response.h"
+#include "gateway/image_ids.h"
+#include "schemas/log.h"
+#include "workers/image/engine.h"
+
+namespace imgpipe::gateway {
+namespace {
+
+using schemas::Error;
+using schemas::ErrorCode;
+
+struct SrcPath {
+  std::string prefix, id, ext;
+};
+
+std::optional<SrcPath> parse_src_path(const std::string& path) {
+  // "/" prefix "/" id "." ext
+  if (path.size() < 5 || path[0] != '/') return std::nullopt;
+  auto slash = path.find('/', 1);
+  if (slash == std::string::npos || path.find('/', slash + 1) != std::string::npos) return std::nullopt;
+  auto file = path.substr(slash + 1);
+  auto dot = file.rfind('.');
+  if (dot == std::string::npos || dot == 0) return std::nullopt;
+  return SrcPath{path.substr(1, slash - 1), file.substr(0, dot), file.substr(dot + 1)};
+}
+
+// Formats a src URL may ask for: the conversions, plus the original's own.
+bool convertible(workers::image::Format f) {
+  using workers::image::Format;
+  return f == Format::jpeg || f == Format::png || f == Format::webp || f == Format::avif;
+}
+
+}  // namespace
+
+SrcService::SrcService(const GatewayConfig& config, storage::ImageIndex& index, storage::BlobStore& blobs)
+    : config_(config),
+      index_(index),
+      blobs_(blobs),
+      pool_("render", config.render_threads, config.render_queue, [] { workers::image::release_thread(); }) {}
+
+SrcService::~SrcService() { pool_.stop(); }
+
+bool SrcService::matches(const std::string& path) { return parse_src_path(path).has_value(); }
+
+Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
+                       const std::string& format) {
+  auto fmt = workers::image::format_from_name(format);
+  Response r;
+  std::string etag = "\"" + blob + "\"";  // content hash: strong by construction
+  r.set("ETag", etag);
+  r.set("Cache-Control", "public, max-age=31536000, immutable");
+  r.set("X-Content-Type-Options", "nosniff");
+  r.set("Content-Type", std::string(fmt ? workers::image::mime_type(*fmt) : "application/octet-stream"));
+  auto inm = request.header("If-None-Match");
+  if (!inm.empty() && (inm == etag || inm == "*" || inm.find(etag) != std::string_view::npos)) {
+    r.status = 304;
+    return r;
+  }
+  auto size = blobs.size_of(blob);
+  if (!size) return error_response(Error(ErrorCode::not_found, "The image file is missing."));
+  r.status = 200;
+  r.file_path = blobs.path_of(blob).string();
+  r.file_size = *size;
+  return r;
+}
+
+void SrcService::handle(const Request& request, Respond respond) {
+  auto parsed = parse_src_path(request.path);
+  if (!parsed || !plausible_image_id(parsed->id)) return respond(error_response(Error(ErrorCode::not_found)));
+  auto format = workers::image::format_from_name(parsed->ext);
+  auto size = request.query_param("size").value_or("");
+  if (!size.empty() && !workers::image::short_edge_for(size))
+    return respond(error_response(Error(ErrorCode::bad_request, "size must be s, m or l.")));
+  auto record = index_.get(parsed->id);
+  if (!record || src_prefix(record->id) != parsed->prefix)
+    return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
+  bool is_original_format = format && workers::image::name(*format) == record->format;
+  if (!format || (!convertible(*format) && !is_original_format))
+    return respond(error_response(
+        Error(ErrorCode::bad_request, "The extension must be jpg, jpeg, png, webp, avif or the original's.")));
+  std::string fmt(workers::image::name(*format));
+  if (size.empty() && is_original_format) return respond(blob_response(request, blobs_, record->blob, fmt));
+  std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
+  if (auto v = index_.find_variant(record->id, variant_size, fmt); v && blobs_.contains(v->blob))
+    return respond(blob_response(request, blobs_, v->blob, fmt));
+  render(*record, variant_size, fmt,
+         [this, request, respond](std::optional<Variant> v, std::optional<Error> err) {
+           if (err) return respond(error_response(*err));
+           respond(blob_response(request, blobs_, v->blob, v->format));
+         });
+}
+
+void SrcService::render(const schemas::ImageRecord& record, std::string size, std::string format,
+                        std::function<void(std::optional<Variant>, std::optional<Error>)> done) {
+  std::string key = record.id + "/" + size + "/" + format;
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = in_progress_.try_emplace(key);
+    it->second.push_back(std::move(done));
+    if (!fresh) return;  // someone is rendering it: wait for that
+  }
+  auto finish = [this, key](std::optional<Variant> v, std::optional<Error> err) {
+    std::vector<std::function<void(std::optional<Variant>, std::optional<Error>)>> waiting;
+    {
+      std::lock_guard lock(mutex_);
+      waiting = std::move(in_progress_[key]);
+      in_progress_.erase(key);
+    }
+    for (auto& w : waiting) w(v, err);
+  };
+  bool queued = pool_.try_submit([this, record, size, format, finish] {
+    try {
+      auto source = workers::image::format_from_name(record.format);
+      auto target = workers::image::format_from_name(format);
+      workers::image::VariantRequest req{size == "o" ? std::nullopt : workers::image::short_edge_for(size), *target};
+      auto out = workers::image::render_variant(blobs_.path_of(record.blob), *source, req);
+      schemas::VariantRecord v{size, format, out.size.width, out.size.height, out.bytes.size(), blobs_.put(out.bytes)};
+      index_.put_rendered_variant(record.id, v);
+      log::info("rendered_on_demand", {{"image_id", record.id}, {"size", size}, {"format", format}});
+      finish(Variant{v.blob, format}, std::nullopt);
+    } catch (const Error& e) {
+      finish(std::nullopt, e);
+    } catch (const std::exception& e) {
+      log::error("render_failed", {{"image_id", record.id}, {"error", e.what()}});
+      finish(std::nullopt, Error(ErrorCode::internal_error));
+    }
+  });
+  if (!queued) {
+    Error busy(ErrorCode::service_unavailable, "Too many images are being rendered; try again shortly.");
+    busy.retry_after_seconds = 1;
+    finish(std::nullopt, busy);
+  }
+}
+
+}  // namespace imgpipe::gateway

@@ -1,0 +1,53 @@
+#pragma once
+// Serves src URLs: /{prefix}/{id}.{ext}[?size=s|m|l]. Originals and
+// pre-generated variants come straight from the blob store; anything else is
+// rendered on demand on a bounded pool, concurrent requests for the same
+// variant sharing one render, and kept for next time.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gateway/gateway_config.h"
+#include "gateway/http/http_types.h"
+#include "storage/blob_store.h"
+#include "storage/image_index.h"
+#include "workers/task_pool.h"
+
+namespace imgpipe::gateway {
+
+class SrcService {
+ public:
+  SrcService(const GatewayConfig& config, storage::ImageIndex& index, storage::BlobStore& blobs);
+  ~SrcService();
+
+  // True when the path has the shape of a src URL ("/ab/id.ext").
+  static bool matches(const std::string& path);
+  void handle(const Request& request, Respond respond);
+  size_t renders_queued() const { return pool_.queued(); }
+
+ private:
+  struct Variant {
+    std::string blob;
+    std::string format;
+  };
+  void render(const schemas::ImageRecord& record, std::string size, std::string format,
+              std::function<void(std::optional<Variant>, std::optional<schemas::Error>)> done);
+
+  const GatewayConfig& config_;
+  storage::ImageIndex& index_;
+  storage::BlobStore& blobs_;
+  workers::TaskPool pool_;
+  std::mutex mutex_;
+  // Renders in progress, by id/size/format, and who waits for them.
+  std::map<std::string, std::vector<std::function<void(std::optional<Variant>, std::optional<schemas::Error>)>>>
+      in_progress_;
+};
+
+// The response for a blob, honouring If-None-Match and HEAD.
+Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
+                       const std::string& format);
+
+}  // namespace imgpipe::gateway

@@ -1,0 +1,97 @@
+#include "gateway/upload_sink.h"
+
+#include <span>
+#include <unistd.h>
+
+#include "schemas/errors.h"
+#include "workers/image/format.h"
+
+namespace imgpipe::gateway {
+namespace {
+using schemas::Error;
+using schemas::ErrorCode;
+constexpr size_t kMagicBytes = 64;
+}  // namespace
+
+UploadSink::UploadSink(storage::BlobStore& blobs, std::string staged_name, std::string boundary,
+                       uint64_t max_file_bytes, std::function<void(StagedUpload, Respond)> on_complete)
+    : blobs_(blobs), max_file_bytes_(max_file_bytes), on_complete_(std::move(on_complete)) {
+  staged_.file_name = std::move(staged_name);
+  path_ = blobs_.staging_dir() / staged_.file_name;
+  MultipartParser::Callbacks cb;
+  cb.on_part_begin = [this](const MultipartPart& part) {
+    field_ = nullptr;
+    if (part.name == "file") {
+      begin_file(part);
+      return true;
+    }
+    if (part.name == "name") field_ = &staged_.name;
+    else if (part.name == "tags") field_ = &staged_.tags;
+    else if (part.name == "namespace") field_ = &staged_.ns;
+    return field_ != nullptr;  // unknown fields are skipped
+  };
+  cb.on_part_data = [this](const char* data, size_t size) {
+    if (field_) field_->append(data, size);
+    else file_data(data, size);
+  };
+  cb.on_part_end = [this] {
+    if (!field_ && file_ && !magic_checked_) check_magic();
+    field_ = nullptr;
+  };
+  parser_ = std::make_unique<MultipartParser>(std::move(boundary), std::move(cb));
+}
+
+UploadSink::~UploadSink() {
+  if (file_) std::fclose(file_);
+  if (!done_) {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);  // aborted: leave nothing behind
+  }
+}
+
+void UploadSink::begin_file(const MultipartPart& part) {
+  if (seen_file_) throw Error(ErrorCode::bad_request, "Send exactly one 'file' part.");
+  seen_file_ = true;
+  staged_.original_filename = part.filename.value_or("");
+  file_ = std::fopen(path_.c_str(), "wb");
+  if (!file_) throw Error(ErrorCode::service_unavailable, "The upload could not be staged.");
+}
+
+void UploadSink::file_data(const char* data, size_t size) {
+  staged_.bytes += size;
+  if (staged_.bytes > max_file_bytes_)
+    throw Error(ErrorCode::file_too_large,
+                "The file is larger than the limit of " + std::to_string(max_file_bytes_ / (1024 * 1024)) + " MB.");
+  if (!magic_checked_) {
+    head_.append(data, std::min(size, kMagicBytes - std::min(head_.size(), kMagicBytes)));
+    if (head_.size() >= kMagicBytes) check_magic();
+  }
+  hash_.update(data, size);
+  if (std::fwrite(data, 1, size, file_) != size)
+    throw Error(ErrorCode::service_unavailable, "The upload could not be staged (storage full?).");
+}
+
+// Decided from the bytes, never from the file name or the declared type.
+void UploadSink::check_magic() {
+  magic_checked_ = true;
+  auto bytes = std::span(reinterpret_cast<const uint8_t*>(head_.data()), head_.size());
+  if (!workers::image::sniff(bytes)) throw Error(ErrorCode::unsupported_format);
+}
+
+void UploadSink::write(const char* data, size_t size) { parser_->feed(data, size); }
+
+void UploadSink::finish(Respond respond) {
+  parser_->finish();
+  if (!seen_file_) throw Error(ErrorCode::bad_request, "The multipart field 'file' is missing.");
+  if (!magic_checked_) check_magic();
+  // The claim check must be durable before the job that names it.
+  if (std::fflush(file_) != 0 || ::fsync(fileno(file_)) != 0)
+    throw Error(ErrorCode::service_unavailable, "The upload could not be staged (storage full?).");
+  std::fclose(file_);
+  file_ = nullptr;
+  staged_.sha256 = hash_.hex();
+  done_ = true;
+  on_complete_(std::move(staged_), std::move(respond));
+}
+
+}  // namespace imgpipe::gateway

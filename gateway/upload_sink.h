@@ -1,0 +1,57 @@
+#pragma once
+// Streams a multipart upload to a staging file: never whole in memory,
+// hashed and sniffed as it goes, stopped at the caller's byte limit.
+
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "gateway/http/http_types.h"
+#include "gateway/http/multipart.h"
+#include "storage/blob_store.h"
+
+namespace imgpipe::gateway {
+
+struct StagedUpload {
+  std::string file_name;  // under the blob store's staging folder
+  std::string sha256;
+  uint64_t bytes = 0;
+  std::string original_filename;
+  std::string name;       // the `name` field, if sent
+  std::string tags;       // the `tags` field, raw
+  std::string ns;         // the `namespace` field, raw
+};
+
+class UploadSink : public BodySink {
+ public:
+  // `on_complete` gets the staged file once the whole body arrived.
+  UploadSink(storage::BlobStore& blobs, std::string staged_name, std::string boundary, uint64_t max_file_bytes,
+             std::function<void(StagedUpload, Respond)> on_complete);
+  ~UploadSink() override;
+
+  void write(const char* data, size_t size) override;
+  void finish(Respond respond) override;
+
+ private:
+  void begin_file(const MultipartPart& part);
+  void file_data(const char* data, size_t size);
+  void check_magic();
+
+  storage::BlobStore& blobs_;
+  uint64_t max_file_bytes_;
+  std::function<void(StagedUpload, Respond)> on_complete_;
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+  storage::Sha256 hash_;
+  std::string head_;  // first bytes, for the magic-number check
+  bool magic_checked_ = false;
+  bool seen_file_ = false;
+  bool done_ = false;
+  std::string* field_ = nullptr;  // the text field being read
+  StagedUpload staged_;
+  std::unique_ptr<MultipartParser> parser_;
+};
+
+}  // namespace imgpipe::gateway

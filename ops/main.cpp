@@ -1,0 +1,48 @@
+// imgpipe: the command's entry point. Each subcommand lives in its own file.
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+#include "ops/serve_command.h"
+#include "schemas/errors.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(imgpipe — a self-hosted image host that speaks the img.pro API
+
+Usage: imgpipe <command> [options]     (imgpipe <command> --help for its options)
+
+Commands:
+  serve     gateway and workers in one process (the default way to run;
+            embedded durable bus, or --kafka HOST:PORT)
+  gateway   the HTTP gateway alone, against Kafka (--kafka)
+  worker    the image workers alone, against Kafka (--kafka)
+  errors    print the error reference (every code, HTTP status and action)
+  version   print the version
+
+Quick start:
+  imgpipe serve --listen 127.0.0.1:8080 --data-dir ./data --public-url http://127.0.0.1:8080
+  curl -F "file=@photo.jpg" http://127.0.0.1:8080/v1/upload
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string_view command = argv[1];
+  if (command == "serve" || command == "gateway" || command == "worker")
+    return imgpipe::ops::serve_command(argv[1], argc - 1, argv + 1);
+  if (command == "errors") {
+    std::cout << imgpipe::schemas::error_reference_markdown();
+    return 0;
+  }
+  if (command == "version" || command == "--version") {
+    std::cout << "imgpipe 0.1.0\n";
+    return 0;
+  }
+  std::cerr << "imgpipe: unknown command '" << command << "'\n\n" << kUsage;
+  return 2;
+}

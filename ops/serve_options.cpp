@@ -1,0 +1,118 @@
+#include "ops/serve_options.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include <boost/program_options.hpp>
+
+namespace imgpipe::ops {
+namespace po = boost::program_options;
+
+namespace {
+
+std::string env_name_to_option(const std::string& env) {
+  // IMGPIPE_PUBLIC_URL -> public-url
+  const std::string prefix = "IMGPIPE_";
+  if (env.rfind(prefix, 0) != 0) return {};
+  std::string name = env.substr(prefix.size());
+  for (auto& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace
+
+ServeOptions parse_serve_options(const std::string& command, int argc, char** argv) {
+  ServeOptions o;
+  o.run_gateway = command != "worker";
+  o.run_worker = command != "gateway";
+  size_t cores = std::max(2u, std::thread::hardware_concurrency());
+  o.worker.image_threads = cores;
+  o.gateway.render_threads = cores;
+  std::vector<std::string> kafka_config;
+  long long anon_mb = 20;
+  int ingest_timeout = 60, job_deadline = 120;
+  bool no_pregenerate = false;
+
+  po::options_description common("Options (each also as IMGPIPE_<NAME> in the environment, e.g. IMGPIPE_DATA_DIR)");
+  common.add_options()
+      ("help,h", "show this help")
+      ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder for the index, blobs and staging (created)")
+      ("log-level", po::value(&o.log_level)->default_value(o.log_level), "debug, info, warn or error; logs are JSON lines on stderr")
+      ("kafka", po::value(&o.kafka), "Kafka bootstrap servers HOST:PORT[,...]; unset: the embedded bus in --data-dir")
+      ("kafka-config", po::value(&kafka_config)->composing(), "librdkafka setting key=value, repeatable (SASL, TLS, tuning)")
+      ("topic-prefix", po::value(&o.topic_prefix)->default_value(""), "prefix of every topic name (several installations on one cluster)")
+      ("embedded-partitions", po::value(&o.embedded_partitions)->default_value(1), "partitions per topic of the embedded bus");
+  po::options_description gw("Gateway");
+  gw.add_options()
+      ("listen", po::value(&o.http.listen)->default_value(o.http.listen), "HOST:PORT to serve HTTP on")
+      ("public-url", po::value(&o.gateway.public_url)->default_value(o.gateway.public_url), "base URL of viewer pages and API links, as users reach it")
+      ("src-url", po::value(&o.gateway.src_url)->default_value(""), "base URL of image (src) URLs; empty: --public-url")
+      ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP I/O threads")
+      ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
+      ("anonymous-max-mb", po::value(&anon_mb)->default_value(anon_mb), "largest anonymous upload or import, MB")
+      ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503");
+  po::options_description wk("Worker");
+  wk.add_options()
+      ("worker-jobs", po::value(&o.worker.jobs)->default_value(o.worker.jobs), "ingest jobs in flight (imports wait on the network)")
+      ("image-threads", po::value(&o.worker.image_threads)->default_value(o.worker.image_threads), "jobs decoding or encoding at once (default: cores)")
+      ("max-pixels", po::value(&o.worker.engine.max_pixels)->default_value(o.worker.engine.max_pixels), "largest image in pixels (width x height x frames), decided from the header")
+      ("job-deadline", po::value(&job_deadline)->default_value(job_deadline), "seconds one job may take")
+      ("no-pregenerate", po::bool_switch(&no_pregenerate), "do not pre-generate s/m/l variants (render on demand only)")
+      ("import-allow-private", po::bool_switch(&o.worker.fetch.allow_private),
+       "UNSAFE: let imports fetch loopback and private addresses (tests, trusted networks only)");
+
+  po::options_description all;
+  all.add(common).add(gw).add(wk);
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, all), vm);
+    po::store(po::parse_environment(all, [&](const std::string& env) {
+                auto name = env_name_to_option(env);
+                return all.find_nothrow(name, false) ? name : std::string();
+              }), vm);
+    if (vm.count("help")) {
+      std::cout << "Usage: imgpipe " << command << " [options]\n\n";
+      if (command == "serve") std::cout << "Runs the gateway and the workers in one process.\n\n";
+      if (command == "gateway") std::cout << "Runs the HTTP gateway only (needs --kafka).\n\n";
+      if (command == "worker") std::cout << "Runs the image workers only (needs --kafka).\n\n";
+      std::cout << all << "\n";
+      std::exit(0);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "imgpipe " << command << ": " << e.what() << "\nSee 'imgpipe " << command << " --help'.\n";
+    std::exit(2);
+  }
+
+  std::vector<std::string> problems;
+  for (const auto& kv : kafka_config) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) problems.push_back("--kafka-config takes key=value, got '" + kv + "'");
+    else o.kafka_config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (anon_mb <= 0) problems.push_back("--anonymous-max-mb must be positive");
+  if (ingest_timeout <= 0) problems.push_back("--ingest-timeout must be positive");
+  if (o.worker.engine.max_pixels == 0) problems.push_back("--max-pixels must be positive");
+  if (o.gateway.public_url.rfind("http://", 0) != 0 && o.gateway.public_url.rfind("https://", 0) != 0)
+    problems.push_back("--public-url must start with http:// or https://");
+  if (!o.gateway.src_url.empty() && o.gateway.src_url.rfind("http", 0) != 0)
+    problems.push_back("--src-url must start with http:// or https://");
+  if (command != "serve" && o.kafka.empty()) problems.push_back("imgpipe " + command + " needs --kafka");
+  if (!problems.empty()) {
+    for (const auto& p : problems) std::cerr << "imgpipe " << command << ": " << p << "\n";
+    std::exit(2);
+  }
+  while (!o.gateway.public_url.empty() && o.gateway.public_url.back() == '/') o.gateway.public_url.pop_back();
+  while (!o.gateway.src_url.empty() && o.gateway.src_url.back() == '/') o.gateway.src_url.pop_back();
+  o.gateway.anonymous_max_bytes = static_cast<uint64_t>(anon_mb) << 20;
+  o.worker.default_max_bytes = o.gateway.anonymous_max_bytes;
+  o.gateway.ingest_timeout = std::chrono::seconds(ingest_timeout);
+  o.http.handler_timeout = std::chrono::seconds(ingest_timeout + 10);
+  o.worker.job_deadline = std::chrono::seconds(job_deadline);
+  o.worker.pregenerate_variants = !no_pregenerate;
+  o.worker.engine.vips_concurrency = 1;  // parallelism comes from jobs, not from inside one image
+  return o;
+}
+
+}  // namespace imgpipe::ops

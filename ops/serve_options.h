@@ -1,0 +1,34 @@
+#pragma once
+// Every flag of `imgpipe serve|gateway|worker`, with its default, its
+// IMGPIPE_* environment name and its help line, in one place.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/gateway_config.h"
+#include "gateway/http/http_server.h"
+#include "workers/worker_config.h"
+
+namespace imgpipe::ops {
+
+struct ServeOptions {
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+  std::string kafka;                                       // empty: the embedded bus
+  std::vector<std::pair<std::string, std::string>> kafka_config;
+  std::string topic_prefix;
+  int embedded_partitions = 1;
+  gateway::GatewayConfig gateway;
+  gateway::HttpServerConfig http;
+  workers::WorkerConfig worker;
+  bool run_gateway = true;
+  bool run_worker = true;
+};
+
+// Parses argv (after the subcommand) and IMGPIPE_* variables; flags win.
+// Prints help and exits 0 on --help; reports every problem at once and
+// exits 2 on bad input.
+ServeOptions parse_serve_options(const std::string& command, int argc, char** argv);
+
+}  // namespace imgpipe::ops

@@ -1,0 +1,201 @@
+#include "schemas/messages.h"
+
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "schemas/errors.h"
+
+namespace imgpipe::schemas {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void bad(const std::string& what) { throw Error(ErrorCode::bad_request, "Malformed message: " + what); }
+
+json parse(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) bad("not a JSON object");
+  return j;
+}
+
+template <typename T>
+T field(const json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) bad(std::string("missing field '") + name + "'");
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    bad(std::string("field '") + name + "' has the wrong type");
+  }
+}
+
+template <typename T>
+T optional_field(const json& j, const char* name, T fallback) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return fallback;
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    bad(std::string("field '") + name + "' has the wrong type");
+  }
+}
+
+void check_version(const json& j) {
+  auto v = optional_field<int>(j, "v", kSchemaVersion);
+  if (v != kSchemaVersion) bad("unsupported schema version " + std::to_string(v));
+}
+
+json variant_json(const VariantRecord& v) {
+  return {{"size", v.size}, {"format", v.format}, {"width", v.width},
+          {"height", v.height}, {"bytes", v.bytes}, {"blob", v.blob}};
+}
+
+VariantRecord variant_from(const json& j) {
+  VariantRecord v;
+  v.size = field<std::string>(j, "size");
+  v.format = field<std::string>(j, "format");
+  v.width = field<int>(j, "width");
+  v.height = field<int>(j, "height");
+  v.bytes = field<uint64_t>(j, "bytes");
+  v.blob = field<std::string>(j, "blob");
+  return v;
+}
+
+json record_json(const ImageRecord& r) {
+  json variants = json::array();
+  for (const auto& v : r.variants) variants.push_back(variant_json(v));
+  return {{"id", r.id},         {"name", r.name},         {"owner", r.owner},       {"namespace", r.ns},
+          {"tags", r.tags},     {"format", r.format},     {"width", r.width},       {"height", r.height},
+          {"filesize", r.filesize}, {"blob", r.blob},     {"created_at", r.created_at},
+          {"expires_at", r.expires_at}, {"variants", variants}};
+}
+
+ImageRecord record_from(const json& j) {
+  if (!j.is_object()) bad("'image' is not an object");
+  ImageRecord r;
+  r.id = field<std::string>(j, "id");
+  r.name = optional_field<std::string>(j, "name", "");
+  r.owner = optional_field<std::string>(j, "owner", "");
+  r.ns = optional_field<std::string>(j, "namespace", "");
+  r.tags = optional_field<std::vector<std::string>>(j, "tags", {});
+  r.format = field<std::string>(j, "format");
+  r.width = field<int>(j, "width");
+  r.height = field<int>(j, "height");
+  r.filesize = field<uint64_t>(j, "filesize");
+  r.blob = field<std::string>(j, "blob");
+  r.created_at = field<int64_t>(j, "created_at");
+  r.expires_at = optional_field<int64_t>(j, "expires_at", 0);
+  if (auto it = j.find("variants"); it != j.end() && it->is_array())
+    for (const auto& v : *it) r.variants.push_back(variant_from(v));
+  return r;
+}
+
+bool valid_image_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+}  // namespace
+
+std::string encode(const IngestJob& job) {
+  json j = {{"v", kSchemaVersion}, {"type", job.type}, {"image_id", job.image_id}, {"owner", job.owner},
+            {"namespace", job.ns}, {"tags", job.tags}, {"name", job.name}, {"created_at", job.created_at},
+            {"expires_at", job.expires_at}};
+  if (job.type == "upload") {
+    j["staged_path"] = job.staged_path;
+    j["sha256"] = job.sha256;
+  } else {
+    j["url"] = job.url;
+  }
+  if (job.max_bytes) j["max_bytes"] = job.max_bytes;
+  if (!job.reply_to.empty()) j["reply_to"] = job.reply_to;
+  if (!job.request_id.empty()) j["request_id"] = job.request_id;
+  return j.dump();
+}
+
+IngestJob decode_ingest_job(const std::string& text) {
+  auto j = parse(text);
+  check_version(j);
+  IngestJob job;
+  job.type = field<std::string>(j, "type");
+  job.image_id = field<std::string>(j, "image_id");
+  if (!valid_image_id(job.image_id)) bad("'image_id' must be 1-64 characters of [A-Za-z0-9_-]");
+  if (job.type == "upload") {
+    job.staged_path = field<std::string>(j, "staged_path");
+    job.sha256 = field<std::string>(j, "sha256");
+  } else if (job.type == "import") {
+    job.url = field<std::string>(j, "url");
+  } else {
+    bad("unknown job type '" + job.type + "'");
+  }
+  job.owner = optional_field<std::string>(j, "owner", "bulk");
+  job.ns = optional_field<std::string>(j, "namespace", "");
+  job.tags = optional_field<std::vector<std::string>>(j, "tags", {});
+  job.name = optional_field<std::string>(j, "name", "");
+  job.reply_to = optional_field<std::string>(j, "reply_to", "");
+  job.request_id = optional_field<std::string>(j, "request_id", "");
+  job.created_at = optional_field<int64_t>(j, "created_at", 0);
+  job.expires_at = optional_field<int64_t>(j, "expires_at", 0);
+  job.max_bytes = optional_field<uint64_t>(j, "max_bytes", 0);
+  return job;
+}
+
+std::string encode(const ImageEvent& e) {
+  json j = {{"v", kSchemaVersion}, {"type", e.type}, {"image_id", e.image_id}};
+  if (!e.request_id.empty()) j["request_id"] = e.request_id;
+  if (e.image) j["image"] = record_json(*e.image);
+  if (e.error) j["error"] = {{"code", e.error->code}, {"message", e.error->message}, {"step", e.error->step}};
+  return j.dump();
+}
+
+ImageEvent decode_image_event(const std::string& text) {
+  auto j = parse(text);
+  check_version(j);
+  ImageEvent e;
+  e.type = field<std::string>(j, "type");
+  e.image_id = field<std::string>(j, "image_id");
+  e.request_id = optional_field<std::string>(j, "request_id", "");
+  if (auto it = j.find("image"); it != j.end() && !it->is_null()) e.image = record_from(*it);
+  if (auto it = j.find("error"); it != j.end() && it->is_object())
+    e.error = ErrorDetail{field<std::string>(*it, "code"), optional_field<std::string>(*it, "message", ""),
+                          optional_field<std::string>(*it, "step", "")};
+  if ((e.type == "ready" || e.type == "variants" || e.type == "updated") && !e.image)
+    bad("event '" + e.type + "' needs 'image'");
+  if (e.type == "failed" && !e.error) bad("event 'failed' needs 'error'");
+  if (e.type != "ready" && e.type != "variants" && e.type != "updated" && e.type != "deleted" && e.type != "failed")
+    bad("unknown event type '" + e.type + "'");
+  return e;
+}
+
+std::string encode(const DeadLetter& d) {
+  return json{{"v", kSchemaVersion},
+              {"type", "dead_letter"},
+              {"reason", d.reason},
+              {"error", {{"code", d.error.code}, {"message", d.error.message}, {"step", d.error.step}}},
+              {"original", {{"topic", d.original_topic}, {"partition", d.original_partition},
+                            {"offset", d.original_offset}, {"key", d.original_key}, {"value", d.original_value}}}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+DeadLetter decode_dead_letter(const std::string& text) {
+  auto j = parse(text);
+  DeadLetter d;
+  d.reason = field<std::string>(j, "reason");
+  const auto& err = j.at("error");
+  d.error = ErrorDetail{field<std::string>(err, "code"), optional_field<std::string>(err, "message", ""),
+                        optional_field<std::string>(err, "step", "")};
+  const auto& o = j.at("original");
+  d.original_topic = field<std::string>(o, "topic");
+  d.original_partition = field<int32_t>(o, "partition");
+  d.original_offset = field<int64_t>(o, "offset");
+  d.original_key = field<std::string>(o, "key");
+  d.original_value = field<std::string>(o, "value");
+  return d;
+}
+
+std::string encode_record(const ImageRecord& r) { return record_json(r).dump(); }
+ImageRecord decode_record(const std::string& text) { return record_from(parse(text)); }
+
+}  // namespace imgpipe::schemas

@@ -1,0 +1,94 @@
+#pragma once
+// The messages on the topics (contracts: schemas/*.schema.json). JSON with a
+// `type` and a schema version `v`. Decoders throw schemas::Error(bad_request)
+// naming the field, so a malformed message can be dead-lettered with a reason.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace imgpipe::schemas {
+
+inline constexpr int kSchemaVersion = 1;
+
+// imgpipe.ingest, key = image id.
+struct IngestJob {
+  std::string type;        // "upload" (claim check on a staged file) or "import" (URL)
+  std::string image_id;
+  std::string staged_path; // upload: file under the blob store's staging folder (relative name)
+  std::string sha256;      // upload: sha256 of the staged file
+  std::string url;         // import
+  std::string owner;       // "anon:<ip>" or "key:<key_id>"
+  std::string ns;          // namespace ("" for none)
+  std::vector<std::string> tags;
+  std::string name;
+  std::string reply_to;    // gateway instance that waits (informational: every gateway reads the images topic)
+  std::string request_id;
+  int64_t created_at = 0;  // unix seconds
+  int64_t expires_at = 0;  // unix seconds, 0 = permanent
+  uint64_t max_bytes = 0;  // tier byte limit (imports)
+};
+
+struct VariantRecord {
+  std::string size;    // "s", "m", "l"
+  std::string format;  // "jpeg", "webp", ...
+  int width = 0;
+  int height = 0;
+  uint64_t bytes = 0;
+  std::string blob;    // sha256
+};
+
+struct ImageRecord {
+  std::string id;
+  std::string name;
+  std::string owner;
+  std::string ns;
+  std::vector<std::string> tags;
+  std::string format;  // of the original
+  int width = 0;
+  int height = 0;
+  uint64_t filesize = 0;
+  std::string blob;    // sha256 of the normalised original
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  std::vector<VariantRecord> variants;
+};
+
+struct ErrorDetail {
+  std::string code;     // public error code (errors.h)
+  std::string message;
+  std::string step;     // pipeline step that failed
+};
+
+// imgpipe.images, key = image id (compacted: the last event per id is the state).
+struct ImageEvent {
+  std::string type;  // "ready", "variants", "updated", "deleted", "failed"
+  std::string image_id;
+  std::string request_id;
+  std::optional<ImageRecord> image;   // ready, variants, updated
+  std::optional<ErrorDetail> error;   // failed
+};
+
+// imgpipe.ingest.dlq, key = image id (or the original key).
+struct DeadLetter {
+  std::string reason;
+  ErrorDetail error;
+  std::string original_topic;
+  int32_t original_partition = 0;
+  int64_t original_offset = 0;
+  std::string original_key;
+  std::string original_value;  // the message as it was, even if not JSON
+};
+
+std::string encode(const IngestJob& job);
+std::string encode(const ImageEvent& event);
+std::string encode(const DeadLetter& letter);
+std::string encode_record(const ImageRecord& record);
+
+IngestJob decode_ingest_job(const std::string& json);
+ImageEvent decode_image_event(const std::string& json);
+DeadLetter decode_dead_letter(const std::string& json);
+ImageRecord decode_record(const std::string& json);
+
+}  // namespace imgpipe::schemas

@@ -1,0 +1,108 @@
+#include "storage/image_index.h"
+
+#include <algorithm>
+
+namespace imgpipe::storage {
+namespace {
+
+const std::string kImagesTopicPositionPrefix = std::string("images") + '\0';
+
+std::string position_key(int32_t partition) { return kImagesTopicPositionPrefix + be32(static_cast<uint32_t>(partition)); }
+
+std::string variant_key(const std::string& id, const std::string& size, const std::string& format) {
+  return id + '\0' + size + '\0' + format;
+}
+
+std::string expiry_key(int64_t at, const std::string& id) { return be64(static_cast<uint64_t>(at)) + id; }
+
+// Variants announced later replace earlier ones with the same size and format.
+void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::VariantRecord>& from) {
+  for (const auto& v : from) {
+    auto same = [&](const schemas::VariantRecord& x) { return x.size == v.size && x.format == v.format; };
+    auto it = std::find_if(into.variants.begin(), into.variants.end(), same);
+    if (it == into.variants.end()) into.variants.push_back(v);
+    else *it = v;
+  }
+}
+
+}  // namespace
+
+void ImageIndex::apply(const schemas::ImageEvent& event, int32_t partition, int64_t offset) {
+  std::vector<WriteOp> batch;
+  auto existing = get(event.image_id);
+  if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
+    schemas::ImageRecord record = *event.image;
+    if (existing) {
+      merge_variants(record, existing->variants);  // keep what we knew ...
+      merge_variants(record, event.image->variants);  // ... but the event wins
+      if (existing->expires_at != record.expires_at && existing->expires_at)
+        batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, record.id), ""});
+    }
+    batch.push_back({WriteOp::Kind::put, cf::images, record.id, schemas::encode_record(record)});
+    if (record.expires_at) batch.push_back({WriteOp::Kind::put, cf::expiry, expiry_key(record.expires_at, record.id), ""});
+  } else if (event.type == "deleted" && existing) {
+    batch.push_back({WriteOp::Kind::remove, cf::images, existing->id, ""});
+    if (existing->expires_at)
+      batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, existing->id), ""});
+    db_.scan(cf::variants, existing->id + '\0', [&](std::string_view key, std::string_view) {
+      batch.push_back({WriteOp::Kind::remove, cf::variants, std::string(key), ""});
+      return true;
+    });
+  }
+  batch.push_back({WriteOp::Kind::put, cf::positions, position_key(partition), be64(static_cast<uint64_t>(offset + 1))});
+  db_.write(batch, false);
+}
+
+std::optional<schemas::ImageRecord> ImageIndex::get(const std::string& id) {
+  auto value = db_.get(cf::images, id);
+  if (!value) return std::nullopt;
+  return schemas::decode_record(*value);
+}
+
+std::optional<schemas::VariantRecord> ImageIndex::find_variant(const std::string& id, const std::string& size,
+                                                               const std::string& format) {
+  if (auto record = get(id))
+    for (const auto& v : record->variants)
+      if (v.size == size && v.format == format) return v;
+  auto value = db_.get(cf::variants, variant_key(id, size, format));
+  if (!value) return std::nullopt;
+  schemas::ImageRecord holder = schemas::decode_record(*value);
+  if (holder.variants.empty()) return std::nullopt;
+  return holder.variants.front();
+}
+
+void ImageIndex::put_rendered_variant(const std::string& id, const schemas::VariantRecord& variant) {
+  // Stored in the record shape so one codec serves both.
+  schemas::ImageRecord holder;
+  holder.id = id;
+  holder.format = variant.format;
+  holder.blob = variant.blob;
+  holder.variants.push_back(variant);
+  db_.put(cf::variants, variant_key(id, variant.size, variant.format), schemas::encode_record(holder), false);
+}
+
+std::map<int32_t, int64_t> ImageIndex::positions() {
+  std::map<int32_t, int64_t> out;
+  db_.scan(cf::positions, kImagesTopicPositionPrefix, [&](std::string_view key, std::string_view value) {
+    auto partition = static_cast<int32_t>(read_be32(key.substr(kImagesTopicPositionPrefix.size())));
+    out[partition] = static_cast<int64_t>(read_be64(value));
+    return true;
+  });
+  return out;
+}
+
+std::vector<std::string> ImageIndex::expired(int64_t now, size_t limit) {
+  std::vector<std::string> ids;
+  db_.scan(cf::expiry, "", [&](std::string_view key, std::string_view) {
+    if (static_cast<int64_t>(read_be64(key.substr(0, 8))) > now || ids.size() >= limit) return false;
+    ids.emplace_back(key.substr(8));
+    return true;
+  });
+  return ids;
+}
+
+void ImageIndex::clear() {
+  for (const char* family : {cf::images, cf::variants, cf::expiry, cf::listings, cf::positions}) db_.clear(family);
+}
+
+}  // namespace imgpipe::storage

@@ -1,0 +1,242 @@
+// GET src: headers, conditional requests, HEAD, sizes, format conversion,
+// errors, and concurrent first requests for one variant.
+#include <future>
+#include <set>
+#include <vector>
+
+#include "tests/e2e/harness.h"
+
+namespace imgpipe::e2e {
+namespace {
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_THROW(server_ = &SharedServer::get("serve")) << "server did not start"; }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "---- server log ----\n" << server_->log_tail() << "\n";
+  }
+  ServerProcess& s() { return *server_; }
+
+  // A 1920x1200 JPEG: s, m and l are all real resizes.
+  nlohmann::json landscape() { return uploaded("medium.jpg"); }
+  // A 720x1440 JPEG: l would be an upscale, so l is the original size.
+  nlohmann::json portrait() { return uploaded("portrait.jpg"); }
+
+  nlohmann::json uploaded(const char* name) {
+    const auto& r = upload_once(s(), corpus(name));
+    EXPECT_EQ(r.status, 201) << r.describe();
+    auto j = r.json();
+    if (!j.is_object() || !j.contains("src")) ADD_FAILURE() << "upload of " << name << " failed";
+    return j;
+  }
+  static Dims dims(const nlohmann::json& j) { return {j.value("width", 0), j.value("height", 0)}; }
+
+  ServerProcess* server_ = nullptr;
+};
+
+::testing::AssertionResult strong_etag(const std::string& etag) {
+  if (etag.size() >= 3 && etag.front() == '"' && etag.back() == '"') return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "not a strong ETag: [" << etag << "]";
+}
+
+void expect_cache_headers(const Response& r) {
+  EXPECT_TRUE(strong_etag(r.header("ETag")));
+  auto cc = r.header("Cache-Control");
+  EXPECT_NE(cc.find("public"), std::string::npos) << cc;
+  EXPECT_NE(cc.find("max-age=31536000"), std::string::npos) << cc;
+  EXPECT_NE(cc.find("immutable"), std::string::npos) << cc;
+  EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff");
+}
+
+TEST_F(ServeTest, OriginalHasTypeAndLongLivedCacheHeaders) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  auto r = http_get(j["src"]);
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_EQ(r.header("Content-Type"), "image/jpeg");
+  expect_cache_headers(r);
+  auto d = decode(r.body);
+  ASSERT_TRUE(d.ok) << d.error;
+  EXPECT_EQ(d.format, "jpeg");
+  EXPECT_EQ(d.width, j.value("width", 0));
+  EXPECT_EQ(d.height, j.value("height", 0));
+  EXPECT_EQ(r.header("Content-Length"), std::to_string(r.body.size()));
+}
+
+TEST_F(ServeTest, IfNoneMatchGives304WithNoBody) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  for (std::string url : {j["src"].get<std::string>(), with_size(j["src"], "m"),
+                          with_size(with_ext(j["src"], "webp"), "s")}) {
+    SCOPED_TRACE(url);
+    auto first = http_get(url);
+    ASSERT_EQ(first.status, 200) << first.describe();
+    std::string etag = first.header("ETag");
+    ASSERT_TRUE(strong_etag(etag));
+    // The exact bytes: a 304 carries no body at all.
+    std::string raw = raw_exchange(s().port(), "GET " + path_of(url) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " +
+                                                   etag + "\r\nConnection: close\r\n\r\n");
+    auto rr = parse_raw(raw);
+    EXPECT_EQ(rr.status, 304) << raw.substr(0, 500);
+    EXPECT_TRUE(rr.body.empty()) << "304 has a body of " << rr.body.size() << " bytes";
+    EXPECT_EQ(rr.headers["ETag"], etag);
+    // A different tag gets the full answer.
+    auto other = http_get(url, {"If-None-Match: \"not-this-one\""});
+    EXPECT_EQ(other.status, 200);
+    EXPECT_EQ(other.body, first.body);
+  }
+}
+
+TEST_F(ServeTest, HeadHasTheSameHeadersAndNoBody) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  for (std::string url : {j["src"].get<std::string>(), with_size(j["src"], "l")}) {
+    SCOPED_TRACE(url);
+    auto get = http_get(url);
+    ASSERT_EQ(get.status, 200) << get.describe();
+    std::string raw = raw_exchange(s().port(), "HEAD " + path_of(url) +
+                                                   " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    auto head = parse_raw(raw);
+    EXPECT_EQ(head.status, 200) << raw.substr(0, 500);
+    EXPECT_TRUE(head.body.empty()) << "HEAD answered with " << head.body.size() << " body bytes";
+    for (auto h : {"Content-Type", "ETag", "Cache-Control", "X-Content-Type-Options"})
+      EXPECT_EQ(head.headers[h], get.header(h)) << h;
+    EXPECT_EQ(head.headers["Content-Length"], std::to_string(get.body.size()));
+  }
+}
+
+TEST_F(ServeTest, SizesConstrainTheShortEdge) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  std::set<std::string> etags;
+  for (auto size : {"s", "m", "l"}) {
+    SCOPED_TRACE(size);
+    auto r = http_get(with_size(j["src"], size));
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.header("Content-Type"), "image/jpeg");
+    expect_cache_headers(r);
+    etags.insert(r.header("ETag"));
+    auto d = decode(r.body);
+    ASSERT_TRUE(d.ok) << d.error;
+    EXPECT_EQ(d.format, "jpeg");
+    EXPECT_TRUE(dims_match({d.width, d.height}, expected_variant(dims(j), short_edge_of(size))));
+  }
+  EXPECT_EQ(etags.size(), 3u) << "each size needs its own ETag";
+}
+
+TEST_F(ServeTest, SizesNeverUpscale) {
+  auto j = portrait();
+  ASSERT_TRUE(j.contains("src"));
+  ASSERT_LT(std::min(j.value("width", 0), j.value("height", 0)), 1080) << "corpus portrait must be under 1080";
+  for (auto size : {"s", "m", "l"}) {
+    SCOPED_TRACE(size);
+    auto r = http_get(with_size(j["src"], size));
+    ASSERT_EQ(r.status, 200) << r.describe();
+    auto d = decode(r.body);
+    ASSERT_TRUE(d.ok) << d.error;
+    auto want = expected_variant(dims(j), short_edge_of(size));
+    EXPECT_TRUE(dims_match({d.width, d.height}, want));
+  }
+  // l of a 720-wide image is the original size exactly.
+  auto l = decode(http_get(with_size(j["src"], "l")).body);
+  EXPECT_EQ(l.width, j.value("width", 0));
+  EXPECT_EQ(l.height, j.value("height", 0));
+}
+
+struct Conversion {
+  const char* ext;     // in the URL
+  const char* format;  // decoded
+  const char* mime;
+};
+
+void PrintTo(const Conversion& c, std::ostream* os) { *os << c.ext; }
+
+class ServeConvert : public ServeTest, public ::testing::WithParamInterface<Conversion> {};
+
+TEST_P(ServeConvert, ExtensionChoosesTheFormatAtEverySize) {
+  auto [ext, format, mime] = GetParam();
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  for (std::string size : {"", "s", "m", "l"}) {
+    SCOPED_TRACE("size=" + size);
+    std::string url = with_ext(j["src"], ext);
+    if (!size.empty()) url = with_size(url, size);
+    auto r = http_get(url);
+    ASSERT_EQ(r.status, 200) << url << ": " << r.describe();
+    EXPECT_EQ(r.header("Content-Type"), mime);
+    expect_cache_headers(r);
+    auto d = decode(r.body);
+    ASSERT_TRUE(d.ok) << d.error;
+    EXPECT_EQ(d.format, format);
+    EXPECT_EQ(d.sniffed, format);
+    EXPECT_TRUE(dims_match({d.width, d.height}, expected_variant(dims(j), short_edge_of(size))));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, ServeConvert,
+                         ::testing::Values(Conversion{"jpg", "jpeg", "image/jpeg"},
+                                           Conversion{"jpeg", "jpeg", "image/jpeg"},
+                                           Conversion{"png", "png", "image/png"},
+                                           Conversion{"webp", "webp", "image/webp"},
+                                           Conversion{"avif", "avif", "image/avif"}),
+                         [](const auto& info) { return std::string(info.param.ext); });
+
+TEST_F(ServeTest, UnknownIdIs404NotFound) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  std::string src = j["src"];
+  std::string id = j.value("id", "");
+  std::string missing = src;
+  missing.replace(missing.rfind(id), id.size(), "zzzzzzzzzzzz");
+  EXPECT_TRUE(is_error(http_get(missing), 404, "not_found")) << missing;
+  EXPECT_TRUE(is_error(http_get(with_size(with_ext(missing, "webp"), "m")), 404, "not_found"));
+  EXPECT_EQ(http_get(s().url("/zzzzzzzzzzzz")).status, 404) << "viewer for an unknown id";
+}
+
+TEST_F(ServeTest, BadSizeIs400ValidationError) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  EXPECT_TRUE(is_error(http_get(with_size(j["src"], "xl")), 400, "validation_error"));
+  EXPECT_TRUE(is_error(http_get(with_size(j["src"], "")), 400, "validation_error"));
+}
+
+TEST_F(ServeTest, BadExtensionIs400ValidationError) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  for (auto ext : {"bmp", "svg", "tiff"}) {
+    SCOPED_TRACE(ext);
+    EXPECT_TRUE(is_error(http_get(with_ext(j["src"], ext)), 400, "validation_error"));
+  }
+}
+
+// 16 clients ask at once for a variant nobody asked for before (PNG is not
+// pre-generated): all get 200 and the same bytes and ETag.
+TEST_F(ServeTest, ConcurrentFirstRequestsForOneVariantAgree) {
+  const auto& up = upload(s(), corpus("over-1mp.jpg"), "concurrency");  // a fresh image: no variant exists
+  ASSERT_EQ(up.status, 201) << up.describe();
+  auto j = up.json();
+  std::string url = with_size(with_ext(j["src"], "png"), "m");
+  std::vector<std::future<Response>> fs;
+  std::promise<void> go;
+  std::shared_future<void> go_f = go.get_future().share();
+  for (int i = 0; i < 16; ++i)
+    fs.push_back(std::async(std::launch::async, [&, go_f] {
+      go_f.wait();
+      return http_get(url);
+    }));
+  go.set_value();
+  std::vector<Response> rs;
+  for (auto& f : fs) rs.push_back(f.get());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    ASSERT_EQ(rs[i].status, 200) << "request " << i << ": " << rs[i].describe();
+    EXPECT_EQ(rs[i].header("ETag"), rs[0].header("ETag")) << "request " << i;
+    EXPECT_EQ(rs[i].body, rs[0].body) << "request " << i << " got different bytes";
+  }
+  auto d = decode(rs[0].body);
+  ASSERT_TRUE(d.ok) << d.error;
+  EXPECT_EQ(d.format, "png");
+  EXPECT_TRUE(dims_match({d.width, d.height}, expected_variant(dims(j), 640)));
+}
+
+}  // namespace
+}  // namespace imgpipe::e2e

@@ -1,0 +1,175 @@
+// GET /<id>: the viewer page with Open Graph tags and a srcset, safe against
+// a hostile name, checked as text and in a real headless browser.
+#include <regex>
+#include <unistd.h>
+
+#include "tests/e2e/harness.h"
+
+namespace imgpipe::e2e {
+namespace {
+
+const std::string kHostileName = "<script>alert(1)</script>\"'&";
+
+// Attributes of one tag, values HTML-unescaped.
+std::map<std::string, std::string> attributes(const std::string& tag) {
+  std::map<std::string, std::string> out;
+  static const std::regex attr(R"re(([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*("([^"]*)"|'([^']*)'|([^\s"'>]+)))re");
+  for (auto it = std::sregex_iterator(tag.begin(), tag.end(), attr); it != std::sregex_iterator(); ++it) {
+    const auto& m = *it;
+    std::string v = m[3].matched ? m[3].str() : m[4].matched ? m[4].str() : m[5].str();
+    std::string k = m[1].str();
+    std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
+    out[k] = html_unescape(v);
+  }
+  return out;
+}
+
+std::vector<std::string> tags(const std::string& html, const std::string& name) {
+  std::vector<std::string> out;
+  std::regex re("<" + name + R"(\b[^>]*>)", std::regex::icase);
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), re); it != std::sregex_iterator(); ++it)
+    out.push_back(it->str());
+  return out;
+}
+
+// property= or name= → content=
+std::map<std::string, std::string> meta(const std::string& html) {
+  std::map<std::string, std::string> out;
+  for (auto& t : tags(html, "meta")) {
+    auto a = attributes(t);
+    std::string key = a.count("property") ? a["property"] : a.count("name") ? a["name"] : "";
+    if (!key.empty() && a.count("content")) out[key] = a["content"];
+  }
+  return out;
+}
+
+std::string absolute(const ServerProcess& s, const std::string& url) {
+  return url.rfind("http", 0) == 0 ? url : s.url(url);
+}
+
+class ViewerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_THROW(server_ = &SharedServer::get("viewer")) << "server did not start"; }
+  void TearDown() override {
+    if (HasFailure() && server_) std::cerr << "---- server log ----\n" << server_->log_tail() << "\n";
+  }
+  ServerProcess& s() { return *server_; }
+  ServerProcess* server_ = nullptr;
+};
+
+TEST_F(ViewerTest, PageHasOpenGraphTagsAndSrcset) {
+  const auto& up = upload_once(s(), corpus("medium.jpg"), "Evening glow.jpg");
+  ASSERT_EQ(up.status, 201) << up.describe();
+  auto j = up.json();
+  Dims dims{j.value("width", 0), j.value("height", 0)};
+  auto page = http_get(j.value("url", ""));
+  ASSERT_EQ(page.status, 200) << page.describe();
+  EXPECT_EQ(page.header("Content-Type").rfind("text/html", 0), 0u) << page.header("Content-Type");
+
+  auto m = meta(page.body);
+  EXPECT_EQ(m["og:title"], "Evening glow.jpg");
+  EXPECT_EQ(m["twitter:card"], "summary_large_image");
+  ASSERT_FALSE(m["og:image"].empty()) << page.body.substr(0, 2000);
+  std::string og_image = absolute(s(), m["og:image"]);
+  EXPECT_NE(og_image.find(j.value("id", "?")), std::string::npos) << og_image;
+  EXPECT_NE(og_image.find("size=l"), std::string::npos) << "og:image is not the l variant: " << og_image;
+  auto want_l = expected_variant(dims, 1080);
+  EXPECT_TRUE(dims_match({std::atoi(m["og:image:width"].c_str()), std::atoi(m["og:image:height"].c_str())}, want_l))
+      << "og:image:width/height";
+  auto img = http_get(og_image);
+  ASSERT_EQ(img.status, 200) << img.describe();
+  auto d = decode(img.body);
+  ASSERT_TRUE(d.ok) << d.error;
+  EXPECT_EQ(std::to_string(d.width), m["og:image:width"]);
+  EXPECT_EQ(std::to_string(d.height), m["og:image:height"]);
+
+  // An <img> whose srcset lists s, m and l, each fetchable at its size.
+  std::string srcset;
+  for (auto& t : tags(page.body, "img")) {
+    auto a = attributes(t);
+    if (a.count("srcset")) {
+      srcset = a["srcset"];
+      EXPECT_FALSE(a["src"].empty()) << t;
+      break;
+    }
+  }
+  ASSERT_FALSE(srcset.empty()) << "no <img srcset=...> on the page:\n" << page.body.substr(0, 3000);
+  std::map<std::string, std::string> by_size;
+  std::regex entry(R"(\s*([^\s,]+)(\s+[0-9.]+[wx])?\s*(,|$))");
+  for (auto it = std::sregex_iterator(srcset.begin(), srcset.end(), entry); it != std::sregex_iterator(); ++it) {
+    std::string u = (*it)[1].str();
+    std::smatch sm;
+    if (std::regex_search(u, sm, std::regex(R"([?&]size=([sml])\b)"))) by_size[sm[1].str()] = u;
+  }
+  for (std::string size : {"s", "m", "l"}) {
+    SCOPED_TRACE(size);
+    ASSERT_TRUE(by_size.count(size)) << "srcset lacks size=" << size << ": " << srcset;
+    auto v = http_get(absolute(s(), by_size[size]));
+    ASSERT_EQ(v.status, 200) << v.describe();
+    auto vd = decode(v.body);
+    ASSERT_TRUE(vd.ok) << vd.error;
+    EXPECT_TRUE(dims_match({vd.width, vd.height}, expected_variant(dims, short_edge_of(size))));
+  }
+}
+
+TEST_F(ViewerTest, HostileNameIsEscaped) {
+  const auto& up = upload_once(s(), corpus("under-1mp.jpg"), kHostileName);
+  ASSERT_EQ(up.status, 201) << up.describe();
+  auto j = up.json();
+  EXPECT_EQ(j.value("name", ""), kHostileName) << "the API returns the name as given (JSON-escaped)";
+  auto page = http_get(j.value("url", ""));
+  ASSERT_EQ(page.status, 200) << page.describe();
+  EXPECT_EQ(page.body.find("<script>alert"), std::string::npos) << "raw script from the name is on the page";
+  EXPECT_NE(page.body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos)
+      << "escaped name not found:\n" << page.body.substr(0, 3000);
+  // The quotes did not break out of the attribute: og:title reads back whole.
+  EXPECT_EQ(meta(page.body)["og:title"], kHostileName);
+}
+
+TEST_F(ViewerTest, HeadlessChromiumRendersThePageWithoutRunningTheName) {
+  const fs::path chromium = "/usr/bin/chromium";
+  if (!fs::exists(chromium)) GTEST_SKIP() << "/usr/bin/chromium is missing (ops/setup --test installs it)";
+  const auto& up = upload_once(s(), corpus("under-1mp.jpg"), kHostileName);
+  ASSERT_EQ(up.status, 201) << up.describe();
+  std::string url = up.json().value("url", "");
+
+  char tmpl[] = "/tmp/imgpipe-e2e-chromium.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  fs::path dir = tmpl;
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  std::vector<std::string> base{chromium.string(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                                "--disable-sync", "--user-data-dir=" + (dir / "profile").string(),
+                                "--virtual-time-budget=5000"};
+  auto dump_args = base;
+  dump_args.insert(dump_args.end(), {"--dump-dom", url});
+  auto dump = run(dump_args, 60s);
+  ASSERT_FALSE(dump.timed_out) << "chromium --dump-dom did not finish in 60 s (an alert() run from the page "
+                                   "blocks headless Chromium, so a script injected through the name hangs here)";
+  EXPECT_EQ(dump.exit_code, 0) << dump.out.substr(0, 2000);
+  // The DOM as the browser built it: the tags are there, the name is text.
+  EXPECT_NE(dump.out.find("og:image"), std::string::npos) << dump.out.substr(0, 3000);
+  EXPECT_NE(dump.out.find("<img"), std::string::npos) << dump.out.substr(0, 3000);
+  EXPECT_EQ(dump.out.find("<script>alert(1)"), std::string::npos) << "the name became a script element";
+
+  auto shot_args = base;
+  fs::path shot = dir / "shot.png";
+  shot_args.insert(shot_args.end(), {"--window-size=1280,900", "--screenshot=" + shot.string(), url});
+  auto r = run(shot_args, 60s);
+  ASSERT_FALSE(r.timed_out) << "chromium --screenshot did not finish in 60 s";
+  ASSERT_TRUE(fs::exists(shot)) << r.out.substr(0, 2000);
+  EXPECT_GT(fs::file_size(shot), 0u);
+  auto d = decode(read_file(shot));
+  ASSERT_TRUE(d.ok) << d.error;
+  EXPECT_EQ(d.format, "png");
+  EXPECT_GT(d.width, 0);
+}
+
+}  // namespace
+}  // namespace imgpipe::e2e

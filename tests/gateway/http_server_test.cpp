@@ -1,0 +1,539 @@
+// The transport over real loopback sockets, with a plain POSIX client so the
+// bytes on the wire are exactly what the test wrote.
+#include "gateway/http/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "schemas/errors.h"
+
+namespace imgpipe::gateway {
+namespace {
+
+using namespace std::chrono_literals;
+using schemas::Error;
+using schemas::ErrorCode;
+
+// ---- a tiny blocking HTTP/1.1 client --------------------------------------
+
+struct WireResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& n) const {
+    auto it = headers.find(n);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+class Client {
+ public:
+  explicit Client(uint16_t port) {
+    fd_ = connect_to(port);
+    if (fd_ < 0) throw std::runtime_error("connect failed");
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~Client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  static int connect_to(uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  // Returns false once the peer stopped reading (errors are expected in some tests).
+  bool send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // One response; nullopt when the connection closed first.
+  std::optional<WireResponse> read(bool head_request = false) {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return std::nullopt;
+    WireResponse r;
+    std::string head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    size_t eol = head.find("\r\n");
+    std::string status_line = head.substr(0, eol);
+    r.status = std::stoi(status_line.substr(9, 3));
+    size_t pos = eol == std::string::npos ? head.size() : eol + 2;
+    while (pos < head.size()) {
+      size_t e = head.find("\r\n", pos);
+      if (e == std::string::npos) e = head.size();
+      std::string line = head.substr(pos, e - pos);
+      size_t c = line.find(':');
+      std::string name = line.substr(0, c);
+      for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string value = line.substr(c + 1);
+      while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+      r.headers[name] = value;
+      pos = e + 2;
+    }
+    if (head_request || r.status < 200 || r.status == 204 || r.status == 304) return r;
+    if (r.headers.count("content-length")) {
+      size_t len = std::stoul(r.headers["content-length"]);
+      while (buf_.size() < len)
+        if (!fill()) return std::nullopt;
+      r.body = buf_.substr(0, len);
+      buf_.erase(0, len);
+    } else {
+      while (fill()) {
+      }
+      r.body = std::move(buf_);
+      buf_.clear();
+    }
+    return r;
+  }
+  // True when the server closed the connection (EOF or reset) within the timeout.
+  bool closed_by_peer() {
+    char c;
+    ssize_t n = ::recv(fd_, &c, 1, 0);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+
+ private:
+  bool fill() {
+    char tmp[65536];
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::string chunked(const std::string& body, size_t piece) {
+  std::string out;
+  char hex[32];
+  for (size_t i = 0; i < body.size(); i += piece) {
+    size_t n = std::min(piece, body.size() - i);
+    std::snprintf(hex, sizeof hex, "%zx\r\n", n);
+    out += hex;
+    out += body.substr(i, n);
+    out += "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+// ---- the handler under the transport --------------------------------------
+
+class TestHandler;
+
+class RecordingSink : public BodySink {
+ public:
+  RecordingSink(TestHandler& h, bool fail) : h_(h), fail_(fail) {}
+  void write(const char* data, size_t size) override;
+  void finish(Respond respond) override;
+
+ private:
+  TestHandler& h_;
+  bool fail_;
+};
+
+class TestHandler : public Handler {
+ public:
+  ~TestHandler() override {
+    for (auto& t : threads) t.join();
+  }
+
+  BodyPlan plan_body(const Request& head) override {
+    plans++;
+    if (head.path == "/reject") return RejectBody{Response::error(Error(ErrorCode::unauthorized))};
+    if (head.path == "/stream") return StreamBody{std::make_unique<RecordingSink>(*this, false), 10u << 20};
+    if (head.path == "/small-stream") return StreamBody{std::make_unique<RecordingSink>(*this, false), 1000};
+    if (head.path == "/sink-fails") return StreamBody{std::make_unique<RecordingSink>(*this, true), 10u << 20};
+    if (head.path == "/small") return BufferBody{1000};
+    if (head.path == "/plan-throws") throw std::runtime_error("boom at /etc/imgpipe/secret");
+    return BufferBody{1u << 20};
+  }
+
+  void handle(Request req, Respond respond) override {
+    if (req.path == "/echo" || req.path == "/small" || req.path == "/echo/caf\xc3\xa9") {
+      Response r;
+      r.body = req.body;
+      r.set("Content-Type", "application/octet-stream");
+      r.set("X-Method", req.method);
+      r.set("X-Path", req.path);
+      r.set("X-Name", req.query_param("name").value_or("-"));
+      r.set("X-Chunked", req.chunked ? "1" : "0");
+      r.set("X-Peer", req.peer_ip);
+      r.set("X-Seen-Request-Id", req.request_id);
+      respond(std::move(r));
+    } else if (req.path == "/head") {
+      Response r;
+      r.body = "hello world";
+      r.set("Content-Type", "text/plain");
+      respond(std::move(r));
+    } else if (req.path == "/slow") {
+      entered.set_value();
+      threads.emplace_back([respond, d = slow_delay] {
+        std::this_thread::sleep_for(d);
+        respond(Response::json(200, "{\"slow\":true}"));
+      });
+    } else if (req.path == "/throw") {
+      throw std::runtime_error("secret /var/lib/imgpipe/blobs");
+    } else if (req.path == "/twice") {
+      respond(Response::json(200, "{\"n\":1}"));
+      respond(Response::json(200, "{\"n\":2}"));
+    } else if (req.path == "/drop") {
+      // respond is dropped without being called
+    } else if (req.path == "/file") {
+      Response r;
+      r.file_path = file_path;
+      r.set("Content-Type", "image/jpeg");
+      respond(std::move(r));
+    } else {
+      respond(Response::error(Error(ErrorCode::not_found)));
+    }
+  }
+
+  std::mutex mu;
+  std::string streamed;
+  size_t chunks = 0, max_chunk = 0;
+  std::atomic<int> plans{0};
+  std::promise<void> entered;
+  std::chrono::milliseconds slow_delay{300};
+  std::vector<std::thread> threads;
+  std::string file_path;
+};
+
+void RecordingSink::write(const char* data, size_t size) {
+  if (fail_) throw Error(ErrorCode::unsupported_format);
+  std::lock_guard lock(h_.mu);
+  h_.streamed.append(data, size);
+  h_.chunks++;
+  h_.max_chunk = std::max(h_.max_chunk, size);
+}
+
+void RecordingSink::finish(Respond respond) {
+  std::lock_guard lock(h_.mu);
+  respond(Response::json(201, "{\"bytes\":" + std::to_string(h_.streamed.size()) + "}"));
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HttpServerConfig cfg;
+    cfg.listen = "127.0.0.1:0";
+    cfg.threads = 2;
+    cfg.header_limit = 16 * 1024;
+    configure(cfg);
+    server = std::make_unique<HttpServer>(cfg, handler);
+    server->start();
+    ASSERT_NE(server->port(), 0);
+  }
+  void TearDown() override {
+    if (server) server->stop(1s);
+  }
+  virtual void configure(HttpServerConfig&) {}
+
+  WireResponse roundtrip(const std::string& request, bool head = false) {
+    Client c(server->port());
+    EXPECT_TRUE(c.send(request));
+    auto r = c.read(head);
+    EXPECT_TRUE(r.has_value());
+    return r.value_or(WireResponse{});
+  }
+
+  TestHandler handler;
+  std::unique_ptr<HttpServer> server;
+};
+
+TEST_F(HttpServerTest, BufferedEcho) {
+  std::string body = "hello\r\nworld";
+  auto r = roundtrip("POST /echo?name=a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\n\r\n" + body);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, body);
+  EXPECT_EQ(r.header("x-method"), "POST");
+  EXPECT_EQ(r.header("x-name"), "a b");
+  EXPECT_EQ(r.header("x-peer"), "127.0.0.1");
+  EXPECT_EQ(r.header("server"), "imgpipe");
+  EXPECT_EQ(r.header("x-request-id").size(), 16u);
+  EXPECT_EQ(r.header("x-request-id"), r.header("x-seen-request-id"));
+}
+
+TEST_F(HttpServerTest, PathIsDecoded) {
+  auto r = roundtrip("GET /echo/caf%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("x-path"), "/echo/caf\xc3\xa9");
+}
+
+TEST_F(HttpServerTest, ChunkedBufferedBody) {
+  std::string body(5000, 'z');
+  auto r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body, 700));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, body);
+  EXPECT_EQ(r.header("x-chunked"), "1");
+}
+
+TEST_F(HttpServerTest, StreamedBodyArrivesWholeInChunks) {
+  std::string body(5u << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 2654435761u) >> 13);
+  auto r = roundtrip("POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\n\r\n" + body);
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body, "{\"bytes\":" + std::to_string(body.size()) + "}");
+  std::lock_guard lock(handler.mu);
+  EXPECT_TRUE(handler.streamed == body);
+  EXPECT_GT(handler.chunks, 10u);
+  EXPECT_LE(handler.max_chunk, 64u * 1024);
+}
+
+TEST_F(HttpServerTest, StreamedChunkedBody) {
+  std::string body(300000, 'q');
+  auto r = roundtrip("POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body, 10000));
+  EXPECT_EQ(r.status, 201);
+  std::lock_guard lock(handler.mu);
+  EXPECT_EQ(handler.streamed.size(), body.size());
+}
+
+TEST_F(HttpServerTest, LimitExceededWithContentLengthBeforeReading) {
+  Client c(server->port());
+  // Only the header is sent: the answer must not wait for the body.
+  ASSERT_TRUE(c.send("POST /small-stream HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(r->header("content-type"), "application/json");
+  EXPECT_NE(r->body.find("\"file_too_large\""), std::string::npos) << r->body;
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(handler.streamed.empty());
+
+  auto b = roundtrip("POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n" + std::string(1001, 'x'));
+  EXPECT_EQ(b.status, 413);
+}
+
+TEST_F(HttpServerTest, LimitExceededWithChunkedWhileReading) {
+  Client c(server->port());
+  c.send("POST /small-stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+         chunked(std::string(3000, 'x'), 600));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->body.find("file_too_large"), std::string::npos);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_LE(handler.streamed.size(), 1000u);
+
+  auto b = roundtrip("POST /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                     chunked(std::string(3000, 'x'), 600));
+  EXPECT_EQ(b.status, 413);
+}
+
+TEST_F(HttpServerTest, SinkErrorIsTheAnswer) {
+  Client c(server->port());
+  c.send("POST /sink-fails HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415);
+  EXPECT_NE(r->body.find("unsupported_format"), std::string::npos);
+  EXPECT_EQ(r->header("connection"), "close");
+}
+
+TEST_F(HttpServerTest, HeaderTooLarge) {
+  auto r = roundtrip("GET /echo HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(r.status, 431);
+  EXPECT_NE(r.body.find("headers_too_large"), std::string::npos);
+  EXPECT_EQ(handler.plans.load(), 0);
+}
+
+TEST_F(HttpServerTest, MalformedRequestIs400) {
+  Client c(server->port());
+  c.send("GARBAGE\r\n\r\n");
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("validation_error"), std::string::npos);
+  EXPECT_TRUE(c.closed_by_peer());
+}
+
+TEST_F(HttpServerTest, KeepAliveCarriesSeveralRequests) {
+  Client c(server->port());
+  for (int i = 0; i < 3; ++i) {
+    std::string body = "n=" + std::to_string(i);
+    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body));
+    auto r = c.read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, body);
+    EXPECT_NE(r->header("connection"), "close");
+  }
+  // Pipelined: two requests in one write.
+  ASSERT_TRUE(c.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(c.read()->status, 200);
+  EXPECT_EQ(c.read()->status, 404);
+  EXPECT_EQ(server->stats().connections_total, 1u);
+  EXPECT_GE(server->stats().requests_total, 5u);
+}
+
+TEST_F(HttpServerTest, HeadSendsLengthWithoutBody) {
+  Client c(server->port());
+  ASSERT_TRUE(c.send("HEAD /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c.read(true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("content-length"), "11");
+  // The next response on the connection starts right away: no body bytes came.
+  ASSERT_TRUE(c.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto g = c.read();
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->body, "hello world");
+}
+
+TEST_F(HttpServerTest, RespondFromAnotherThreadAfterDelay) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = roundtrip("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"slow\":true}");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
+}
+
+TEST_F(HttpServerTest, HandlerExceptionIs500WithoutDetails) {
+  auto r = roundtrip("GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_NE(r.body.find("internal_error"), std::string::npos);
+  EXPECT_EQ(r.body.find("/var/lib"), std::string::npos);
+  auto p = roundtrip("POST /plan-throws HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+  EXPECT_EQ(p.status, 500);
+  EXPECT_EQ(p.body.find("secret"), std::string::npos);
+  EXPECT_EQ(server->stats().responses_5xx, 2u);
+}
+
+TEST_F(HttpServerTest, RespondOnceAndDroppedRespond) {
+  Client c(server->port());
+  c.send("GET /twice HTTP/1.1\r\nHost: x\r\n\r\nGET /drop HTTP/1.1\r\nHost: x\r\n\r\nGET /head HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto a = c.read();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->body, "{\"n\":1}");
+  auto b = c.read();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->status, 500);
+  auto d = c.read();
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->body, "hello world");
+}
+
+TEST_F(HttpServerTest, RejectAnswersWithoutReadingTheBody) {
+  Client c(server->port());
+  c.send("POST /reject HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n");
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);  // no 100 Continue first
+  EXPECT_EQ(r->header("connection"), "close");
+}
+
+TEST_F(HttpServerTest, ExpectContinue) {
+  Client c(server->port());
+  c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  auto cont = c.read();
+  ASSERT_TRUE(cont);
+  EXPECT_EQ(cont->status, 100);
+  c.send("ping");
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ping");
+}
+
+TEST_F(HttpServerTest, FileBodyAndMissingFile) {
+  auto path = std::filesystem::temp_directory_path() / ("imgpipe_http_test_" + std::to_string(::getpid()));
+  std::string content(200000, 'f');
+  std::ofstream(path, std::ios::binary) << content;
+  handler.file_path = path.string();
+  auto r = roundtrip("GET /file HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(r.body == content);
+  EXPECT_EQ(r.header("content-type"), "image/jpeg");
+  auto h = roundtrip("HEAD /file HTTP/1.1\r\nHost: x\r\n\r\n", true);
+  EXPECT_EQ(h.header("content-length"), std::to_string(content.size()));
+  std::filesystem::remove(path);
+  auto gone = roundtrip("GET /file HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_NE(gone.body.find("not_found"), std::string::npos);
+  EXPECT_EQ(gone.body.find(path.string()), std::string::npos);
+}
+
+class HttpServerTimeoutTest : public HttpServerTest {
+  void configure(HttpServerConfig& cfg) override { cfg.read_timeout = 300ms; }
+};
+
+TEST_F(HttpServerTimeoutTest, SlowClientIsDisconnected) {
+  Client c(server->port());
+  c.send("GET /echo HTTP/1.1\r\nHost: x\r\n");  // never finishes the header
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_F(HttpServerTest, GracefulStopDrainsInFlightAndRefusesNew) {
+  handler.slow_delay = 700ms;
+  Client idle(server->port());
+  ASSERT_TRUE(idle.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(idle.read());
+
+  Client busy(server->port());
+  ASSERT_TRUE(busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  handler.entered.get_future().wait();
+  EXPECT_EQ(server->stats().requests_in_flight, 1u);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto stopped = std::async(std::launch::async, [&] { server->stop(5s); });
+
+  // New connections are refused soon after stop() begins.
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    int fd = Client::connect_to(server->port());
+    if (fd < 0)
+      refused = true;
+    else
+      ::close(fd);
+    if (!refused) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(idle.closed_by_peer());  // idle keep-alive connections are closed at once
+
+  auto r = busy.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{\"slow\":true}");
+  EXPECT_EQ(r->header("connection"), "close");
+  stopped.get();
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 4s);
+  EXPECT_EQ(server->stats().requests_in_flight, 0u);
+  server.reset();
+}
+
+}  // namespace
+}  // namespace imgpipe::gateway

@@ -1,0 +1,406 @@
+#include "workers/image/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstring>
+
+#include "schemas/errors.h"
+#include "test_images.h"
+
+namespace imgpipe::workers::image {
+namespace {
+
+using schemas::Error;
+using schemas::ErrorCode;
+using testing::decode;
+using testing::encode;
+using testing::gradient;
+using testing::pages_of;
+using vips::VImage;
+
+std::optional<Format> sniff_str(const std::string& s) {
+  return sniff(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+template <class F>
+ErrorCode error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    // Public messages never carry a libvips message or a path.
+    EXPECT_EQ(std::string(e.what()).find("/"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("vips"), std::string::npos) << e.what();
+    return e.id();
+  }
+  ADD_FAILURE() << "no schemas::Error thrown";
+  return ErrorCode::bad_request;
+}
+
+bool contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+class WorkersImageEngine : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { testing::ensure_engine(); }
+  void TearDown() override { release_thread(); }
+  testing::TempDir dir;
+};
+
+// --- probe -------------------------------------------------------------
+
+TEST_F(WorkersImageEngine, ProbesEachAcceptedFormat) {
+  const auto img = gradient(120, 80);
+  struct {
+    const char* name;
+    std::string bytes;
+    Format format;
+  } cases[] = {
+      {"a.jpg", encode(img, ".jpg"), Format::jpeg},
+      {"a.png", encode(img, ".png"), Format::png},
+      {"a.webp", encode(img, ".webp"), Format::webp},
+      {"a.gif", encode(img, ".gif"), Format::gif},
+      {"a.avif", encode(img, ".avif"), Format::avif},
+  };
+  for (const auto& c : cases) {
+    const auto r = probe_file(dir.write(c.name, c.bytes));
+    EXPECT_EQ(r.format, c.format) << c.name;
+    EXPECT_EQ(r.stored, (Dimensions{120, 80})) << c.name;
+    EXPECT_EQ(r.displayed, (Dimensions{120, 80})) << c.name;
+    EXPECT_EQ(r.pages, 1) << c.name;
+    EXPECT_EQ(r.orientation, 1) << c.name;
+  }
+}
+
+TEST_F(WorkersImageEngine, ProbesHeic) {
+  const std::string heic = testing::heic_bytes_or_empty(gradient(120, 80));
+  if (heic.empty()) GTEST_SKIP() << "libheif here has no HEVC encoder";
+  const auto r = probe_file(dir.write("a.heic", heic));
+  EXPECT_EQ(r.format, Format::heic);
+  EXPECT_EQ(r.stored, (Dimensions{120, 80}));
+}
+
+TEST_F(WorkersImageEngine, FormatComesFromBytesNotName) {
+  const auto r = probe_file(dir.write("photo.jpg", encode(gradient(30, 20), ".png")));
+  EXPECT_EQ(r.format, Format::png);
+}
+
+TEST_F(WorkersImageEngine, ProbeCountsAnimationFrames) {
+  const auto gif = probe_file(dir.write("anim.gif", encode(testing::animation(50, 40, 3), ".gif")));
+  EXPECT_EQ(gif.format, Format::gif);
+  EXPECT_EQ(gif.stored, (Dimensions{50, 40}));
+  EXPECT_EQ(gif.pages, 3);
+  const auto webp = probe_file(dir.write("anim.webp", encode(testing::animation(50, 40, 4), ".webp")));
+  EXPECT_EQ(webp.format, Format::webp);
+  EXPECT_EQ(webp.stored, (Dimensions{50, 40}));
+  EXPECT_EQ(webp.pages, 4);
+}
+
+TEST_F(WorkersImageEngine, ExifOrientationSixSwapsDisplayedDimensions) {
+  VImage img = gradient(40, 30).copy();
+  img.set("orientation", 6);
+  const auto path = dir.write("rotated.jpg", encode(img, ".jpg"));
+  const auto r = probe_file(path);
+  EXPECT_EQ(r.orientation, 6);
+  EXPECT_EQ(r.stored, (Dimensions{40, 30}));
+  EXPECT_EQ(r.displayed, (Dimensions{30, 40}));
+
+  const auto n = normalise_file(path, r);
+  EXPECT_EQ(n.size, (Dimensions{30, 40}));
+  const VImage out = decode(n.bytes);
+  EXPECT_EQ(out.width(), 30);
+  EXPECT_EQ(out.height(), 40);
+  EXPECT_TRUE(out.get_typeof("orientation") == 0 || out.get_int("orientation") == 1);
+}
+
+TEST_F(WorkersImageEngine, PixelLimitFromTheHeader) {
+  // 144 Mpx > the default 100 Mpx; a 1-bit black PNG keeps the file small.
+  const auto big = VImage::black(12000, 12000);
+  const auto path = dir.write("huge.png", encode(big, ".png", VImage::option()->set("compression", 9)->set("bitdepth", 1)));
+  try {
+    probe_file(path);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.id(), ErrorCode::image_too_large);
+    EXPECT_TRUE(contains(e.what(), "100000000")) << e.what();  // the message states the limit
+  }
+}
+
+TEST_F(WorkersImageEngine, FrameLimit) {
+  const int frames = engine_config().max_pages + 1;
+  const auto path = dir.write("long.gif", encode(testing::animation(4, 4, frames), ".gif"));
+  try {
+    probe_file(path);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.id(), ErrorCode::image_too_large);
+    EXPECT_TRUE(contains(e.what(), std::to_string(engine_config().max_pages))) << e.what();
+  }
+}
+
+TEST_F(WorkersImageEngine, UnsupportedAndCorruptFiles) {
+  EXPECT_EQ(error_of([&] { probe_file(dir.write("a.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>")); }),
+            ErrorCode::unsupported_format);
+  EXPECT_EQ(error_of([&] { probe_file(dir.write("a.pdf", "%PDF-1.4\n%...")); }), ErrorCode::unsupported_format);
+  EXPECT_EQ(error_of([&] { probe_file(dir.write("empty.jpg", "")); }), ErrorCode::unsupported_format);
+  // The right magic, then garbage: the header cannot be parsed.
+  EXPECT_EQ(error_of([&] { probe_file(dir.write("bad.png", std::string("\x89PNG\r\n\x1A\n", 8) + std::string(200, 'x'))); }),
+            ErrorCode::invalid_image);
+  EXPECT_EQ(error_of([&] { probe_file(dir.write("bad.jpg", std::string("\xFF\xD8\xFF\xE0", 4) + std::string(200, 'x'))); }),
+            ErrorCode::invalid_image);
+  EXPECT_EQ(error_of([&] { probe_file(dir.write("bad.gif", "GIF89a" + std::string(3, '\0'))); }),
+            ErrorCode::invalid_image);
+}
+
+TEST_F(WorkersImageEngine, LoadersOutsideTheAllowListAreBlocked) {
+  const std::string tiff = encode(gradient(16, 16), ".tif");  // savers stay available
+  EXPECT_THROW(VImage::new_from_buffer(tiff.data(), tiff.size(), ""), vips::VError);
+  vips_error_clear();
+  const std::string svg = R"(<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>)";
+  EXPECT_THROW(VImage::new_from_buffer(svg.data(), svg.size(), ""), vips::VError);
+  vips_error_clear();
+  const std::string png = encode(gradient(16, 16), ".png");
+  EXPECT_NO_THROW(VImage::new_from_buffer(png.data(), png.size(), ""));
+}
+
+// --- normalise ---------------------------------------------------------
+
+TEST_F(WorkersImageEngine, TruncatedFilesAreInvalid) {
+  for (const char* suffix : {".jpg", ".png"}) {
+    // Noise: the pixel data is most of the file, so half of it is cut.
+    const VImage noise = VImage::gaussnoise(300, 300, VImage::option()->set("mean", 128.0)->set("sigma", 60.0))
+                             .cast(VIPS_FORMAT_UCHAR);
+    const std::string full = encode(noise.bandjoin(noise).bandjoin(noise), suffix);
+    const std::string cut = full.substr(0, full.size() / 2);
+    const auto path = dir.write(std::string("cut") + suffix, cut);
+    const ProbeResult probe = probe_file(path);  // the header is intact
+    EXPECT_EQ(error_of([&] { normalise_file(path, probe); }), ErrorCode::invalid_image) << suffix;
+  }
+}
+
+TEST_F(WorkersImageEngine, NormaliseStripsPrivateMetadataButKeepsIcc) {
+  VImage img = gradient(64, 48).icc_transform("srgb", VImage::option()->set("input_profile", "srgb")).copy();
+  ASSERT_NE(img.get_typeof("icc-profile-data"), 0u);
+  img.set("exif-ifd0-Make", "SecretCam");
+  img.set("exif-ifd3-GPSLatitude", "51/1 30/1 1234/100");
+  img.set("exif-ifd3-GPSLatitudeRef", "N");
+  const std::string xmp = R"(<x:xmpmeta xmlns:x="adobe:ns:meta/"><exif:GPSLatitude>51,30.2N</exif:GPSLatitude></x:xmpmeta>)";
+  vips_image_set_blob_copy(img.get_image(), "xmp-data", xmp.data(), xmp.size());
+  const std::string source = encode(img, ".jpg");
+
+  // The fixture really carries what we want removed.
+  ASSERT_TRUE(contains(source, "SecretCam"));
+  ASSERT_TRUE(contains(source, "GPSLatitude"));
+  const VImage src = decode(source);
+  ASSERT_NE(src.get_typeof("exif-ifd3-GPSLatitude"), 0u);
+  ASSERT_NE(src.get_typeof("xmp-data"), 0u);
+
+  const auto path = dir.write("private.jpg", source);
+  const auto n = normalise_file(path, probe_file(path));
+  EXPECT_EQ(n.format, Format::jpeg);
+  EXPECT_FALSE(contains(n.bytes, "SecretCam"));
+  EXPECT_FALSE(contains(n.bytes, "GPS"));
+  EXPECT_FALSE(contains(n.bytes, "Exif"));
+  const VImage out = decode(n.bytes);
+  EXPECT_EQ(out.get_typeof("exif-data"), 0u);
+  EXPECT_EQ(out.get_typeof("xmp-data"), 0u);
+  EXPECT_EQ(out.get_typeof("iptc-data"), 0u);
+  ASSERT_NE(out.get_typeof("icc-profile-data"), 0u);
+
+  size_t in_len = 0, out_len = 0;
+  const void* in_icc = src.get_blob("icc-profile-data", &in_len);
+  const void* out_icc = out.get_blob("icc-profile-data", &out_len);
+  ASSERT_EQ(in_len, out_len);
+  EXPECT_EQ(std::memcmp(in_icc, out_icc, in_len), 0);
+}
+
+TEST_F(WorkersImageEngine, NormaliseWebpStripsExifKeepsIcc) {
+  VImage img = gradient(64, 48).icc_transform("srgb", VImage::option()->set("input_profile", "srgb")).copy();
+  img.set("exif-ifd0-Make", "SecretCam");
+  const auto path = dir.write("private.webp", encode(img, ".webp"));
+  const auto n = normalise_file(path, probe_file(path));
+  EXPECT_FALSE(contains(n.bytes, "SecretCam"));
+  EXPECT_FALSE(contains(n.bytes, "EXIF"));
+  const VImage out = decode(n.bytes);
+  EXPECT_EQ(out.get_typeof("exif-data"), 0u);
+  EXPECT_NE(out.get_typeof("icc-profile-data"), 0u);
+}
+
+TEST_F(WorkersImageEngine, NormaliseIsDeterministicForEveryFormat) {
+  const auto img = gradient(96, 64);
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"d.jpg", encode(img, ".jpg")},
+      {"d.png", encode(img, ".png")},
+      {"d.webp", encode(img, ".webp")},
+      {"dl.webp", encode(img, ".webp", VImage::option()->set("lossless", true))},
+      {"d.gif", encode(testing::animation(48, 32, 3), ".gif")},
+      {"da.webp", encode(testing::animation(48, 32, 3), ".webp")},
+      {"d.avif", encode(img, ".avif")},
+  };
+  const std::string heic = testing::heic_bytes_or_empty(img);
+  if (!heic.empty()) files.emplace_back("d.heic", heic);
+  for (const auto& [name, bytes] : files) {
+    const auto path = dir.write(name, bytes);
+    const auto probe = probe_file(path);
+    const auto a = normalise_file(path, probe);
+    const auto b = normalise_file(path, probe);
+    EXPECT_EQ(a.format, probe.format) << name;
+    EXPECT_EQ(sniff_str(a.bytes), probe.format) << name;
+    EXPECT_EQ(a.bytes, b.bytes) << name;
+    EXPECT_EQ(a.size, probe.stored) << name;
+    EXPECT_EQ(a.pages, probe.pages) << name;
+  }
+}
+
+TEST_F(WorkersImageEngine, NormaliseKeepsAllAnimationFrames) {
+  for (const char* suffix : {".gif", ".webp"}) {
+    const auto path = dir.write(std::string("anim") + suffix, encode(testing::animation(60, 40, 5), suffix));
+    const auto n = normalise_file(path, probe_file(path));
+    EXPECT_EQ(n.pages, 5) << suffix;
+    const VImage out = decode(n.bytes, true);
+    EXPECT_EQ(pages_of(out), 5) << suffix;
+    EXPECT_EQ(out.width(), 60) << suffix;
+    EXPECT_EQ(vips_image_get_page_height(out.get_image()), 40) << suffix;
+  }
+}
+
+TEST_F(WorkersImageEngine, LosslessWebpStaysLossless) {
+  const auto path = dir.write("ll.webp", encode(gradient(64, 48), ".webp", VImage::option()->set("lossless", true)));
+  const auto n = normalise_file(path, probe_file(path));
+  EXPECT_TRUE(contains(n.bytes, "VP8L"));
+}
+
+// --- variants ----------------------------------------------------------
+
+std::filesystem::path normalised(testing::TempDir& dir, const std::string& name, const std::string& bytes) {
+  const auto path = dir.write("src_" + name, bytes);
+  const auto n = normalise_file(path, probe_file(path));
+  return dir.write(name, n.bytes);
+}
+
+TEST_F(WorkersImageEngine, RenderVariantsHaveExactDimensionsAndFormats) {
+  const Dimensions source{1501, 2001};  // odd sizes, portrait
+  const auto path = normalised(dir, "n.jpg", encode(gradient(source.width, source.height), ".jpg"));
+  const std::vector<VariantRequest> requests = {
+      {320, Format::jpeg}, {320, Format::webp}, {640, Format::png},     {1080, Format::jpeg},
+      {1080, Format::webp}, {640, Format::avif}, {std::nullopt, Format::webp}, {320, Format::gif},
+  };
+  const auto out = render_variants(path, Format::jpeg, requests);
+  ASSERT_EQ(out.size(), requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const Dimensions expected =
+        requests[i].short_edge ? variant_dimensions(source, *requests[i].short_edge) : source;
+    EXPECT_EQ(out[i].format, requests[i].format) << i;
+    EXPECT_EQ(sniff_str(out[i].bytes), requests[i].format) << i;
+    EXPECT_EQ(out[i].size, expected) << i;
+    const VImage decoded = decode(out[i].bytes);
+    EXPECT_EQ(decoded.width(), expected.width) << i;
+    EXPECT_EQ(decoded.height(), expected.height) << i;
+    EXPECT_EQ(decoded.get_typeof("exif-data"), 0u) << i;
+  }
+}
+
+TEST_F(WorkersImageEngine, RenderVariantsMatchRoundingEdgeCases) {
+  // Sizes where thumbnail's own rounding can land a pixel off.
+  for (const Dimensions source : {Dimensions{1003, 1000}, Dimensions{641, 1001}, Dimensions{2999, 1081}}) {
+    const auto path = normalised(dir, "r.png", encode(gradient(source.width, source.height), ".png"));
+    const auto out = render_variants(path, Format::png, {{320, Format::png}, {640, Format::png}, {1080, Format::png}});
+    for (size_t i = 0; i < out.size(); ++i) {
+      const Dimensions expected = variant_dimensions(source, std::array{320, 640, 1080}[i]);
+      const VImage decoded = decode(out[i].bytes);
+      EXPECT_EQ((Dimensions{decoded.width(), decoded.height()}), expected)
+          << source.width << "x" << source.height << " #" << i;
+    }
+  }
+}
+
+TEST_F(WorkersImageEngine, NeverUpscales) {
+  const auto path = normalised(dir, "small.png", encode(gradient(200, 100), ".png"));
+  const auto out = render_variant(path, Format::png, {1080, Format::webp});
+  EXPECT_EQ(out.size, (Dimensions{200, 100}));
+  const VImage decoded = decode(out.bytes);
+  EXPECT_EQ(decoded.width(), 200);
+  EXPECT_EQ(decoded.height(), 100);
+}
+
+TEST_F(WorkersImageEngine, TransparentPngToJpegIsFlattened) {
+  const auto path = normalised(dir, "alpha.png", encode(gradient(800, 600, 4), ".png"));
+  const auto out = render_variant(path, Format::png, {320, Format::jpeg});
+  const VImage decoded = decode(out.bytes);
+  EXPECT_EQ(decoded.bands(), 3);
+  EXPECT_EQ((Dimensions{decoded.width(), decoded.height()}), (Dimensions{427, 320}));
+  // Fully transparent left edge becomes white, not black.
+  EXPECT_GT(decoded.extract_area(0, 0, 2, 320).avg(), 200.0);
+}
+
+TEST_F(WorkersImageEngine, AnimatedGifKeepsFramesInGifAndWebpVariants) {
+  const auto path = normalised(dir, "anim.gif", encode(testing::animation(800, 600, 3), ".gif"));
+  const auto out = render_variants(path, Format::gif,
+                                   {{320, Format::gif}, {320, Format::webp}, {320, Format::jpeg}, {640, Format::gif}});
+  ASSERT_EQ(out.size(), 4u);
+  for (size_t i : {size_t{0}, size_t{1}}) {
+    EXPECT_EQ(out[i].pages, 3) << i;
+    const VImage decoded = decode(out[i].bytes, true);
+    EXPECT_EQ(pages_of(decoded), 3) << i;
+    EXPECT_EQ(decoded.width(), 427) << i;
+    EXPECT_EQ(vips_image_get_page_height(decoded.get_image()), 320) << i;
+  }
+  EXPECT_EQ(out[2].pages, 1);
+  const VImage still = decode(out[2].bytes);
+  EXPECT_EQ((Dimensions{still.width(), still.height()}), (Dimensions{427, 320}));
+  const VImage m = decode(out[3].bytes, true);
+  EXPECT_EQ(pages_of(m), 3);
+  EXPECT_EQ(m.width(), 800);  // 600 <= 640: not upscaled
+}
+
+TEST_F(WorkersImageEngine, HeifOriginalKeepsIccButNoSourceExif) {
+  VImage img = gradient(64, 48).icc_transform("srgb", VImage::option()->set("input_profile", "srgb")).copy();
+  img.set("exif-ifd0-Make", "SecretCam");
+  const std::string source = encode(img, ".avif");
+  ASSERT_TRUE(contains(source, "SecretCam"));
+  const auto path = dir.write("private.avif", source);
+  const auto n = normalise_file(path, probe_file(path));
+  EXPECT_EQ(n.format, Format::avif);
+  EXPECT_FALSE(contains(n.bytes, "SecretCam"));
+
+  // The profile survives byte for byte, into the original and into a JPEG
+  // variant (libvips 8.14.1 heifload hands out profile bytes it frees).
+  size_t want_len = 0;
+  const void* want = img.get_blob("icc-profile-data", &want_len);
+  const auto same_profile = [&](const std::string& bytes) {
+    const VImage out = decode(bytes);
+    if (out.get_typeof("icc-profile-data") == 0) return false;
+    size_t len = 0;
+    const void* got = out.get_blob("icc-profile-data", &len);
+    return len == want_len && std::memcmp(got, want, len) == 0;
+  };
+  EXPECT_TRUE(same_profile(n.bytes));
+  const auto stored = dir.write("n.avif", n.bytes);
+  EXPECT_TRUE(same_profile(render_variant(stored, Format::avif, {32, Format::jpeg}).bytes));
+}
+
+TEST_F(WorkersImageEngine, HeicVariants) {
+  if (testing::heic_bytes_or_empty(gradient(8, 8)).empty()) GTEST_SKIP() << "libheif here has no HEVC encoder";
+  VImage img = gradient(900, 700).copy();
+  img.set("exif-ifd0-Make", "SecretCam");
+  const auto path = normalised(dir, "n.heic", testing::heic_bytes_or_empty(img));
+  const auto out = render_variants(path, Format::heic, {{320, Format::heic}, {640, Format::jpeg}});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].format, Format::heic);
+  EXPECT_EQ(sniff_str(out[0].bytes), Format::heic);
+  const VImage s = decode(out[0].bytes);
+  EXPECT_EQ((Dimensions{s.width(), s.height()}), (Dimensions{411, 320}));
+  EXPECT_EQ(s.get_typeof("exif-data"), 0u);
+  EXPECT_FALSE(contains(out[0].bytes, "SecretCam"));
+  const VImage m = decode(out[1].bytes);
+  EXPECT_EQ((Dimensions{m.width(), m.height()}), (Dimensions{823, 640}));
+}
+
+TEST_F(WorkersImageEngine, RenderChecksTheStoredFormat) {
+  const auto path = normalised(dir, "n.png", encode(gradient(100, 100), ".png"));
+  EXPECT_EQ(error_of([&] { render_variant(path, Format::jpeg, {320, Format::jpeg}); }), ErrorCode::internal_error);
+}
+
+}  // namespace
+}  // namespace imgpipe::workers::image

@@ -1,0 +1,108 @@
+#include "workers/ingest_pipeline.h"
+
+#include <chrono>
+
+#include "schemas/log.h"
+#include "workers/image/engine.h"
+#include "workers/steps/steps.h"
+
+namespace imgpipe::workers {
+namespace {
+
+using schemas::Error;
+using schemas::ErrorCode;
+using Step = void (*)(JobContext&);
+
+struct NamedStep {
+  const char* name;
+  Step run;
+  bool skip_when_replayed;  // the earlier run already did it
+};
+
+// The order of an ingest job, listed once.
+constexpr NamedStep kUploadSteps[] = {
+    {"resume", steps::resume_if_done, true},     {"locate", steps::locate_upload, true},
+    {"probe", steps::probe, true},               {"normalise", steps::normalise, true},
+    {"store", steps::store_original, true},      {"announce_ready", steps::announce_ready, false},
+    {"variants", steps::derive_variants, false}, {"announce_variants", steps::announce_variants, false},
+};
+constexpr NamedStep kImportSteps[] = {
+    {"resume", steps::resume_if_done, true},     {"fetch", steps::fetch, true},
+    {"probe", steps::probe, true},               {"normalise", steps::normalise, true},
+    {"store", steps::store_original, true},      {"announce_ready", steps::announce_ready, false},
+    {"variants", steps::derive_variants, false}, {"announce_variants", steps::announce_variants, false},
+};
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+IngestPipeline::IngestPipeline(storage::Bus& bus, storage::BlobStore& blobs, WorkerConfig config)
+    : bus_(bus),
+      blobs_(blobs),
+      config_(std::move(config)),
+      image_slots_(static_cast<std::ptrdiff_t>(std::max<size_t>(config_.image_threads, 1))) {
+  JobRunnerConfig runner;
+  runner.concurrency = std::max<size_t>(config_.jobs, 1);
+  runner.on_thread_exit = [] { image::release_thread(); };
+  runner_ = std::make_unique<JobRunner>(bus_, runner, [this](const storage::BusMessage& m) { process(m); });
+}
+
+IngestPipeline::~IngestPipeline() { stop(); }
+
+void IngestPipeline::start() { runner_->start(); }
+void IngestPipeline::stop() { runner_->stop(); }
+
+void IngestPipeline::process(const storage::BusMessage& message) {
+  auto started = std::chrono::steady_clock::now();
+  schemas::IngestJob job;
+  try {
+    job = schemas::decode_ingest_job(message.value);
+  } catch (const Error& e) {
+    // A malformed message never blocks the partition: dead-letter it and move on.
+    fail(message, message.key, "", "decode", e);
+    return;
+  }
+  WorkerServices services{bus_, blobs_, config_, image_slots_};
+  JobContext ctx{services, job, started + config_.job_deadline, {}, false, {}, {}, {}, false};
+  const auto& plan = job.type == "upload" ? std::span<const NamedStep>(kUploadSteps) : std::span<const NamedStep>(kImportSteps);
+  const char* step_name = "start";
+  try {
+    for (const auto& step : plan) {
+      if (ctx.replayed && step.skip_when_replayed) continue;
+      if (std::chrono::steady_clock::now() > ctx.deadline)
+        throw Error(ErrorCode::processing_timeout, "The image took too long to process.");
+      step_name = step.name;
+      step.run(ctx);
+    }
+  } catch (const Error& e) {
+    if (e.id() == ErrorCode::service_unavailable) throw;  // transient: the runner retries
+    fail(message, job.image_id, job.request_id, step_name, e);
+    return;
+  } catch (const std::exception& e) {
+    log::error("job_internal_error", {{"image_id", job.image_id}, {"step", step_name}, {"error", e.what()}});
+    fail(message, job.image_id, job.request_id, step_name, Error(ErrorCode::internal_error));
+    return;
+  }
+  log::info("job_done", {{"image_id", job.image_id}, {"request_id", job.request_id}, {"type", job.type},
+                         {"replayed", ctx.replayed}, {"variants", ctx.record ? ctx.record->variants.size() : 0},
+                         {"ms", ms_since(started)}, {"partition", message.partition}, {"offset", message.offset}});
+}
+
+void IngestPipeline::fail(const storage::BusMessage& message, const std::string& image_id,
+                          const std::string& request_id, const std::string& step, const Error& error) {
+  schemas::ErrorDetail detail{std::string(error.info().code), error.what(), step};
+  log::warn("job_failed", {{"image_id", image_id}, {"request_id", request_id}, {"step", step},
+                           {"code", detail.code}, {"message", detail.message}, {"offset", message.offset}});
+  if (!image_id.empty()) {
+    schemas::ImageEvent event{"failed", image_id, request_id, std::nullopt, detail};
+    bus_.publish_sync(storage::topics::images, image_id, schemas::encode(event), std::chrono::seconds(10));
+  }
+  schemas::DeadLetter letter{step == "decode" ? "malformed message" : "job failed", detail, message.topic,
+                             message.partition, message.offset, message.key, message.value};
+  bus_.publish_sync(storage::topics::ingest_dlq, message.key, schemas::encode(letter), std::chrono::seconds(10));
+}
+
+}  // namespace imgpipe::workers

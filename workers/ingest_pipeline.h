@@ -1,0 +1,40 @@
+#pragma once
+// The worker role: runs ingest jobs through the named steps and publishes
+// their outcome. Same code on the embedded bus and on Kafka.
+
+#include <memory>
+#include <semaphore>
+
+#include "storage/blob_store.h"
+#include "storage/bus.h"
+#include "workers/job_runner.h"
+#include "workers/worker_config.h"
+
+namespace imgpipe::workers {
+
+class IngestPipeline {
+ public:
+  IngestPipeline(storage::Bus& bus, storage::BlobStore& blobs, WorkerConfig config);
+  ~IngestPipeline();
+
+  void start();
+  void stop();
+  void pause() { runner_->pause(); }
+  void resume() { runner_->resume(); }
+  bool paused() const { return runner_->paused(); }
+
+  // One message of the ingest topic, start to finish (also used by `replay`).
+  void process(const storage::BusMessage& message);
+
+ private:
+  void fail(const storage::BusMessage& message, const std::string& image_id, const std::string& request_id,
+            const std::string& step, const schemas::Error& error);
+
+  storage::Bus& bus_;
+  storage::BlobStore& blobs_;
+  WorkerConfig config_;
+  std::counting_semaphore<> image_slots_;
+  std::unique_ptr<JobRunner> runner_;
+};
+
+}  // namespace imgpipe::workers

@@ -1,0 +1,128 @@
+#include "workers/job_runner.h"
+
+#include <chrono>
+
+#include "schemas/log.h"
+
+namespace imgpipe::workers {
+
+using namespace std::chrono_literals;
+
+JobRunner::JobRunner(storage::Bus& bus, JobRunnerConfig config, ProcessMessage process)
+    : bus_(bus), config_(std::move(config)), process_(std::move(process)) {}
+
+JobRunner::~JobRunner() { stop(); }
+
+void JobRunner::start() {
+  if (running_.exchange(true)) return;
+  consumer_ = bus_.subscribe(config_.group, {config_.topic});
+  // The queue never holds more than `concurrency` jobs: the poller waits for capacity.
+  pool_ = std::make_unique<TaskPool>("jobs", config_.concurrency, config_.concurrency, config_.on_thread_exit);
+  poller_ = std::thread([this] { poll_loop(); });
+}
+
+void JobRunner::stop() {
+  if (!running_.exchange(false)) return;
+  capacity_.notify_all();
+  if (poller_.joinable()) poller_.join();
+  pool_->stop();
+  consumer_->close();
+}
+
+void JobRunner::pause() {
+  paused_ = true;
+  log::info("workers_paused");
+}
+
+void JobRunner::resume() {
+  paused_ = false;
+  capacity_.notify_all();
+  log::info("workers_resumed");
+}
+
+size_t JobRunner::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return active_;
+}
+
+void JobRunner::poll_loop() {
+  while (running_) {
+    {
+      std::unique_lock lock(mutex_);
+      capacity_.wait_for(lock, 200ms, [&] { return !running_ || (!paused_ && active_ < config_.concurrency); });
+      if (!running_) break;
+      if (paused_ || active_ >= config_.concurrency) continue;
+    }
+    std::optional<storage::BusMessage> message;
+    try {
+      message = consumer_->poll(200ms);
+    } catch (const std::exception& e) {
+      log::warn("bus_poll_failed", {{"error", e.what()}});
+      std::this_thread::sleep_for(1s);
+      continue;
+    }
+    if (!message) continue;
+    {
+      std::lock_guard lock(mutex_);
+      auto& p = progress_[{message->topic, message->partition}];
+      p.in_flight.insert(message->offset);
+      p.next_seen = std::max(p.next_seen, message->offset + 1);
+      ++active_;
+    }
+    auto job = std::make_shared<storage::BusMessage>(std::move(*message));
+    if (!pool_->try_submit([this, job] { run_job(std::move(*job)); })) {
+      // Cannot happen while active_ bounds the queue; run inline rather than lose it.
+      run_job(std::move(*job));
+    }
+  }
+}
+
+void JobRunner::run_job(storage::BusMessage message) {
+  auto backoff = 500ms;
+  for (;;) {
+    try {
+      process_(message);
+      break;
+    } catch (const schemas::Error& e) {
+      if (e.id() != schemas::ErrorCode::service_unavailable || !running_) {
+        log::error("job_aborted", {{"offset", message.offset}, {"key", message.key}, {"error", e.what()}});
+        if (!running_) return;  // leave it uncommitted: replayed on restart
+        break;
+      }
+      log::warn("job_retry", {{"offset", message.offset}, {"key", message.key}, {"error", e.what()},
+                              {"retry_in_ms", backoff.count()}});
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(10s));
+    }
+  }
+  ++processed_;
+  finished(message.topic, message.partition, message.offset);
+}
+
+void JobRunner::finished(const std::string& topic, int32_t partition, int64_t offset) {
+  int64_t commit_to = -1;
+  {
+    std::lock_guard lock(mutex_);
+    auto& p = progress_[{topic, partition}];
+    p.in_flight.erase(offset);
+    int64_t next = p.in_flight.empty() ? p.next_seen : *p.in_flight.begin();
+    if (next > p.committed) commit_to = p.committed = next;
+    --active_;
+  }
+  capacity_.notify_all();
+  if (commit_to >= 0) {
+    // Commits from several job threads must never move an offset backwards.
+    std::lock_guard commit_lock(commit_mutex_);
+    auto& sent = committed_sent_[{topic, partition}];
+    if (commit_to <= sent) return;
+    sent = commit_to;
+    try {
+      consumer_->commit(topic, partition, commit_to);
+    } catch (const std::exception& e) {
+      // Not fatal: the messages are redelivered and processing is idempotent.
+      log::warn("commit_failed", {{"topic", topic}, {"partition", partition}, {"error", e.what()}});
+    }
+  }
+}
+
+}  // namespace imgpipe::workers

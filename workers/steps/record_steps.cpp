@@ -1,0 +1,55 @@
+// Steps that make results durable and announce them.
+#include <chrono>
+#include <system_error>
+
+#include "schemas/errors.h"
+#include "workers/steps/steps.h"
+
+namespace imgpipe::workers::steps {
+namespace {
+
+std::chrono::milliseconds time_left(const JobContext& ctx) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(1000));
+}
+
+void publish_event(JobContext& ctx, const char* type) {
+  schemas::ImageEvent event{type, ctx.job.image_id, ctx.job.request_id, ctx.record, std::nullopt};
+  ctx.services.bus.publish_sync(storage::topics::images, ctx.job.image_id, schemas::encode(event), time_left(ctx));
+}
+
+}  // namespace
+
+void store_original(JobContext& ctx) {
+  const auto& img = *ctx.normalised;
+  schemas::ImageRecord record;
+  record.id = ctx.job.image_id;
+  record.name = ctx.job.name;
+  record.owner = ctx.job.owner;
+  record.ns = ctx.job.ns;
+  record.tags = ctx.job.tags;
+  record.format = std::string(image::name(img.format));
+  record.width = img.size.width;
+  record.height = img.size.height;
+  record.filesize = img.bytes.size();
+  record.blob = ctx.services.blobs.put(img.bytes);
+  record.created_at = ctx.job.created_at;
+  record.expires_at = ctx.job.expires_at;
+  ctx.services.blobs.put_manifest(manifest_name(record.id), schemas::encode_record(record));
+  ctx.record = std::move(record);
+  ctx.normalised.reset();  // free the encoded bytes before variants
+}
+
+void announce_ready(JobContext& ctx) {
+  publish_event(ctx, "ready");
+  if (ctx.source_is_temporary) {
+    std::error_code ignored;
+    std::filesystem::remove(ctx.source, ignored);
+  }
+}
+
+void announce_variants(JobContext& ctx) {
+  if (!ctx.record->variants.empty()) publish_event(ctx, "variants");
+}
+
+}  // namespace imgpipe::workers::steps

@@ -1,0 +1,23 @@
+#pragma once
+// Configuration of the worker role (flags: ops/cli_options.cpp).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "workers/fetch/url_fetcher.h"
+#include "workers/image/engine.h"
+
+namespace imgpipe::workers {
+
+struct WorkerConfig {
+  size_t jobs = 8;                         // --worker-jobs: ingest jobs in flight (imports wait on the network)
+  size_t image_threads = 2;                // --image-threads: jobs decoding/encoding at once (CPU bound)
+  std::chrono::seconds job_deadline{120};  // a job past this fails with processing_timeout
+  bool pregenerate_variants = true;        // s/m/l in the source format and WebP after `ready`
+  uint64_t default_max_bytes = 20ull << 20;  // imports without a tier limit in the job (bulk producers)
+  image::EngineConfig engine;
+  fetch::FetchConfig fetch;
+};
+
+}  // namespace imgpipe::workers
