@@ -69,7 +69,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
     po::store(po::parse_command_line(argc, argv, all), vm);
     po::store(po::parse_environment(all, [&](const std::string& env) {
                 auto name = env_name_to_option(env);
-                return all.find_nothrow(name, false) ? name : std::string();
+                return !name.empty() && all.find_nothrow(name, false) ? name : std::string();
               }), vm);
     if (vm.count("help")) {
       std::cout << "Usage: imgpipe " << command << " [options]\n\n";
