@@ -70,8 +70,9 @@ void SrcService::handle(const Request& request, Respond respond) {
   auto parsed = parse_src_path(request.path);
   if (!parsed || !plausible_image_id(parsed->id)) return respond(error_response(Error(ErrorCode::not_found)));
   auto format = workers::image::format_from_name(parsed->ext);
-  auto size = request.query_param("size").value_or("");
-  if (!size.empty() && !workers::image::short_edge_for(size))
+  auto size_param = request.query_param("size");
+  auto size = size_param.value_or("");
+  if (size_param && !workers::image::short_edge_for(size))
     return respond(error_response(Error(ErrorCode::bad_request, "size must be s, m or l.")));
   auto record = index_.get(parsed->id);
   if (!record || src_prefix(record->id) != parsed->prefix)

@@ -54,7 +54,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503");
   po::options_description wk("Worker");
   wk.add_options()
-      ("worker-jobs", po::value(&o.worker.jobs)->default_value(o.worker.jobs), "ingest jobs in flight (imports wait on the network)")
+      ("workers", po::value(&o.worker.jobs)->default_value(o.worker.jobs), "ingest jobs in flight (imports wait on the network)")
       ("image-threads", po::value(&o.worker.image_threads)->default_value(o.worker.image_threads), "jobs decoding or encoding at once (default: cores)")
       ("max-pixels", po::value(&o.worker.engine.max_pixels)->default_value(o.worker.engine.max_pixels), "largest image in pixels (width x height x frames), decided from the header")
       ("job-deadline", po::value(&job_deadline)->default_value(job_deadline), "seconds one job may take")

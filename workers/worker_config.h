@@ -11,7 +11,7 @@
 namespace imgpipe::workers {
 
 struct WorkerConfig {
-  size_t jobs = 8;                         // --worker-jobs: ingest jobs in flight (imports wait on the network)
+  size_t jobs = 8;                         // --workers: ingest jobs in flight (imports wait on the network)
   size_t image_threads = 2;                // --image-threads: jobs decoding/encoding at once (CPU bound)
   std::chrono::seconds job_deadline{120};  // a job past this fails with processing_timeout
   bool pregenerate_variants = true;        // s/m/l in the source format and WebP after `ready`
