@@ -1,12 +1,16 @@
 #include "gateway/gateway.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
 #include "gateway/api_responses.h"
 #include "gateway/error_response.h"
 #include "gateway/image_ids.h"
+#include "gateway/metrics.h"
 #include "gateway/upload_sink.h"
 #include "gateway/viewer_page.h"
 #include "schemas/log.h"
@@ -23,21 +27,81 @@ int64_t unix_now() {
 
 constexpr uint64_t kMultipartOverhead = 64 * 1024;  // part headers and text fields around the file
 
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+// Names are at most 255 bytes, cut at a character boundary: a split UTF-8
+// sequence would make the JSON of the job and of the answer unwritable.
+void clamp_name(std::string& name) {
+  if (name.size() <= 255) return;
+  size_t cut = 255;
+  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
+  name.resize(cut);
+}
+
+// The default name of an import: the last segment of the URL's path,
+// percent-decoded when that gives printable UTF-8 ("" if the path has none).
+std::string name_from_url(const std::string& url) {
+  auto scheme = url.find("://");
+  auto path_start = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  auto path_end = url.find_first_of("?#", scheme == std::string::npos ? 0 : scheme + 3);
+  if (path_start == std::string::npos || (path_end != std::string::npos && path_start > path_end)) return "";
+  auto path = url.substr(path_start, path_end == std::string::npos ? std::string::npos : path_end - path_start);
+  auto raw = path.substr(path.rfind('/') + 1);
+  std::string decoded;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+      decoded += static_cast<char>(std::strtol(raw.substr(i + 1, 2).c_str(), nullptr, 16));
+      i += 2;
+    } else {
+      decoded += raw[i];
+    }
+  }
+  bool printable = valid_utf8(decoded) && std::none_of(decoded.begin(), decoded.end(), [](char c) {
+                     auto u = static_cast<unsigned char>(c);
+                     return u < 0x20 || u == 0x7F || c == '/' || c == '\\';
+                   });
+  return printable ? decoded : (valid_utf8(raw) ? raw : "");
+}
+
 }  // namespace
 
-Gateway::Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& index, storage::BlobStore& blobs)
+Gateway::Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& index, storage::BlobStore& blobs,
+                 accounts::AccountsService* accounts)
     : config_(std::move(config)),
       bus_(bus),
       index_(index),
       blobs_(blobs),
       events_(bus, index),
       ingest_(config_, bus, events_),
-      src_(config_, index, blobs) {}
+      src_(config_, index, blobs),
+      accounts_(accounts) {
+  if (accounts_) {
+    events_.set_observer([a = accounts_](const schemas::ImageEvent& event) { a->observe(event); });
+    accounts_->set_index_ready([this] { return ready(); });
+  }
+}
 
 Gateway::~Gateway() { stop(); }
 
-void Gateway::start() { events_.start(); }
-void Gateway::stop() { events_.stop(); }
+void Gateway::start() {
+  if (accounts_) accounts_->start();
+  events_.start();
+}
+void Gateway::stop() {
+  events_.stop();
+  if (accounts_) accounts_->stop();
+}
 
 BodyPlan Gateway::plan_body(const Request& head) {
   if (head.method == "POST" && head.path == "/v1/upload") return plan_upload(head);
@@ -48,9 +112,11 @@ BodyPlan Gateway::plan_body(const Request& head) {
 BodyPlan Gateway::plan_upload(const Request& head) {
   try {
     // The caller and its limits are known before a byte of the body is read.
-    if (!head.header("Authorization").empty())
+    std::shared_ptr<accounts::Admission> admission;
+    if (accounts_) admission = accounts_->admit(accounts_->authenticate(head), head.content_length);
+    else if (!head.header("Authorization").empty())
       throw Error(ErrorCode::unauthorized, "API keys are not enabled on this server.");
-    uint64_t limit = config_.anonymous_max_bytes;
+    uint64_t limit = admission ? admission->max_bytes : config_.anonymous_max_bytes;
     if (head.content_length && *head.content_length > limit + kMultipartOverhead)
       throw Error(ErrorCode::file_too_large,
                   "The file is larger than the limit of " + std::to_string(limit / (1024 * 1024)) + " MB.");
@@ -58,14 +124,15 @@ BodyPlan Gateway::plan_upload(const Request& head) {
     auto id = new_image_id();
     Request meta = head;  // what the completion needs of the request
     auto sink = std::make_unique<UploadSink>(
-        blobs_, id + ".upload", boundary, limit, [this, meta, id](StagedUpload staged, Respond respond) {
+        blobs_, id + ".upload", boundary, limit, [this, meta, id, admission](StagedUpload staged, Respond respond) {
           auto job = new_job(meta, "upload");
+          if (admission) bind_caller(job, *admission, staged.tags, staged.ns);
           job.image_id = id;
           job.staged_path = staged.file_name;
           job.sha256 = staged.sha256;
           job.name = !staged.name.empty() ? staged.name : staged.original_filename;
-          if (job.name.size() > 255) job.name.resize(255);
-          submit(std::move(job), std::move(respond));
+          clamp_name(job.name);
+          submit(std::move(job), std::move(respond), admission);
         });
     return StreamBody{std::move(sink), limit + kMultipartOverhead};
   } catch (const Error& e) {
@@ -85,16 +152,27 @@ schemas::IngestJob Gateway::new_job(const Request& request, std::string type) {
   return job;
 }
 
-void Gateway::submit(schemas::IngestJob job, Respond respond) {
+void Gateway::bind_caller(schemas::IngestJob& job, const accounts::Admission& admission, const std::string& tags,
+                          const std::string& ns) {
+  job.owner = admission.caller.owner();
+  job.expires_at = admission.expires_at;
+  job.max_bytes = admission.max_bytes;
+  if (!admission.caller.account) return;  // anonymous uploads carry no tags or namespace
+  job.tags = accounts::parse_tags(tags);
+  if (!ns.empty()) job.ns = accounts::check_namespace(ns);
+}
+
+void Gateway::submit(schemas::IngestJob job, Respond respond, std::shared_ptr<accounts::Admission> admission) {
   auto started = std::chrono::steady_clock::now();
   auto id = job.image_id;
-  ingest_.submit(job, [this, respond, started, id](IngestOutcome outcome) {
+  ingest_.submit(job, [this, respond, started, id, admission](IngestOutcome outcome) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (auto* err = std::get_if<Error>(&outcome)) {
       log::info("ingest_failed", {{"image_id", id}, {"code", err->info().code}, {"ms", ms}});
       return respond(error_response(*err, config_.upgrade_url));
     }
     const auto& record = std::get<schemas::ImageRecord>(outcome);
+    if (admission) admission->commit();
     auto r = Response::json(201, upload_response(config_, record, record.owner.rfind("anon:", 0) == 0));
     r.set("Location", viewer_url(config_, record.id));
     respond(std::move(r));
@@ -102,8 +180,10 @@ void Gateway::submit(schemas::IngestJob job, Respond respond) {
 }
 
 void Gateway::handle_import(const Request& request, Respond respond) {
-  if (!request.header("Authorization").empty())
+  std::shared_ptr<accounts::Admission> admission;
+  if (!accounts_ && !request.header("Authorization").empty())
     throw Error(ErrorCode::unauthorized, "API keys are not enabled on this server.");
+  auto caller = accounts_ ? std::optional(accounts_->authenticate(request)) : std::nullopt;
   auto body = nlohmann::json::parse(request.body, nullptr, false);
   if (body.is_discarded() || !body.is_object())
     throw Error(ErrorCode::bad_request, "The body must be a JSON object like {\"url\": \"https://...\"}.");
@@ -115,19 +195,39 @@ void Gateway::handle_import(const Request& request, Respond respond) {
   job.image_id = new_image_id();
   job.url = url->get<std::string>();
   if (auto name = body.find("name"); name != body.end() && name->is_string()) job.name = name->get<std::string>();
-  if (job.name.empty()) {
-    auto path_end = job.url.find_first_of("?#");
-    auto path = job.url.substr(0, path_end);
-    job.name = path.substr(path.rfind('/') + 1);
+  if (job.name.empty()) job.name = name_from_url(job.url);
+  clamp_name(job.name);
+  if (caller) {
+    // tags: "a,b" or ["a","b"]; namespace: a string. Checked before a unit of quota is taken.
+    std::string tags, ns;
+    if (auto t = body.find("tags"); t != body.end() && !t->is_null()) {
+      if (t->is_string()) tags = t->get<std::string>();
+      else if (t->is_array())
+        for (const auto& tag : *t) {
+          if (!tag.is_string()) throw Error(ErrorCode::invalid_field, "Tags must be strings.");
+          tags += (tags.empty() ? "" : ",") + tag.get<std::string>();
+        }
+      else throw Error(ErrorCode::invalid_field, "The field 'tags' must be a string or a list of strings.");
+    }
+    if (auto n = body.find("namespace"); n != body.end() && !n->is_null()) {
+      if (!n->is_string()) throw Error(ErrorCode::invalid_field, "The field 'namespace' must be a string.");
+      ns = n->get<std::string>();
+    }
+    if (caller->account) {
+      accounts::parse_tags(tags);
+      if (!ns.empty()) accounts::check_namespace(ns);
+    }
+    admission = accounts_->admit(*caller, std::nullopt);
+    bind_caller(job, *admission, tags, ns);
   }
-  if (job.name.size() > 255) job.name.resize(255);
-  submit(std::move(job), std::move(respond));
+  submit(std::move(job), std::move(respond), admission);
 }
 
 void Gateway::handle_viewer(const Request& request, Respond respond) {
   auto id = request.path.substr(1);
   auto record = plausible_image_id(id) ? index_.get(id) : std::nullopt;
-  if (!record) return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
+  if (!record || config_.expired(*record))
+    return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
   auto r = Response::html(200, viewer_page(config_, *record));
   r.set("Cache-Control", "public, max-age=300");
   r.set("X-Content-Type-Options", "nosniff");
@@ -141,6 +241,8 @@ void Gateway::handle(Request request, Respond respond) {
     const auto& p = request.path;
     bool get = m == "GET" || m == "HEAD";
     if (p == "/healthz" && get) return respond(Response::json(200, R"({"status":"ok"})"));
+    if (accounts_ && accounts_->handle(request, respond)) return;
+    if (p == "/metrics" && get) return respond(metrics_response());
     if (p == "/readyz" && get)
       return respond(ready() ? Response::json(200, R"({"status":"ready"})")
                              : Response::json(503, R"({"status":"catching_up"})"));

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 
+#include "gateway/accounts/accounts_service.h"
 #include "gateway/gateway_config.h"
 #include "gateway/http/http_types.h"
 #include "gateway/image_events.h"
@@ -18,7 +19,9 @@ namespace imgpipe::gateway {
 
 class Gateway : public Handler {
  public:
-  Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& index, storage::BlobStore& blobs);
+  // Without `accounts` only anonymous callers are served, with no rate limits.
+  Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& index, storage::BlobStore& blobs,
+          accounts::AccountsService* accounts = nullptr);
   ~Gateway() override;
 
   void start();  // follows the images topic
@@ -29,12 +32,16 @@ class Gateway : public Handler {
 
   const GatewayConfig& config() const { return config_; }
   bool ready() const { return events_.caught_up(); }
+  size_t pending_ingests() const { return ingest_.pending(); }  // uploads waiting for their worker (/metrics)
 
  private:
   BodyPlan plan_upload(const Request& head);
   void handle_import(const Request& request, Respond respond);
   void handle_viewer(const Request& request, Respond respond);
-  void submit(schemas::IngestJob job, Respond respond);
+  void submit(schemas::IngestJob job, Respond respond, std::shared_ptr<accounts::Admission> admission = nullptr);
+  // Who the job belongs to and its tier: owner, expiry, byte limit, tags, namespace.
+  void bind_caller(schemas::IngestJob& job, const accounts::Admission& admission, const std::string& tags,
+                   const std::string& ns);
   schemas::IngestJob new_job(const Request& request, std::string type);
 
   GatewayConfig config_;
@@ -44,6 +51,7 @@ class Gateway : public Handler {
   ImageEventFollower events_;
   IngestClient ingest_;
   SrcService src_;
+  accounts::AccountsService* accounts_ = nullptr;
 };
 
 }  // namespace imgpipe::gateway

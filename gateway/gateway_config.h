@@ -4,7 +4,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+
+#include "gateway/accounts/clock.h"
+#include "schemas/messages.h"
 
 namespace imgpipe::gateway {
 
@@ -16,9 +21,22 @@ struct GatewayConfig {
   std::chrono::seconds ingest_timeout{60};           // --ingest-timeout: wait for `ready` at most this long
   size_t render_threads = 2;                         // --render-threads: on-demand variant renders at once
   size_t render_queue = 64;                          // renders waiting; more answer 503
+  uint64_t src_cache_bytes = 64ull << 20;            // --src-cache-mb: hot src blobs (<= 1 MB each) kept in memory; 0: off
   size_t max_pending_ingests = 256;                  // uploads waiting for a worker; more answer 503
   std::string upgrade_url = "https://img.pro/api/quick-start";  // shown to anonymous callers
   std::string instance_id;                           // this gateway, for reply_to and logs
+  // Every time-based decision (limits, quotas, expiry, tokens). Tests inject
+  // an offset with --clock-file (gateway/accounts/clock.h).
+  std::shared_ptr<const accounts::Clock> clock = accounts::system_clock();
+
+  // Set by the accounts service: the images of a verified key never expire,
+  // whatever expires_at a late event (variants of an upload in flight) carries.
+  std::function<bool(const std::string& owner)> owner_is_permanent;
+
+  // Past its retention: no longer served, and the sweeper deletes it.
+  bool expired(const schemas::ImageRecord& r) const {
+    return r.expires_at != 0 && r.expires_at <= clock->now() && !(owner_is_permanent && owner_is_permanent(r.owner));
+  }
 
   const std::string& image_base() const { return src_url.empty() ? public_url : src_url; }
 };

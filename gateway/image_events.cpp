@@ -58,6 +58,7 @@ void ImageEventFollower::run() {
     if (!message) continue;
     try {
       auto event = schemas::decode_image_event(message->value);
+      if (observer_) observer_(event);
       index_.apply(event, message->partition, message->offset);
       deliver(event);
     } catch (const schemas::Error& e) {

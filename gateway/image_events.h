@@ -33,6 +33,10 @@ class ImageEventFollower {
   void await(const std::string& image_id, std::chrono::steady_clock::time_point deadline, OutcomeCallback done);
   size_t waiting() const;
 
+  // Sees every event just before the index applies it (usage accounting).
+  // Set before start().
+  void set_observer(std::function<void(const schemas::ImageEvent&)> observer) { observer_ = std::move(observer); }
+
   // The index has applied everything that was on the topic when we started.
   bool caught_up() const { return caught_up_; }
   int64_t applied() const { return applied_; }
@@ -57,6 +61,7 @@ class ImageEventFollower {
   std::map<int32_t, int64_t> catch_up_target_;
   mutable std::mutex mutex_;
   std::multimap<std::string, Waiter> waiters_;
+  std::function<void(const schemas::ImageEvent&)> observer_;
 };
 
 }  // namespace imgpipe::gateway

@@ -1,5 +1,7 @@
 #include "gateway/src_service.h"
 
+#include <fstream>
+
 #include "gateway/error_response.h"
 #include "gateway/image_ids.h"
 #include "schemas/log.h"
@@ -38,14 +40,29 @@ SrcService::SrcService(const GatewayConfig& config, storage::ImageIndex& index, 
     : config_(config),
       index_(index),
       blobs_(blobs),
-      pool_("render", config.render_threads, config.render_queue, [] { workers::image::release_thread(); }) {}
+      pool_("render", config.render_threads, config.render_queue, [] { workers::image::release_thread(); }),
+      cache_(config.src_cache_bytes, kMaxCachedBlob) {}
 
 SrcService::~SrcService() { pool_.stop(); }
 
 bool SrcService::matches(const std::string& path) { return parse_src_path(path).has_value(); }
 
+namespace {
+
+// The whole blob, or nullptr when it cannot be read (the caller then sends
+// the file the slow way and reports what is wrong).
+BlobCache::Bytes read_blob(const std::filesystem::path& path, uint64_t size) {
+  auto bytes = std::make_shared<std::string>(size, '\0');
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(bytes->data(), static_cast<std::streamsize>(size)) || in.peek() != std::char_traits<char>::eof())
+    return nullptr;
+  return bytes;
+}
+
+}  // namespace
+
 Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
-                       const std::string& format) {
+                       const std::string& format, BlobCache* cache) {
   auto fmt = workers::image::format_from_name(format);
   Response r;
   std::string etag = "\"" + blob + "\"";  // content hash: strong by construction
@@ -58,9 +75,21 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
     r.status = 304;
     return r;
   }
+  if (auto bytes = cache ? cache->get(blob) : nullptr) {
+    r.status = 200;
+    r.body = *bytes;
+    return r;
+  }
   auto size = blobs.size_of(blob);
   if (!size) return error_response(Error(ErrorCode::not_found, "The image file is missing."));
   r.status = 200;
+  if (cache && cache->wants(*size)) {
+    if (auto bytes = read_blob(blobs.path_of(blob), *size)) {
+      cache->put(blob, bytes);
+      r.body = *bytes;
+      return r;
+    }
+  }
   r.file_path = blobs.path_of(blob).string();
   r.file_size = *size;
   return r;
@@ -74,22 +103,29 @@ void SrcService::handle(const Request& request, Respond respond) {
   auto size = size_param.value_or("");
   if (size_param && !workers::image::short_edge_for(size))
     return respond(error_response(Error(ErrorCode::bad_request, "size must be s, m or l.")));
-  auto record = index_.get(parsed->id);
-  if (!record || src_prefix(record->id) != parsed->prefix)
+  auto record = index_.get_shared(parsed->id);  // cached decoded record: no copy
+  if (!record || src_prefix(record->id) != parsed->prefix || config_.expired(*record))
     return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
   bool is_original_format = format && workers::image::name(*format) == record->format;
   if (!format || (!convertible(*format) && !is_original_format))
     return respond(error_response(
         Error(ErrorCode::bad_request, "The extension must be jpg, jpeg, png, webp, avif or the original's.")));
   std::string fmt(workers::image::name(*format));
-  if (size.empty() && is_original_format) return respond(blob_response(request, blobs_, record->blob, fmt));
+  if (size.empty() && is_original_format)
+    return respond(blob_response(request, blobs_, record->blob, fmt, &cache_));
   std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
-  if (auto v = index_.find_variant(record->id, variant_size, fmt); v && blobs_.contains(v->blob))
-    return respond(blob_response(request, blobs_, v->blob, fmt));
+  // Pre-generated variants are in the record already read; only on-demand
+  // ones need the index again (one JSON decode less per hot request).
+  std::optional<schemas::VariantRecord> v;
+  for (const auto& x : record->variants)
+    if (x.size == variant_size && x.format == fmt) v = x;
+  if (!v) v = index_.find_variant(record->id, variant_size, fmt);
+  if (v && (cache_.contains(v->blob) || blobs_.contains(v->blob)))
+    return respond(blob_response(request, blobs_, v->blob, fmt, &cache_));
   render(*record, variant_size, fmt,
          [this, request, respond](std::optional<Variant> v, std::optional<Error> err) {
            if (err) return respond(error_response(*err));
-           respond(blob_response(request, blobs_, v->blob, v->format));
+           respond(blob_response(request, blobs_, v->blob, v->format, &cache_));
          });
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/blob_cache.h"
 #include "gateway/gateway_config.h"
 #include "gateway/http/http_types.h"
 #include "storage/blob_store.h"
@@ -40,14 +41,17 @@ class SrcService {
   storage::ImageIndex& index_;
   storage::BlobStore& blobs_;
   workers::TaskPool pool_;
+  static constexpr uint64_t kMaxCachedBlob = 1 << 20;  // larger blobs (originals) go out as files
+  BlobCache cache_;
   std::mutex mutex_;
   // Renders in progress, by id/size/format, and who waits for them.
   std::map<std::string, std::vector<std::function<void(std::optional<Variant>, std::optional<schemas::Error>)>>>
       in_progress_;
 };
 
-// The response for a blob, honouring If-None-Match and HEAD.
+// The response for a blob, honouring If-None-Match and HEAD. With a cache,
+// a blob it wants comes from (and goes into) memory instead of a file.
 Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
-                       const std::string& format);
+                       const std::string& format, BlobCache* cache = nullptr);
 
 }  // namespace imgpipe::gateway

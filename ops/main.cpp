@@ -3,7 +3,10 @@
 #include <iostream>
 #include <string_view>
 
+#include "ops/account_commands.h"
+#include "ops/maintenance_commands.h"
 #include "ops/serve_command.h"
+#include "ops/topics_command.h"
 #include "schemas/errors.h"
 
 namespace {
@@ -17,6 +20,11 @@ Commands:
             embedded durable bus, or --kafka HOST:PORT)
   gateway   the HTTP gateway alone, against Kafka (--kafka)
   worker    the image workers alone, against Kafka (--kafka)
+  topics    create or check the Kafka topics (topics create --kafka HOST:PORT)
+  reindex   rebuild a gateway's index from the images topic (offline)
+  replay    re-run past ingest jobs from an offset or a time
+  keys      list API keys, change a key's plan, revoke a key (on a running server)
+  mail      read the outbox of verification mail (mail ls, mail show ID)
   errors    print the error reference (every code, HTTP status and action)
   version   print the version
 
@@ -35,6 +43,11 @@ int main(int argc, char** argv) {
   std::string_view command = argv[1];
   if (command == "serve" || command == "gateway" || command == "worker")
     return imgpipe::ops::serve_command(argv[1], argc - 1, argv + 1);
+  if (command == "topics") return imgpipe::ops::topics_command(argc - 1, argv + 1);
+  if (command == "reindex") return imgpipe::ops::reindex_command(argc - 1, argv + 1);
+  if (command == "replay") return imgpipe::ops::replay_command(argc - 1, argv + 1);
+  if (command == "keys") return imgpipe::ops::keys_command(argc - 1, argv + 1);
+  if (command == "mail") return imgpipe::ops::mail_command(argc - 1, argv + 1);
   if (command == "errors") {
     std::cout << imgpipe::schemas::error_reference_markdown();
     return 0;

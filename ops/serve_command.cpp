@@ -8,13 +8,15 @@
 
 #include "gateway/gateway.h"
 #include "gateway/http/http_server.h"
+#include "gateway/metrics.h"
+#include "ops/bus_setup.h"
+#include "ops/serve_metrics.h"
 #include "ops/serve_options.h"
+#include "schemas/metrics.h"
 #include "schemas/log.h"
 #include "storage/blob_store.h"
 #include "storage/db.h"
-#include "storage/embedded_bus.h"
 #include "storage/image_index.h"
-#include "storage/kafka/kafka_bus.h"
 #include "workers/image/engine.h"
 #include "workers/ingest_pipeline.h"
 
@@ -32,12 +34,13 @@ sigset_t block_signals() {
   return set;
 }
 
-std::unique_ptr<storage::Bus> make_bus(const ServeOptions& o, storage::Db& db) {
-  if (o.kafka.empty()) return storage::make_embedded_bus(db, {o.embedded_partitions});
-  storage::kafka::KafkaBusConfig kc;
-  kc.brokers = o.kafka;
-  kc.overrides = o.kafka_config;
-  return storage::kafka::make_kafka_bus(kc);
+BusOptions bus_options(const ServeOptions& o) {
+  BusOptions b;
+  b.kafka = o.kafka;
+  b.kafka_config = o.kafka_config;
+  b.topic_prefix = o.topic_prefix;
+  b.embedded_partitions = o.embedded_partitions;
+  return b;
 }
 
 }  // namespace
@@ -50,8 +53,11 @@ int serve_command(const char* command, int argc, char** argv) {
     std::filesystem::path data(options.data_dir);
     std::filesystem::create_directories(data);
     auto db = storage::Db::open(data / "index");
-    storage::BlobStore blobs(data);
-    auto bus = make_bus(options, *db);
+    storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir));
+    // Kafka: refuse to start on missing or misconfigured topics (a clear
+    // message naming `imgpipe topics create`), rather than fail every upload.
+    require_topics(bus_options(options));
+    auto bus = open_bus(bus_options(options), db.get());
     storage::ImageIndex index(*db);
     workers::image::init_engine(options.worker.engine);
 
@@ -60,15 +66,28 @@ int serve_command(const char* command, int argc, char** argv) {
       pipeline = std::make_unique<workers::IngestPipeline>(*bus, blobs, options.worker);
       pipeline->start();
     }
+    std::unique_ptr<gateway::accounts::AccountsService> accounts;
     std::unique_ptr<gateway::Gateway> gw;
     std::unique_ptr<gateway::HttpServer> http;
     if (options.run_gateway) {
       options.gateway.instance_id = "gw-" + std::to_string(::getpid());
-      gw = std::make_unique<gateway::Gateway>(options.gateway, *bus, index, blobs);
+      if (!options.accounts.clock_file.empty()) {
+        options.gateway.clock = gateway::accounts::offset_file_clock(options.accounts.clock_file);
+        log::warn("test_clock", {{"clock_file", options.accounts.clock_file}});
+      }
+      accounts = std::make_unique<gateway::accounts::AccountsService>(
+          make_accounts_config(options.accounts, data), options.gateway, *bus, *db, index, blobs);
+      options.gateway.owner_is_permanent = [a = accounts.get()](const std::string& owner) {
+        return a->owner_is_permanent(owner);
+      };
+      gw = std::make_unique<gateway::Gateway>(options.gateway, *bus, index, blobs, accounts.get());
       gw->start();
+      options.http.on_response = gateway::observe_request;
       http = std::make_unique<gateway::HttpServer>(options.http, *gw);
       http->start();
+      write_admin_url(data, options.http.listen, http->port());
     }
+    register_gauges(*bus, blobs, gw ? &index : nullptr, pipeline.get(), gw.get(), http.get());
     log::info("started", {{"command", command}, {"bus", bus->kind()}, {"listen", options.http.listen},
                           {"public_url", options.gateway.public_url}, {"data_dir", options.data_dir},
                           {"gateway", options.run_gateway}, {"worker", options.run_worker}});
@@ -85,6 +104,7 @@ int serve_command(const char* command, int argc, char** argv) {
     if (http) http->stop(std::chrono::seconds(15));
     if (gw) gw->stop();
     if (pipeline) pipeline->stop();
+    metrics::clear_gauges();
     log::info("stopped");
     return 0;
   } catch (const std::exception& e) {

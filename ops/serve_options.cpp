@@ -31,13 +31,16 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   o.gateway.render_threads = cores;
   std::vector<std::string> kafka_config;
   long long anon_mb = 20;
+  uint64_t src_cache_mb = o.gateway.src_cache_bytes >> 20;
   int ingest_timeout = 60, job_deadline = 120;
+  long long import_timeout = 30, import_min_rate = 1024, import_min_rate_window = 10;
   bool no_pregenerate = false;
 
   po::options_description common("Options (each also as IMGPIPE_<NAME> in the environment, e.g. IMGPIPE_DATA_DIR)");
   common.add_options()
       ("help,h", "show this help")
       ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder for the index, blobs and staging (created)")
+      ("blob-dir", po::value(&o.blob_dir), "folder for blobs and staging if not --data-dir: shared by every gateway and worker of a distributed install")
       ("log-level", po::value(&o.log_level)->default_value(o.log_level), "debug, info, warn or error; logs are JSON lines on stderr")
       ("kafka", po::value(&o.kafka), "Kafka bootstrap servers HOST:PORT[,...]; unset: the embedded bus in --data-dir")
       ("kafka-config", po::value(&kafka_config)->composing(), "librdkafka setting key=value, repeatable (SASL, TLS, tuning)")
@@ -50,6 +53,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("src-url", po::value(&o.gateway.src_url)->default_value(""), "base URL of image (src) URLs; empty: --public-url")
       ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP I/O threads")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
+      ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; 0: off")
       ("anonymous-max-mb", po::value(&anon_mb)->default_value(anon_mb), "largest anonymous upload or import, MB")
       ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503");
   po::options_description wk("Worker");
@@ -60,10 +64,17 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("job-deadline", po::value(&job_deadline)->default_value(job_deadline), "seconds one job may take")
       ("no-pregenerate", po::bool_switch(&no_pregenerate), "do not pre-generate s/m/l variants (render on demand only)")
       ("import-allow-private", po::bool_switch(&o.worker.fetch.allow_private),
-       "UNSAFE: let imports fetch loopback and private addresses (tests, trusted networks only)");
+       "UNSAFE: let imports fetch loopback and private addresses (tests, trusted networks only)")
+      ("import-timeout", po::value(&import_timeout)->default_value(import_timeout),
+       "seconds one import download may take in all (redirects included)")
+      ("import-min-rate", po::value(&import_min_rate)->default_value(import_min_rate),
+       "bytes per second an import download must keep up; 0: no minimum")
+      ("import-min-rate-window", po::value(&import_min_rate_window)->default_value(import_min_rate_window),
+       "seconds below --import-min-rate before an import is aborted");
 
   po::options_description all;
   all.add(common).add(gw).add(wk);
+  if (command != "worker") add_account_options(all, o.accounts);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
@@ -94,10 +105,15 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   if (anon_mb <= 0) problems.push_back("--anonymous-max-mb must be positive");
   if (ingest_timeout <= 0) problems.push_back("--ingest-timeout must be positive");
   if (o.worker.engine.max_pixels == 0) problems.push_back("--max-pixels must be positive");
+  if (import_timeout <= 0) problems.push_back("--import-timeout must be positive");
+  if (import_min_rate < 0) problems.push_back("--import-min-rate must not be negative");
+  if (import_min_rate_window <= 0) problems.push_back("--import-min-rate-window must be positive");
   if (o.gateway.public_url.rfind("http://", 0) != 0 && o.gateway.public_url.rfind("https://", 0) != 0)
     problems.push_back("--public-url must start with http:// or https://");
   if (!o.gateway.src_url.empty() && o.gateway.src_url.rfind("http", 0) != 0)
     problems.push_back("--src-url must start with http:// or https://");
+  if (command != "worker")
+    for (auto& p : check_account_options(vm, o.accounts)) problems.push_back(std::move(p));
   if (command != "serve" && o.kafka.empty()) problems.push_back("imgpipe " + command + " needs --kafka");
   if (!problems.empty()) {
     for (const auto& p : problems) std::cerr << "imgpipe " << command << ": " << p << "\n";
@@ -106,11 +122,15 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   while (!o.gateway.public_url.empty() && o.gateway.public_url.back() == '/') o.gateway.public_url.pop_back();
   while (!o.gateway.src_url.empty() && o.gateway.src_url.back() == '/') o.gateway.src_url.pop_back();
   o.gateway.anonymous_max_bytes = static_cast<uint64_t>(anon_mb) << 20;
+  o.gateway.src_cache_bytes = src_cache_mb << 20;
   o.worker.default_max_bytes = o.gateway.anonymous_max_bytes;
   o.gateway.ingest_timeout = std::chrono::seconds(ingest_timeout);
   o.http.handler_timeout = std::chrono::seconds(ingest_timeout + 10);
   o.worker.job_deadline = std::chrono::seconds(job_deadline);
   o.worker.pregenerate_variants = !no_pregenerate;
+  o.worker.fetch.total_deadline = std::chrono::seconds(import_timeout);
+  o.worker.fetch.min_bytes_per_second = static_cast<uint64_t>(import_min_rate);
+  o.worker.fetch.min_rate_window = std::chrono::seconds(import_min_rate_window);
   o.worker.engine.vips_concurrency = 1;  // parallelism comes from jobs, not from inside one image
   return o;
 }

@@ -8,18 +8,21 @@
 
 #include "gateway/gateway_config.h"
 #include "gateway/http/http_server.h"
+#include "ops/account_options.h"
 #include "workers/worker_config.h"
 
 namespace imgpipe::ops {
 
 struct ServeOptions {
   std::string data_dir = "./data";
+  std::string blob_dir;  // --blob-dir: empty = data_dir; a shared filesystem when gateways and workers run apart
   std::string log_level = "info";
   std::string kafka;                                       // empty: the embedded bus
   std::vector<std::pair<std::string, std::string>> kafka_config;
   std::string topic_prefix;
   int embedded_partitions = 1;
   gateway::GatewayConfig gateway;
+  AccountOptions accounts;                                 // ops/account_options.h
   gateway::HttpServerConfig http;
   workers::WorkerConfig worker;
   bool run_gateway = true;

@@ -51,12 +51,48 @@ void ImageIndex::apply(const schemas::ImageEvent& event, int32_t partition, int6
   }
   batch.push_back({WriteOp::Kind::put, cf::positions, position_key(partition), be64(static_cast<uint64_t>(offset + 1))});
   db_.write(batch, false);
+  forget(event.image_id);
+}
+
+void ImageIndex::forget(const std::string& id) {
+  std::lock_guard lock(cache_mu_);
+  ++generation_;
+  if (auto it = cached_.find(id); it != cached_.end()) {
+    lru_.erase(it->second);
+    cached_.erase(it);
+  }
+}
+
+std::shared_ptr<const schemas::ImageRecord> ImageIndex::get_shared(const std::string& id) {
+  uint64_t generation = 0;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = cached_.find(id); it != cached_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return it->second->second;
+    }
+    generation = generation_;
+  }
+  auto value = db_.get(cf::images, id);
+  if (!value) return nullptr;
+  auto record = std::make_shared<const schemas::ImageRecord>(schemas::decode_record(*value));
+  if (cache_capacity_ == 0) return record;
+  std::lock_guard lock(cache_mu_);
+  // A write since the read may have changed the record: then it is not kept.
+  if (generation != generation_ || cached_.contains(id)) return record;
+  lru_.emplace_front(id, record);
+  cached_.emplace(id, lru_.begin());
+  if (lru_.size() > cache_capacity_) {
+    cached_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+  return record;
 }
 
 std::optional<schemas::ImageRecord> ImageIndex::get(const std::string& id) {
-  auto value = db_.get(cf::images, id);
-  if (!value) return std::nullopt;
-  return schemas::decode_record(*value);
+  auto record = get_shared(id);
+  if (!record) return std::nullopt;
+  return *record;
 }
 
 std::optional<schemas::VariantRecord> ImageIndex::find_variant(const std::string& id, const std::string& size,
@@ -103,6 +139,10 @@ std::vector<std::string> ImageIndex::expired(int64_t now, size_t limit) {
 
 void ImageIndex::clear() {
   for (const char* family : {cf::images, cf::variants, cf::expiry, cf::listings, cf::positions}) db_.clear(family);
+  std::lock_guard lock(cache_mu_);
+  ++generation_;
+  lru_.clear();
+  cached_.clear();
 }
 
 }  // namespace imgpipe::storage

@@ -4,8 +4,12 @@
 // time from the topic: `imgpipe reindex`.
 
 #include <cstdint>
+#include <list>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -16,13 +20,19 @@ namespace imgpipe::storage {
 
 class ImageIndex {
  public:
-  explicit ImageIndex(Db& db) : db_(db) {}
+  // Keeps up to `cached_records` decoded records in memory (0: none): a hot
+  // src URL then costs no RocksDB read and no JSON decode. Every write to the
+  // images family goes through apply()/clear(), which invalidate it; so there
+  // must be one ImageIndex per Db in a process.
+  explicit ImageIndex(Db& db, size_t cached_records = 4096) : db_(db), cache_capacity_(cached_records) {}
 
   // Applies one event read at (partition, offset) of the images topic and
   // records the reader position in the same atomic write. Idempotent.
   void apply(const schemas::ImageEvent& event, int32_t partition, int64_t offset);
 
   std::optional<schemas::ImageRecord> get(const std::string& id);
+  // The same without a copy of the record.
+  std::shared_ptr<const schemas::ImageRecord> get_shared(const std::string& id);
 
   // A variant from the record (pre-generated) or from on-demand renders.
   std::optional<schemas::VariantRecord> find_variant(const std::string& id, const std::string& size,
@@ -39,7 +49,15 @@ class ImageIndex {
   void clear();
 
  private:
+  using Entry = std::pair<std::string, std::shared_ptr<const schemas::ImageRecord>>;
+  void forget(const std::string& id);
+
   Db& db_;
+  const size_t cache_capacity_;
+  std::mutex cache_mu_;
+  std::list<Entry> lru_;  // most recently used first
+  std::unordered_map<std::string, std::list<Entry>::iterator> cached_;
+  uint64_t generation_ = 0;  // bumped by every write: a read that raced one is not cached
 };
 
 }  // namespace imgpipe::storage

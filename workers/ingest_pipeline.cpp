@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "schemas/log.h"
+#include "schemas/metrics.h"
 #include "workers/image/engine.h"
 #include "workers/steps/steps.h"
 
@@ -32,6 +33,15 @@ constexpr NamedStep kImportSteps[] = {
     {"store", steps::store_original, true},      {"announce_ready", steps::announce_ready, false},
     {"variants", steps::derive_variants, false}, {"announce_variants", steps::announce_variants, false},
 };
+
+// A job that failed for good leaves nothing in staging: an import's download
+// (possibly partial, up to the size limit) is fetched again on redelivery, and
+// a staged upload that failed to decode would fail the same way again.
+void discard_failed_source(const JobContext& ctx) {
+  if (!ctx.source_is_temporary || ctx.source.empty()) return;
+  std::error_code ignored;
+  std::filesystem::remove(ctx.source, ignored);
+}
 
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -69,31 +79,39 @@ void IngestPipeline::process(const storage::BusMessage& message) {
   JobContext ctx{services, job, started + config_.job_deadline, {}, false, {}, {}, {}, false};
   const auto& plan = job.type == "upload" ? std::span<const NamedStep>(kUploadSteps) : std::span<const NamedStep>(kImportSteps);
   const char* step_name = "start";
+  nlohmann::json step_ms = nlohmann::json::object();  // per step, for job_done (ops/bench reads it)
   try {
     for (const auto& step : plan) {
       if (ctx.replayed && step.skip_when_replayed) continue;
-      if (std::chrono::steady_clock::now() > ctx.deadline)
+      const auto step_started = std::chrono::steady_clock::now();
+      if (step_started > ctx.deadline)
         throw Error(ErrorCode::processing_timeout, "The image took too long to process.");
       step_name = step.name;
       step.run(ctx);
+      step_ms[step.name] = ms_since(step_started);
     }
   } catch (const Error& e) {
     if (e.id() == ErrorCode::service_unavailable) throw;  // transient: the runner retries
+    discard_failed_source(ctx);
     fail(message, job.image_id, job.request_id, step_name, e);
     return;
   } catch (const std::exception& e) {
     log::error("job_internal_error", {{"image_id", job.image_id}, {"step", step_name}, {"error", e.what()}});
+    discard_failed_source(ctx);
     fail(message, job.image_id, job.request_id, step_name, Error(ErrorCode::internal_error));
     return;
   }
+  metrics::counter("imgpipe_jobs_total", "Ingest jobs finished, by type and outcome.", {{"type", job.type}, {"outcome", "done"}}).inc();
   log::info("job_done", {{"image_id", job.image_id}, {"request_id", job.request_id}, {"type", job.type},
                          {"replayed", ctx.replayed}, {"variants", ctx.record ? ctx.record->variants.size() : 0},
-                         {"ms", ms_since(started)}, {"partition", message.partition}, {"offset", message.offset}});
+                         {"ms", ms_since(started)}, {"steps_ms", step_ms}, {"partition", message.partition}, {"offset", message.offset}});
 }
 
 void IngestPipeline::fail(const storage::BusMessage& message, const std::string& image_id,
                           const std::string& request_id, const std::string& step, const Error& error) {
   schemas::ErrorDetail detail{std::string(error.info().code), error.what(), step};
+  metrics::counter("imgpipe_jobs_failed_total", "Ingest jobs that failed for good (dead-lettered), by step and code.",
+                   {{"step", step}, {"code", detail.code}}).inc();
   log::warn("job_failed", {{"image_id", image_id}, {"request_id", request_id}, {"step", step},
                            {"code", detail.code}, {"message", detail.message}, {"offset", message.offset}});
   if (!image_id.empty()) {

@@ -22,6 +22,7 @@ class IngestPipeline {
   void pause() { runner_->pause(); }
   void resume() { runner_->resume(); }
   bool paused() const { return runner_->paused(); }
+  size_t in_flight() const { return runner_->in_flight(); }
 
   // One message of the ingest topic, start to finish (also used by `replay`).
   void process(const storage::BusMessage& message);

@@ -5,12 +5,22 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "gateway/http/http_types.h"
 
 namespace imgpipe::gateway {
+
+// One answered request, for metrics (the access log line is written by the server).
+struct AccessRecord {
+  const std::string& method;
+  const std::string& path;
+  int status;
+  double seconds;  // from the request's header to the last byte of the answer
+  uint64_t bytes;  // body bytes sent
+};
 
 struct HttpServerConfig {
   // "host:port" to listen on; port 0 picks a free port (see HttpServer::port()). Flag --listen.
@@ -35,6 +45,8 @@ struct HttpServerConfig {
   bool keep_alive = true;
   // Bytes of a streamed body handed to BodySink::write at most at once.
   size_t stream_chunk = 64 * 1024;
+  // Called on an I/O thread after each answer is written (keep it cheap).
+  std::function<void(const AccessRecord&)> on_response;
 };
 
 // Counters for /metrics; a snapshot.

@@ -5,6 +5,7 @@ find_package(OpenSSL REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
+find_package(CURL REQUIRED)  # SMTP for verification mail, the `imgpipe keys` admin client
 find_package(GTest REQUIRED)
 include(GoogleTest)
 find_package(PkgConfig REQUIRED)

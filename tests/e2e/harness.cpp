@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -177,11 +178,25 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::seconds deadlin
   return result;
 }
 
-bool kafka_mode() { return !env_or("IMGPIPE_TEST_KAFKA", "").empty(); }
+// The e2e scenarios run on Kafka when IMGPIPE_E2E_BUS=kafka (ops/test runs
+// them once per transport); IMGPIPE_TEST_KAFKA alone only names the broker.
+bool kafka_mode() { return env_or("IMGPIPE_E2E_BUS", "") == "kafka" && !env_or("IMGPIPE_TEST_KAFKA", "").empty(); }
 
 std::vector<std::string> transport_args(const std::string& topic_prefix) {
-  std::string kafka = env_or("IMGPIPE_TEST_KAFKA", "");
-  if (kafka.empty()) return {};
+  if (!kafka_mode()) return {};
+  const std::string kafka = env_or("IMGPIPE_TEST_KAFKA", "");
+  // The server refuses to start without its topics: create this prefix's
+  // once with the operator's command (idempotent, so a restart is harmless).
+  static std::set<std::string> created;
+  static std::mutex m;
+  std::lock_guard lock(m);
+  if (!created.count(topic_prefix)) {
+    auto r = run({imgpipe_binary().string(), "topics", "create", "--kafka", kafka, "--topic-prefix", topic_prefix,
+                  "--partitions", "2"},
+                 60s);
+    if (r.exit_code != 0) throw std::runtime_error("imgpipe topics create failed: " + r.out);
+    created.insert(topic_prefix);
+  }
   return {"--kafka", kafka, "--topic-prefix", topic_prefix};
 }
 

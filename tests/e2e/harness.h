@@ -8,7 +8,7 @@
 // Environment:
 //   IMGPIPE_BIN          the binary (default: <build dir>/imgpipe)
 //   IMGPIPE_TEST_CORPUS  the corpus made by ops/corpus (default: tests/corpus)
-//   IMGPIPE_TEST_KAFKA   host:port of a broker: run the same scenarios on Kafka
+//   IMGPIPE_E2E_BUS=kafka with IMGPIPE_TEST_KAFKA=host:port: run the same scenarios on Kafka
 //   IMGPIPE_TEST_KEEP    keep temp data dirs and logs for inspection
 
 #include <chrono>
@@ -53,7 +53,7 @@ RunResult run(const std::vector<std::string>& argv, std::chrono::seconds deadlin
               const std::optional<fs::path>& stdin_file = std::nullopt);
 
 // The one place that decides the transport: embedded by default, Kafka when
-// IMGPIPE_TEST_KAFKA is set. `topic_prefix` keeps runs apart on one broker.
+// IMGPIPE_E2E_BUS=kafka and IMGPIPE_TEST_KAFKA are set. `topic_prefix` keeps runs apart on one broker.
 std::vector<std::string> transport_args(const std::string& topic_prefix);
 bool kafka_mode();
 

@@ -1,0 +1,11 @@
+#pragma once
+// The operator's offline commands (docs/operations.md says when to use each).
+
+namespace imgpipe::ops {
+
+// imgpipe reindex: rebuild a gateway's index from the images topic.
+int reindex_command(int argc, char** argv);
+// imgpipe replay: re-run past ingest jobs through the pipeline.
+int replay_command(int argc, char** argv);
+
+}  // namespace imgpipe::ops

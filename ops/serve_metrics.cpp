@@ -1,0 +1,100 @@
+#include "ops/serve_metrics.h"
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+
+#include "schemas/metrics.h"
+
+namespace imgpipe::ops {
+namespace {
+
+using metrics::Labels;
+using Values = std::vector<std::pair<Labels, double>>;
+
+// Bus::describe asks the cluster (a new client on Kafka): at most once per
+// few seconds, however often Prometheus scrapes.
+class CachedDescribe {
+ public:
+  CachedDescribe(storage::Bus& bus, std::string topic, std::string group)
+      : bus_(bus), topic_(std::move(topic)), group_(std::move(group)) {}
+  std::vector<storage::PartitionState> get() {
+    std::lock_guard lock(mu_);
+    if (std::chrono::steady_clock::now() - at_ > std::chrono::seconds(5)) {
+      value_ = bus_.describe(topic_, group_);  // throws when the bus is away: the gauge is left out
+      at_ = std::chrono::steady_clock::now();
+    }
+    return value_;
+  }
+
+ private:
+  storage::Bus& bus_;
+  const std::string topic_, group_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point at_{};
+  std::vector<storage::PartitionState> value_;
+};
+
+}  // namespace
+
+void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::ImageIndex* index,
+                     const workers::IngestPipeline* pipeline, const gateway::Gateway* gateway,
+                     const gateway::HttpServer* http) {
+  // The workers' group (JobRunnerConfig's default), the same in every worker process.
+  auto ingest = std::make_shared<CachedDescribe>(bus, storage::topics::ingest, "imgpipe-workers");
+  metrics::gauge("imgpipe_consumer_lag", "Ingest jobs not yet committed by the worker group, per partition.", [ingest] {
+    Values out;
+    for (const auto& p : ingest->get()) {
+      const int64_t done = p.committed >= 0 ? p.committed : p.low;
+      out.push_back({{{"topic", storage::topics::ingest}, {"partition", std::to_string(p.partition)}},
+                     static_cast<double>(std::max<int64_t>(0, p.high - done))});
+    }
+    return out;
+  });
+  metrics::gauge("imgpipe_topic_messages", "Messages in the log (high - low watermark) per topic and partition.", [ingest] {
+    Values out;
+    for (const auto& p : ingest->get())
+      out.push_back({{{"topic", storage::topics::ingest}, {"partition", std::to_string(p.partition)}},
+                     static_cast<double>(p.high - p.low)});
+    return out;
+  });
+  if (index != nullptr) {
+    auto images = std::make_shared<CachedDescribe>(bus, storage::topics::images, "");
+    metrics::gauge("imgpipe_index_lag", "Image events on the topic this gateway's index has not applied yet, per partition.",
+                   [images, index] {
+                     Values out;
+                     auto positions = index->positions();
+                     for (const auto& p : images->get()) {
+                       auto it = positions.find(p.partition);
+                       const int64_t at = it == positions.end() ? p.low : std::max(it->second, p.low);
+                       out.push_back({{{"partition", std::to_string(p.partition)}},
+                                      static_cast<double>(std::max<int64_t>(0, p.high - at))});
+                     }
+                     return out;
+                   });
+  }
+  const auto staging = blobs.staging_dir();
+  metrics::gauge("imgpipe_staging_files", "Files in the staging folder: uploads waiting for a worker, imports downloading.",
+                 [staging] {
+                   double n = 0;
+                   std::error_code ec;
+                   for (std::filesystem::directory_iterator it(staging, ec), end; !ec && it != end; it.increment(ec)) ++n;
+                   return Values{{{}, n}};
+                 });
+  if (pipeline != nullptr)
+    metrics::gauge("imgpipe_worker_jobs_in_flight", "Ingest jobs this process is running.",
+                   [pipeline] { return Values{{{}, static_cast<double>(pipeline->in_flight())}}; });
+  if (gateway != nullptr)
+    metrics::gauge("imgpipe_ingest_pending", "Uploads and imports waiting for their worker's answer.",
+                   [gateway] { return Values{{{}, static_cast<double>(gateway->pending_ingests())}}; });
+  if (gateway != nullptr)
+    metrics::gauge("imgpipe_index_ready", "1 when the index has caught up with the images topic (GET /readyz).",
+                   [gateway] { return Values{{{}, gateway->ready() ? 1.0 : 0.0}}; });
+  if (http != nullptr)
+    metrics::gauge("imgpipe_http_connections_open", "Open HTTP connections.",
+                   [http] { return Values{{{}, static_cast<double>(http->stats().connections_open)}}; });
+  metrics::gauge("imgpipe_build_info", "Constant 1, labelled with the bus in use.",
+                 [kind = bus.kind()] { return Values{{{{"bus", kind}}, 1.0}}; });
+}
+
+}  // namespace imgpipe::ops

@@ -1,0 +1,79 @@
+#include "schemas/account_event.h"
+
+#include <nlohmann/json.hpp>
+
+#include "schemas/errors.h"
+#include "schemas/messages.h"
+
+namespace imgpipe::schemas {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void bad(const std::string& what) { throw Error(ErrorCode::bad_request, "Malformed message: " + what); }
+
+template <typename T>
+T field(const json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) bad(std::string("missing field '") + name + "'");
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    bad(std::string("field '") + name + "' has the wrong type");
+  }
+}
+
+json account_json(const Account& a) {
+  return {{"key_id", a.key_id},     {"key_hash", a.key_hash},   {"email", a.email},
+          {"name", a.name},         {"plan", a.plan},           {"verified", a.verified},
+          {"revoked", a.revoked},   {"created_at", a.created_at}, {"verified_at", a.verified_at}, {"version", a.version}};
+}
+
+Account account_from(const json& j) {
+  if (!j.is_object()) bad("'account' must be an object");
+  Account a;
+  a.key_id = field<std::string>(j, "key_id");
+  a.key_hash = field<std::string>(j, "key_hash");
+  a.email = field<std::string>(j, "email");
+  a.name = j.value("name", "");
+  a.plan = field<std::string>(j, "plan");
+  a.verified = field<bool>(j, "verified");
+  a.revoked = field<bool>(j, "revoked");
+  a.created_at = field<int64_t>(j, "created_at");
+  a.verified_at = j.value("verified_at", int64_t{0});
+  a.version = j.value("version", int64_t{0});
+  if (a.key_id.empty()) bad("'key_id' is empty");
+  if (a.key_hash.size() != 64) bad("'key_hash' must be 64 hex characters");
+  return a;
+}
+
+json parse(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) bad("not a JSON object");
+  return j;
+}
+
+}  // namespace
+
+std::string encode(const AccountEvent& e) {
+  return json{{"type", e.type}, {"v", kSchemaVersion}, {"at", e.at}, {"account", account_json(e.account)}}.dump();
+}
+
+AccountEvent decode_account_event(const std::string& text) {
+  auto j = parse(text);
+  if (j.value("v", kSchemaVersion) != kSchemaVersion) bad("unsupported schema version");
+  AccountEvent e;
+  e.type = field<std::string>(j, "type");
+  if (e.type != "created" && e.type != "verified" && e.type != "revoked" && e.type != "plan_changed")
+    bad("unknown type '" + e.type + "'");
+  e.at = field<int64_t>(j, "at");
+  auto it = j.find("account");
+  if (it == j.end()) bad("missing field 'account'");
+  e.account = account_from(*it);
+  return e;
+}
+
+std::string encode_account(const Account& a) { return account_json(a).dump(); }
+Account decode_account(const std::string& text) { return account_from(parse(text)); }
+
+}  // namespace imgpipe::schemas

@@ -1,0 +1,462 @@
+// Accounts end to end: keys, verification mail, authenticated uploads,
+// tiers and quotas, rate limits, client IPs, retention, the operator CLI.
+// Time moves through --clock-file (a test-only flag), never by sleeping.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <random>
+#include <regex>
+
+#include "tests/e2e/harness.h"
+
+namespace imgpipe::e2e {
+namespace {
+
+using json = nlohmann::json;
+
+// A request with the exact headers we want (Authorization, Host, X-Forwarded-For).
+struct Reply {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  json js() const { return json::parse(body, nullptr, false); }
+  std::string header(const std::string& h) const {
+    auto it = headers.find(h);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+Reply request(const ServerProcess& s, const std::string& method, const std::string& target,
+              const std::vector<std::string>& headers = {}, const std::string& body = {},
+              const std::string& content_type = "application/json") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nConnection: close\r\n";
+  bool has_host = false;
+  for (const auto& h : headers) {
+    req += h + "\r\n";
+    if (h.rfind("Host:", 0) == 0) has_host = true;
+  }
+  if (!has_host) req += "Host: 127.0.0.1:" + std::to_string(s.port()) + "\r\n";
+  if (method == "POST") req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  auto raw = parse_raw(raw_exchange(s.port(), req));
+  return {raw.status, raw.headers, raw.body};
+}
+
+Reply create_key(const ServerProcess& s, const std::string& email, std::vector<std::string> headers = {}) {
+  return request(s, "POST", "/v1/keys", headers, json{{"email", email}}.dump());
+}
+
+Reply upload_as(const ServerProcess& s, const std::string& key, const std::string& file,
+                std::vector<std::pair<std::string, std::string>> fields = {}, std::vector<std::string> headers = {}) {
+  const std::string boundary = "----imgpipe-e2e-boundary";
+  std::string body;
+  for (const auto& [name, value] : fields)
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+  body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + file +
+          "\"\r\nContent-Type: application/octet-stream\r\n\r\n" + read_file(corpus(file)) + "\r\n--" + boundary +
+          "--\r\n";
+  if (!key.empty()) headers.push_back("Authorization: Bearer " + key);
+  return request(s, "POST", "/v1/upload", headers, body, "multipart/form-data; boundary=" + boundary);
+}
+
+std::string path_and_query(const std::string& url) {
+  auto scheme = url.find("://");
+  return url.substr(url.find('/', scheme + 3));
+}
+
+// The test clock: seconds added to the server's now.
+class TestClock {
+ public:
+  TestClock() {
+    path_ = fs::temp_directory_path() / ("imgpipe-clock-" + std::to_string(std::random_device{}()));
+    set(0);
+  }
+  ~TestClock() { fs::remove(path_); }
+  void set(int64_t offset) { std::ofstream(path_) << offset << "\n"; }
+  void advance_days(int64_t d) { set(offset_ += d * 86400); }
+  void advance_seconds(int64_t s) { set(offset_ += s); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+  int64_t offset_ = 0;
+};
+
+struct Server {
+  explicit Server(std::vector<std::string> extra = {}, std::map<std::string, std::string> env = {}) {
+    ServerOptions o;
+    o.extra_args = {"--clock-file", clock.path(), "--sweep-interval", "1", "--blob-grace", "0"};
+    o.extra_args.insert(o.extra_args.end(), extra.begin(), extra.end());
+    o.env = std::move(env);
+    s = std::make_unique<ServerProcess>(o);
+    s->start();
+  }
+  ServerProcess& operator*() { return *s; }
+  ServerProcess* operator->() { return s.get(); }
+  TestClock clock;
+  std::unique_ptr<ServerProcess> s;
+};
+
+fs::path write_plans(const json& plans) {
+  auto p = fs::temp_directory_path() / ("imgpipe-plans-" + std::to_string(std::random_device{}()) + ".json");
+  std::ofstream(p) << plans.dump();
+  return p;
+}
+
+std::vector<fs::path> outbox(const ServerProcess& s) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(s.data_dir() / "outbox", ec)) files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// The verification link of the newest message to `email`.
+std::string verify_link(const ServerProcess& s, const std::string& email) {
+  std::string link;
+  for (const auto& f : outbox(s)) {
+    auto m = read_file(f);
+    if (m.find("To: <" + email + ">") == std::string::npos) continue;
+    std::smatch match;
+    if (std::regex_search(m, match, std::regex(R"(https?://\S+/v1/keys/verify\?token=[A-Za-z0-9_.\-]+)")))
+      link = match.str();
+  }
+  return link;
+}
+
+std::string cli(const ServerProcess& s, std::vector<std::string> args, int* exit_code = nullptr) {
+  args.insert(args.begin(), imgpipe_binary().string());
+  args.insert(args.end(), {"--data-dir", s.data_dir().string()});
+  auto r = run(args, 30s);
+  if (exit_code) *exit_code = r.exit_code;
+  return r.out;
+}
+
+::testing::AssertionResult is_err(const Reply& r, int status, const std::string& code) {
+  auto j = r.js();
+  if (r.status != status || !j.is_object() || j.value("error", "") != code)
+    return ::testing::AssertionFailure() << "want " << status << " " << code << ", got " << r.status << " " << r.body;
+  return ::testing::AssertionSuccess();
+}
+
+// ---- keys -------------------------------------------------------------------
+
+TEST(Accounts, CreateKeyAnswersLikeTheReference) {
+  Server s;
+  auto r = create_key(*s, "You@Company.com");
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = r.js();
+  auto key = j.value("key", "");
+  EXPECT_TRUE(std::regex_match(key, std::regex("img_live_[0-9A-Za-z]{32,}"))) << key;
+  EXPECT_TRUE(std::regex_match(j.value("key_id", ""), std::regex("key_[0-9A-Za-z]+")));
+  EXPECT_EQ(j["status"], "active");
+  EXPECT_EQ(j["verified"], false);
+  EXPECT_EQ(j["limits"], (json{{"uploads", 100}, {"storage_mb", 5120}, {"retention_days", 30}}));
+  EXPECT_EQ(j["message"], "Key active. Check your email to verify and unlock permanent storage.");
+  // Shown once: never in logs, the outbox or the index files.
+  EXPECT_EQ(s->log_tail(1 << 20).find(key), std::string::npos);
+  ASSERT_EQ(outbox(*s).size(), 1u);
+  EXPECT_EQ(read_file(outbox(*s)[0]).find(key), std::string::npos);
+  struct stat st{};
+  ASSERT_EQ(::stat(outbox(*s)[0].c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 077, 0u);  // the message holds a live link
+  for (const auto& e : fs::recursive_directory_iterator(s->data_dir() / "index"))
+    if (e.is_regular_file()) {
+      EXPECT_EQ(read_file(e.path()).find(key), std::string::npos) << e.path();
+    }
+  // A second key for another, never seen, email answers the same way.
+  auto again = create_key(*s, "new@company.com");
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(again.js()["limits"], j["limits"]);
+  EXPECT_EQ(again.js()["message"], j["message"]);
+}
+
+TEST(Accounts, KeyCreationValidatesAndLimits) {
+  Server s;
+  EXPECT_TRUE(is_err(create_key(*s, "not-an-email"), 422, "validation_error"));
+  EXPECT_TRUE(is_err(request(*s, "POST", "/v1/keys", {}, R"({"name":"x"})"), 422, "validation_error"));
+  EXPECT_TRUE(is_err(request(*s, "POST", "/v1/keys", {}, "nope"), 400, "validation_error"));
+  // At most 3 unverified keys per email.
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(create_key(*s, "a@x.com").status, 201);
+  EXPECT_TRUE(is_err(create_key(*s, "A@X.com"), 403, "key_limit_reached"));
+  // Verifying frees the slots; then 5 per email per hour.
+  auto link = verify_link(*s, "a@x.com");
+  ASSERT_FALSE(link.empty());
+  ASSERT_EQ(request(*s, "GET", path_and_query(link)).status, 200);
+  ASSERT_TRUE(eventually([&] { return create_key(*s, "a@x.com").status == 201; }, 10s));
+  // 4 taken (3 + 1), plus the refused one counted by the hourly limiter: one left at most.
+  Reply last;
+  for (int i = 0; i < 3 && last.status != 429; ++i) last = create_key(*s, "a@x.com");
+  ASSERT_TRUE(is_err(last, 429, "rate_limited"));
+  EXPECT_FALSE(last.header("Retry-After").empty());
+  EXPECT_EQ(last.js()["action"]["type"], "wait");
+  s.clock.advance_seconds(3600);
+  EXPECT_EQ(create_key(*s, "a@x.com").status, 201);
+}
+
+TEST(Accounts, KeyCreationIsLimitedPerIpAndIgnoresSpoofedForwarding) {
+  Server s;
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(create_key(*s, "u" + std::to_string(i) + "@x.com", {"X-Forwarded-For: 10.9.9." + std::to_string(i)}).status, 201) << i;
+  auto r = create_key(*s, "u99@x.com", {"X-Forwarded-For: 10.9.8.7"});
+  EXPECT_TRUE(is_err(r, 429, "rate_limited"));
+  EXPECT_GT(std::stoi(r.header("Retry-After")), 0);
+}
+
+// ---- client IP and the anonymous tier -----------------------------------------------
+
+TEST(Accounts, AnonymousHourlyLimitPerClientIp) {
+  auto plans = write_plans({{"anonymous", {{"uploads_per_hour", 2}, {"uploads_per_day", 3}}}});
+  Server s({"--plans-file", plans.string(), "--trusted-proxy", "127.0.0.1/32"});
+  // Behind the trusted proxy (loopback), X-Forwarded-For names the client.
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 198.51.100.1"}).status, 201);
+  auto r = upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 198.51.100.1"});
+  ASSERT_TRUE(is_err(r, 429, "rate_limited")) << r.body;
+  EXPECT_FALSE(r.header("Retry-After").empty());
+  EXPECT_EQ(r.js()["action"]["type"], "wait");
+  EXPECT_GT(r.js()["action"]["seconds"].get<int>(), 0);
+  // Rightmost untrusted hop: prepending addresses does not help.
+  EXPECT_TRUE(is_err(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 1.1.1.1, 198.51.100.1"}), 429, "rate_limited"));
+  // Another client behind the proxy has its own allowance.
+  EXPECT_EQ(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 198.51.100.2"}).status, 201);
+  // The next hour: one more for .1, then its daily limit (3).
+  s.clock.advance_seconds(3600);
+  EXPECT_EQ(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 198.51.100.1"}).status, 201);
+  EXPECT_TRUE(is_err(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 198.51.100.1"}), 429, "rate_limited"));
+  fs::remove(plans);
+}
+
+TEST(Accounts, SpoofedForwardedForFromAnUntrustedPeerChangesNothing) {
+  auto plans = write_plans({{"anonymous", {{"uploads_per_hour", 1}}}});
+  Server s({"--plans-file", plans.string()});
+  ASSERT_EQ(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 203.0.113.1"}).status, 201);
+  EXPECT_TRUE(is_err(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 203.0.113.2"}), 429, "rate_limited"));
+  fs::remove(plans);
+}
+
+// ---- authenticated uploads ----------------------------------------------------------
+
+TEST(Accounts, AuthenticatedUploadCarriesTagsAndNamespace) {
+  Server s;
+  auto key = create_key(*s, "dev@x.com").js().value("key", "");
+  auto r = upload_as(*s, key, "under-1mp.jpg", {{"tags", "Hero, homepage"}, {"namespace", "my-project"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto j = r.js();
+  EXPECT_EQ(j["editable"], true);
+  EXPECT_EQ(j["tags"], (json{"hero", "homepage"}));
+  EXPECT_EQ(j["namespace"], "my-project");
+  EXPECT_FALSE(j.contains("upgrade"));
+  EXPECT_TRUE(j.contains("expires_at"));  // unverified: 30 days
+  EXPECT_EQ(request(*s, "GET", path_and_query(j["src"])).status, 200);
+  // Anonymous uploads keep the upgrade hint.
+  EXPECT_TRUE(upload_as(*s, "", "under-1mp.jpg").js().contains("upgrade"));
+}
+
+TEST(Accounts, BadKeysAndBadFieldsAreRefused) {
+  Server s;
+  auto key = create_key(*s, "dev@x.com").js().value("key", "");
+  EXPECT_TRUE(is_err(upload_as(*s, "img_live_" + std::string(40, 'A'), "under-1mp.jpg"), 401, "unauthorized"));
+  EXPECT_TRUE(is_err(upload_as(*s, "nonsense", "under-1mp.jpg"), 401, "unauthorized"));
+  EXPECT_TRUE(is_err(request(*s, "POST", "/v1/upload", {"Authorization: Basic Zm9vOmJhcg=="}, "x", "multipart/form-data; boundary=x"), 401, "unauthorized"));
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg", {{"namespace", "Not Valid"}}), 422, "validation_error"));
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg", {{"namespace", "a"}}), 422, "validation_error"));
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg", {{"tags", "1,2,3,4,5,6,7,8,9,10,11"}}), 422, "validation_error"));
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg", {{"tags", std::string(51, 't')}}), 422, "validation_error"));
+  // Imports check the key and the fields the same way, before fetching anything.
+  EXPECT_TRUE(is_err(request(*s, "POST", "/v1/import", {"Authorization: Bearer img_live_" + std::string(40, 'B')},
+                             R"({"url":"http://example.com/a.jpg"})"), 401, "unauthorized"));
+  EXPECT_TRUE(is_err(request(*s, "POST", "/v1/import", {"Authorization: Bearer " + key},
+                             R"({"url":"http://example.com/a.jpg","namespace":"BAD NS"})"), 422, "validation_error"));
+  EXPECT_TRUE(is_err(request(*s, "POST", "/v1/import", {"Authorization: Bearer " + key},
+                             R"({"url":"http://example.com/a.jpg","tags":[1]})"), 422, "validation_error"));
+  // Rejected uploads used no quota.
+  auto ls = json::parse(cli(*s, {"keys", "ls", "--json"}), nullptr, false);
+  ASSERT_TRUE(ls.is_object()) << ls;
+  EXPECT_EQ(ls["keys"][0]["usage"]["uploads_used"], 0);
+}
+
+// ---- verification --------------------------------------------------------------------
+
+TEST(Accounts, VerificationMakesUploadsPermanent) {
+  Server s;
+  auto key = create_key(*s, "owner@x.com", {"Host: evil.example"}).js().value("key", "");
+  auto before = upload_as(*s, key, "under-1mp.jpg").js();
+  ASSERT_TRUE(before.contains("expires_at"));
+  auto anon = upload_as(*s, "", "landscape.jpg").js();
+  auto link = verify_link(*s, "owner@x.com");
+  // The configured public URL, never the request's Host.
+  ASSERT_EQ(link.rfind(s->base_url() + "/v1/keys/verify?token=", 0), 0u) << link;
+  auto page = request(*s, "GET", path_and_query(link));
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("verified"), std::string::npos);
+  auto again = request(*s, "GET", path_and_query(link));
+  EXPECT_EQ(again.status, 400);
+  EXPECT_NE(again.body.find("already used"), std::string::npos);
+  // Future uploads: permanent.
+  auto after = upload_as(*s, key, "portrait.jpg").js();
+  EXPECT_FALSE(after.contains("expires_at")) << after;
+  // Past the 30 days: the key's images stay, the anonymous one is gone.
+  s.clock.advance_days(31);
+  EXPECT_EQ(request(*s, "GET", path_and_query(before["url"])).status, 200);
+  EXPECT_EQ(request(*s, "GET", path_and_query(before["src"])).status, 200);
+  EXPECT_EQ(request(*s, "GET", path_and_query(after["url"])).status, 200);
+  EXPECT_EQ(request(*s, "GET", path_and_query(anon["url"])).status, 404);
+}
+
+TEST(Accounts, BadLinksGetAClearPage) {
+  Server s;
+  create_key(*s, "t@x.com");
+  auto link = path_and_query(verify_link(*s, "t@x.com"));
+  ASSERT_FALSE(link.empty());
+  auto tampered = link;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  auto r = request(*s, "GET", tampered);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("altered"), std::string::npos);
+  // alg: none with the original payload.
+  auto token = link.substr(link.find("token=") + 6);
+  auto d1 = token.find('.'), d2 = token.rfind('.');
+  auto none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + token.substr(d1 + 1, d2 - d1 - 1) + ".";
+  r = request(*s, "GET", "/v1/keys/verify?token=" + none);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("not signed"), std::string::npos);
+  EXPECT_EQ(request(*s, "GET", "/v1/keys/verify").status, 400);
+  // Expired after 7 days.
+  s.clock.advance_days(8);
+  r = request(*s, "GET", link);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("expired"), std::string::npos);
+}
+
+// ---- quotas ---------------------------------------------------------------------------
+
+TEST(Accounts, MonthlyQuotaAndPlans) {
+  auto plans = write_plans({{"plans", {{"free", {{"uploads_per_month", 2}}}}}});
+  Server s({"--plans-file", plans.string()});
+  auto created = create_key(*s, "q@x.com").js();
+  auto key = created.value("key", ""), key_id = created.value("key_id", "");
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(upload_as(*s, key, "under-1mp.jpg").status, 201);
+  auto r = upload_as(*s, key, "under-1mp.jpg");
+  ASSERT_TRUE(is_err(r, 403, "quota_exceeded"));
+  auto j = r.js();
+  EXPECT_EQ(j["action"]["type"], "verify");  // unverified on the free plan
+  EXPECT_EQ(j["usage"]["plan"], "free");
+  EXPECT_EQ(j["usage"]["uploads_used"], 2);
+  EXPECT_EQ(j["usage"]["uploads_limit"], 2);
+  EXPECT_GT(j["usage"]["storage_used_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(j["usage"]["storage_limit_bytes"], 5ll << 30);
+  // An operator moves the key to a bigger plan.
+  int rc = -1;
+  auto out = cli(*s, {"keys", "set-plan", key_id, "pro"}, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(upload_as(*s, key, "under-1mp.jpg").status, 201);
+  EXPECT_NE(cli(*s, {"keys", "ls"}).find("3/1000"), std::string::npos);
+  cli(*s, {"keys", "set-plan", key_id, "nope"}, &rc);
+  EXPECT_NE(rc, 0);
+  cli(*s, {"keys", "set-plan", key_id, "free"}, &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg"), 403, "quota_exceeded"));
+  // A new month, a new allowance.
+  s.clock.advance_days(32);
+  EXPECT_EQ(upload_as(*s, key, "under-1mp.jpg").status, 201);
+  fs::remove(plans);
+}
+
+TEST(Accounts, StorageQuotaSaysUpgradeWhenVerified) {
+  auto plans = write_plans({{"plans", {{"free", {{"storage_mb", 1}}}}}});
+  Server s({"--plans-file", plans.string()});
+  auto key = create_key(*s, "big@x.com").js().value("key", "");
+  ASSERT_EQ(request(*s, "GET", path_and_query(verify_link(*s, "big@x.com"))).status, 200);
+  int ok = 0;
+  Reply r;
+  for (int i = 0; i < 30; ++i) {
+    r = upload_as(*s, key, "under-1mp.jpg");  // ~65 KB each: about 15 fit in 1 MB
+    if (r.status == 201) ++ok;
+    else break;
+  }
+  ASSERT_TRUE(is_err(r, 403, "quota_exceeded")) << ok;
+  EXPECT_GE(ok, 10);
+  EXPECT_LE(r.js()["usage"]["storage_used_bytes"].get<int64_t>(), 1 << 20);
+  EXPECT_EQ(r.js()["action"]["type"], "upgrade");
+  fs::remove(plans);
+}
+
+// ---- retention --------------------------------------------------------------------------
+
+TEST(Accounts, ExpiredImagesStopBeingServedAndTheirBlobsGo) {
+  Server s;
+  auto created = create_key(*s, "exp@x.com").js();
+  auto key = created.value("key", "");
+  auto old_anon = upload_as(*s, "", "landscape.jpg").js();
+  auto keyed = upload_as(*s, key, "portrait.jpg").js();
+  auto src = request(*s, "GET", path_and_query(old_anon["src"]));
+  ASSERT_EQ(src.status, 200);
+  auto blob = src.header("ETag");
+  blob = blob.substr(1, blob.size() - 2);
+  auto blob_path = s->data_dir() / "blobs" / blob.substr(0, 2) / blob;
+  ASSERT_TRUE(fs::exists(blob_path)) << blob_path;
+  // 20 days later the same bytes are uploaded again: that image keeps the blob.
+  s.clock.advance_days(20);
+  auto newer = upload_as(*s, "", "landscape.jpg").js();
+  s.clock.advance_days(11);
+  EXPECT_TRUE(is_err(request(*s, "GET", path_and_query(old_anon["url"])), 404, "not_found"));
+  EXPECT_EQ(request(*s, "GET", path_and_query(old_anon["src"])).status, 404);
+  EXPECT_EQ(request(*s, "GET", path_and_query(with_size(old_anon["src"], "s"))).status, 404);
+  EXPECT_EQ(request(*s, "GET", path_and_query(keyed["url"])).status, 404);  // unverified key: 30 days too
+  // The sweeper deletes the records; the shared blob stays for the newer image.
+  ASSERT_TRUE(eventually([&] { return cli(*s, {"keys", "ls", "--json"}).find("\"storage_used_bytes\": 0") != std::string::npos; }, 20s));
+  EXPECT_TRUE(fs::exists(blob_path));
+  EXPECT_EQ(request(*s, "GET", path_and_query(newer["src"])).status, 200);
+  // When the newer one expires too, the blob goes.
+  s.clock.advance_days(30);
+  EXPECT_TRUE(eventually([&] { return !fs::exists(blob_path); }, 20s));
+}
+
+// ---- operator CLI and secrets --------------------------------------------------------------
+
+TEST(Accounts, OperatorCanListAndRevokeKeysAndReadMail) {
+  Server s;
+  auto created = create_key(*s, "ops@x.com").js();
+  auto key = created.value("key", ""), key_id = created.value("key_id", "");
+  auto ls = cli(*s, {"keys", "ls"});
+  EXPECT_NE(ls.find(key_id), std::string::npos) << ls;
+  EXPECT_NE(ls.find("ops@x.com"), std::string::npos);
+  EXPECT_EQ(ls.find(key), std::string::npos);
+  auto mail = cli(*s, {"mail", "ls"});
+  EXPECT_NE(mail.find("ops@x.com"), std::string::npos) << mail;
+  auto id = mail.substr(0, mail.find(' '));
+  EXPECT_NE(cli(*s, {"mail", "show", id}).find("/v1/keys/verify?token="), std::string::npos);
+  int rc = -1;
+  cli(*s, {"keys", "revoke", key_id}, &rc);
+  ASSERT_EQ(rc, 0);
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg"), 401, "unauthorized"));
+  // The admin API wants the admin token, not an API key.
+  EXPECT_EQ(request(*s, "GET", "/admin/keys").status, 401);
+  EXPECT_EQ(request(*s, "GET", "/admin/keys", {"Authorization: Bearer " + key}).status, 401);
+  EXPECT_NE(cli(*s, {"keys", "--help"}).find("admin.token"), std::string::npos);
+}
+
+TEST(Accounts, TokenSecretIsKeptAndAShortOneRefused) {
+  Server s;
+  create_key(*s, "keep@x.com");
+  auto link = path_and_query(verify_link(*s, "keep@x.com"));
+  auto secret_file = s->data_dir() / "token.secret";
+  ASSERT_TRUE(fs::exists(secret_file));
+  EXPECT_EQ(fs::status(secret_file).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  auto secret = read_file(secret_file);
+  ASSERT_EQ(s->stop(), 0);
+  s->start();
+  EXPECT_EQ(read_file(secret_file), secret);
+  EXPECT_EQ(request(*s, "GET", link).status, 200);  // a link from before the restart still works
+  s->stop();
+  for (const std::string bad : {"", "short"}) {
+    auto r = run({imgpipe_binary().string(), "serve", "--data-dir", (s->data_dir() / "other").string(), "--listen",
+                  "127.0.0.1:" + std::to_string(free_port())},
+                 20s, {{"IMGPIPE_TOKEN_SECRET", bad}});
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.out.find("token-secret"), std::string::npos) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace imgpipe::e2e

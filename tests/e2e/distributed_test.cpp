@@ -1,0 +1,329 @@
+// The distributed mode for real: 2 gateways and 2 workers as separate
+// processes on a broker of this test's own (4 partitions), gateway indexes in
+// separate data dirs and one shared blob dir. An oracle keeps every 201's id
+// and the bytes first served for it; faults (kill -9 of a worker under load,
+// the broker stopped for 20 s under load) must never lose an acknowledged
+// upload nor produce a duplicate. Then an outside producer (kcat) submits an
+// import job and a garbage message. Runs only with IMGPIPE_E2E_BUS=kafka.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <vips/vips8>
+
+#include "tests/e2e/harness.h"
+
+namespace imgpipe::e2e {
+namespace {
+
+// A child process with its output in a log file; killed with the test.
+class Proc {
+ public:
+  Proc(std::vector<std::string> argv, fs::path log) : argv_(std::move(argv)), log_(std::move(log)) {}
+  ~Proc() { kill9(); }
+  void start() {
+    int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      dup2(out, 1);
+      dup2(out, 2);
+      int in = open("/dev/null", O_RDONLY);
+      dup2(in, 0);
+      std::vector<char*> args;
+      for (auto& a : argv_) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+    close(out);
+  }
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void term() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  bool alive() { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
+  std::string tail() const {
+    auto all = read_file(log_);
+    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
+  }
+
+ private:
+  std::vector<std::string> argv_;
+  fs::path log_;
+  pid_t pid_ = -1;
+};
+
+std::string small_jpeg(int i) {
+  // 96x64, a colour and a band position unique to i: distinct bytes, quick to process.
+  auto img = vips::VImage::black(96, 64, vips::VImage::option()->set("bands", 3)) +
+             std::vector<double>{double(i * 37 % 256), double(i * 91 % 256), double(i % 256)};
+  auto band = vips::VImage::black(6, 4, vips::VImage::option()->set("bands", 3)) + 255;
+  img = img.cast(VIPS_FORMAT_UCHAR).insert(band.cast(VIPS_FORMAT_UCHAR), i % 90, (i / 90) % 60);
+  void* buf = nullptr;
+  size_t len = 0;
+  img.write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", 85));
+  std::string out(static_cast<char*>(buf), len);
+  g_free(buf);
+  return out;
+}
+
+class Distributed : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!kafka_mode()) return;
+    VIPS_INIT("distributed-test");
+    char tmpl[] = "/tmp/imgpipe-dist.XXXXXX";
+    root_ = mkdtemp(tmpl);
+    // A broker of our own: this test stops and starts it.
+    for (int attempt = 0; attempt < 5 && broker_.empty(); ++attempt) {
+      int port = free_port();
+      auto r = run({(source_dir() / "ops/kafka/start").string(), "--port", std::to_string(port), "--data",
+                    (root_ / "kafka").string()},
+                   120s);
+      if (r.exit_code == 0) broker_ = "127.0.0.1:" + std::to_string(port);
+      else fs::remove_all(root_ / "kafka");
+    }
+    ASSERT_FALSE(broker_.empty()) << "could not start a test broker";
+    auto r = run({imgpipe_binary().string(), "topics", "create", "--kafka", broker_, "--topic-prefix", prefix_,
+                  "--partitions", "4"});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    fs::create_directories(root_ / "blobs");
+    // Hundreds of anonymous uploads from one IP: lift the per-IP rate limits.
+    std::ofstream(root_ / "plans.json") << R"({"anonymous": {"uploads_per_hour": 1000000, "uploads_per_day": 1000000}})";
+    for (int i = 0; i < 2; ++i) {
+      ports_[i] = free_port();
+      gateways_[i] = std::make_unique<Proc>(
+          std::vector<std::string>{imgpipe_binary().string(), "gateway", "--kafka", broker_, "--topic-prefix", prefix_,
+                                   "--data-dir", (root_ / ("g" + std::to_string(i))).string(), "--blob-dir",
+                                   (root_ / "blobs").string(), "--listen", "127.0.0.1:" + std::to_string(ports_[i]),
+                                   "--public-url", "http://127.0.0.1:" + std::to_string(ports_[i]),
+                                   "--ingest-timeout", "30", "--io-threads", "2", "--plans-file",
+                                   (root_ / "plans.json").string()},
+          root_ / ("gateway" + std::to_string(i) + ".log"));
+      gateways_[i]->start();
+      start_worker(i);
+    }
+    for (int i = 0; i < 2; ++i)
+      ASSERT_TRUE(eventually([&] { return http_get(url(i, "/readyz"), {}, 2s).status == 200; }, 60s))
+          << gateways_[i]->tail();
+  }
+
+  static void start_worker(int i) {
+    workers_[i] = std::make_unique<Proc>(
+        std::vector<std::string>{imgpipe_binary().string(), "worker", "--kafka", broker_, "--topic-prefix", prefix_,
+                                 "--data-dir", (root_ / ("w" + std::to_string(i))).string(), "--blob-dir",
+                                 (root_ / "blobs").string(), "--workers", "4", "--image-threads", "1",
+                                 "--import-allow-private",
+                                 // A killed member leaves the group after 6 s, not 45 s.
+                                 "--kafka-config", "session.timeout.ms=6000", "--kafka-config",
+                                 "heartbeat.interval.ms=1000"},
+        root_ / ("worker" + std::to_string(i) + ".log"));
+    workers_[i]->start();
+  }
+
+  static void TearDownTestSuite() {
+    for (auto& p : workers_) p.reset();
+    for (auto& p : gateways_) p.reset();
+    if (!root_.empty()) {
+      run({(source_dir() / "ops/kafka/stop").string(), "--data", (root_ / "kafka").string(), "--wait", "10"});
+      if (std::getenv("IMGPIPE_TEST_KEEP") == nullptr) fs::remove_all(root_);
+    }
+  }
+
+  void SetUp() override {
+    if (!kafka_mode()) GTEST_SKIP() << "set IMGPIPE_E2E_BUS=kafka and IMGPIPE_TEST_KAFKA (ops/test does)";
+  }
+
+  static std::string url(int g, const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(ports_[g]) + path;
+  }
+
+  // Uploads images [from, to) from `threads` clients over both gateways;
+  // returns the status of each and records every 201 in the oracle.
+  std::map<long, int> load(int from, int to, int threads = 4) {
+    std::map<long, int> statuses;
+    std::mutex mu;
+    std::atomic<int> next{from};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < threads; ++t)
+      clients.emplace_back([&] {
+        for (int i; (i = next++) < to;) {
+          Multipart m;
+          m.bytes = small_jpeg(i);
+          m.filename = "img" + std::to_string(i) + ".jpg";
+          m.content_type = "image/jpeg";
+          auto r = post_multipart(url(i % 2, "/v1/upload"), m, 90s);
+          std::lock_guard lock(mu);
+          ++statuses[r.status];
+          if (r.status == 201) {
+            auto id = r.json().value("id", "");
+            EXPECT_FALSE(id.empty()) << r.describe();
+            EXPECT_TRUE(oracle_.emplace(id, "").second) << "duplicate id " << id;
+            ++acknowledged_;
+          } else if (r.status == 503) {
+            EXPECT_FALSE(r.header("Retry-After").empty()) << r.describe();
+          }
+        }
+      });
+    for (auto& c : clients) c.join();
+    return statuses;
+  }
+
+  // Every acknowledged image is served, byte-identical, by both gateways.
+  void expect_all_served() {
+    for (auto& [id, bytes] : oracle_) {
+      for (int g = 0; g < 2; ++g) {
+        Response r;
+        bool ok = eventually([&] { return (r = http_get(url(g, "/" + id), {}, 10s)).status == 200; }, 60s, 250ms);
+        ASSERT_TRUE(ok) << "gateway " << g << " does not serve the viewer of " << id << ": " << r.describe();
+        auto src = html_unescape(r.body);
+        auto at = src.find("og:image\" content=\"");
+        ASSERT_NE(at, std::string::npos) << r.body.substr(0, 500);
+        auto begin = at + 19;
+        auto img = http_get(url(g, path_of(src.substr(begin, src.find('"', begin) - begin))), {}, 30s);
+        ASSERT_EQ(img.status, 200) << id << " on gateway " << g << ": " << img.describe();
+        if (bytes.empty()) bytes = img.body;
+        ASSERT_EQ(img.body, bytes) << id << " differs on gateway " << g;
+        ASSERT_TRUE(decode(img.body).ok) << id;
+      }
+    }
+  }
+
+  void expect_lag_drains() {
+    std::string metrics;
+    bool drained = eventually(
+        [&] {
+          metrics = http_get(url(0, "/metrics"), {}, 10s).body;
+          if (metrics.find("imgpipe_consumer_lag{") == std::string::npos) return false;
+          std::istringstream in(metrics);
+          for (std::string line; std::getline(in, line);)
+            if (line.rfind("imgpipe_consumer_lag{", 0) == 0 && line.substr(line.rfind(' ') + 1) != "0") return false;
+          return true;
+        },
+        90s, 1s);
+    EXPECT_TRUE(drained) << metrics;
+  }
+
+  inline static fs::path root_;
+  inline static std::string broker_;
+  inline static std::string prefix_ = "dist" + std::to_string(::getpid()) + ".";
+  inline static int ports_[2] = {0, 0};
+  inline static std::unique_ptr<Proc> gateways_[2], workers_[2];
+  inline static std::map<std::string, std::string> oracle_;  // id -> bytes first served
+  inline static int acknowledged_ = 0;
+};
+
+TEST_F(Distributed, UploadsOverTwoGatewaysAreServedByBoth) {
+  auto statuses = load(0, 200);
+  EXPECT_EQ(statuses[201], 200) << "statuses: " << statuses.size() << "\n" << gateways_[0]->tail();
+  expect_all_served();
+  expect_lag_drains();
+}
+
+TEST_F(Distributed, KillingAWorkerUnderLoadLosesNothing) {
+  std::atomic<bool> loading{true};
+  std::thread killer([&] {
+    while (loading) {
+      std::this_thread::sleep_for(3s);
+      if (!loading) break;
+      workers_[1]->kill9();
+      std::this_thread::sleep_for(1s);
+      start_worker(1);
+    }
+  });
+  auto statuses = load(1000, 1150);
+  loading = false;
+  killer.join();
+  for (auto& [s, n] : statuses) EXPECT_TRUE(s == 201 || s == 503) << n << " answers with status " << s;
+  EXPECT_GT(statuses[201], 0);
+  expect_all_served();
+  expect_lag_drains();
+}
+
+TEST_F(Distributed, BrokerOutageAnswers503AndRecoversByItself) {
+  std::atomic<bool> loading{true};
+  std::map<long, int> statuses;
+  std::thread outage([&] {
+    std::this_thread::sleep_for(2s);
+    run({(source_dir() / "ops/kafka/stop").string(), "--data", (root_ / "kafka").string(), "--wait", "20"});
+    std::this_thread::sleep_for(20s);
+    auto r = run({(source_dir() / "ops/kafka/start").string(), "--port", broker_.substr(broker_.rfind(':') + 1),
+                  "--data", (root_ / "kafka").string()},
+                 120s);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    loading = false;
+  });
+  int next = 2000;
+  while (loading) {
+    for (auto& [s, n] : load(next, next + 8)) statuses[s] += n;
+    next += 8;
+  }
+  outage.join();
+  for (auto& [s, n] : statuses) EXPECT_TRUE(s == 201 || s == 503) << n << " answers with status " << s;
+  EXPECT_GT(statuses[503], 0) << "the outage was not noticed";
+  // Recovery without restarting imgpipe: uploads succeed again.
+  int ok = 0;
+  ASSERT_TRUE(eventually([&] { ok = load(next, next + 4)[201]; next += 4; return ok == 4; }, 120s, 1s))
+      << gateways_[0]->tail();
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(gateways_[i]->alive() && workers_[i]->alive());
+  expect_all_served();
+  expect_lag_drains();
+}
+
+TEST_F(Distributed, KcatImportJobIsServedAndGarbageIsDeadLettered) {
+  // The origin: python's static file server on loopback.
+  fs::create_directories(root_ / "origin");
+  { std::ofstream(root_ / "origin/cat.jpg", std::ios::binary) << small_jpeg(4242); }
+  const int origin_port = free_port();
+  Proc origin({"/usr/bin/python3", "-m", "http.server", std::to_string(origin_port), "--bind", "127.0.0.1",
+               "--directory", (root_ / "origin").string()},
+              root_ / "origin.log");
+  origin.start();
+  ASSERT_TRUE(eventually([&] { return http_get("http://127.0.0.1:" + std::to_string(origin_port) + "/cat.jpg", {}, 2s).status == 200; }, 20s));
+
+  const std::string id = "kcat" + std::to_string(::getpid());
+  nlohmann::json job = {{"v", 1}, {"type", "import"}, {"image_id", id},
+                        {"url", "http://127.0.0.1:" + std::to_string(origin_port) + "/cat.jpg"}, {"name", "cat.jpg"}};
+  { std::ofstream(root_ / "job.json") << job.dump(); }
+  auto r = run({"kcat", "-P", "-b", broker_, "-t", prefix_ + "imgpipe.ingest", "-k", id, (root_ / "job.json").string()}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  Response viewer;
+  EXPECT_TRUE(eventually([&] { return (viewer = http_get(url(1, "/" + id), {}, 5s)).status == 200; }, 60s))
+      << viewer.describe() << workers_[0]->tail();
+
+  { std::ofstream(root_ / "garbage.txt") << "this is not a job"; }
+  r = run({"kcat", "-P", "-b", broker_, "-t", prefix_ + "imgpipe.ingest", "-k", "garbage1", (root_ / "garbage.txt").string()}, 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string dlq;
+  EXPECT_TRUE(eventually(
+      [&] {
+        dlq = run({"kcat", "-C", "-b", broker_, "-t", prefix_ + "imgpipe.ingest.dlq", "-o", "beginning", "-e", "-q",
+                   "-f", "%k %s\\n"},
+                  30s)
+                  .out;
+        return dlq.find("garbage1") != std::string::npos && dlq.find("this is not a job") != std::string::npos;
+      },
+      60s, 1s))
+      << dlq;
+}
+
+}  // namespace
+}  // namespace imgpipe::e2e
