@@ -77,7 +77,7 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
   }
   if (auto bytes = cache ? cache->get(blob) : nullptr) {
     r.status = 200;
-    r.body = *bytes;
+    r.shared_body = std::move(bytes);
     return r;
   }
   auto size = blobs.size_of(blob);
@@ -86,7 +86,7 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
   if (cache && cache->wants(*size)) {
     if (auto bytes = read_blob(blobs.path_of(blob), *size)) {
       cache->put(blob, bytes);
-      r.body = *bytes;
+      r.shared_body = std::move(bytes);
       return r;
     }
   }

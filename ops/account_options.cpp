@@ -20,6 +20,10 @@ void add_account_options(po::options_description& into, AccountOptions& o) {
        "CIDR of a reverse proxy whose X-Forwarded-For is believed (rightmost untrusted hop); repeatable")
       ("plans-file", po::value(&o.plans_file)->default_value(""),
        "JSON file of tier limits (anonymous, plans); defaults follow the img.pro table")
+      ("anonymous-uploads-per-hour", po::value(&o.anon_per_hour)->default_value(0),
+       "anonymous uploads and imports per client IP per hour; 0: the plans file's, or 20")
+      ("anonymous-uploads-per-day", po::value(&o.anon_per_day)->default_value(0),
+       "anonymous uploads and imports per client IP per day; 0: the plans file's, or 100")
       ("sweep-interval", po::value(&o.sweep_interval)->default_value(o.sweep_interval),
        "seconds between sweeps of expired images and unreferenced blobs")
       ("blob-grace", po::value(&o.blob_grace)->default_value(o.blob_grace),
@@ -36,6 +40,7 @@ std::vector<std::string> check_account_options(const po::variables_map& vm, Acco
     problems.push_back("--token-secret (IMGPIPE_TOKEN_SECRET) is empty or shorter than 32 characters");
   for (const auto& cidr : o.trusted_proxies)
     if (!acc::parse_cidr(cidr)) problems.push_back("--trusted-proxy takes an address or CIDR, got '" + cidr + "'");
+  if (o.anon_per_hour < 0 || o.anon_per_day < 0) problems.push_back("--anonymous-uploads-per-hour/-day must not be negative");
   if (o.sweep_interval <= 0) problems.push_back("--sweep-interval must be positive");
   if (o.blob_grace < 0) problems.push_back("--blob-grace must not be negative");
   if (!o.smtp_url.empty() && o.smtp_url.rfind("smtp://", 0) != 0 && o.smtp_url.rfind("smtps://", 0) != 0)
@@ -48,9 +53,13 @@ std::vector<std::string> check_account_options(const po::variables_map& vm, Acco
   return problems;
 }
 
-acc::AccountsConfig make_accounts_config(const AccountOptions& o, const std::filesystem::path& data_dir) {
+acc::AccountsConfig make_accounts_config(const AccountOptions& o, const std::filesystem::path& data_dir,
+                                         uint64_t anonymous_max_bytes) {
   acc::AccountsConfig c;
   if (!o.plans_file.empty()) c.tiers = acc::load_tiers(o.plans_file);
+  c.tiers.anonymous.max_file_bytes = anonymous_max_bytes;
+  if (o.anon_per_hour > 0) c.tiers.anonymous.uploads_per_hour = o.anon_per_hour;
+  if (o.anon_per_day > 0) c.tiers.anonymous.uploads_per_day = o.anon_per_day;
   std::vector<acc::Cidr> cidrs;
   for (const auto& p : o.trusted_proxies) cidrs.push_back(*acc::parse_cidr(p));
   c.proxies = acc::TrustedProxies(std::move(cidrs));

@@ -9,6 +9,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "gateway/accounts/usage_ledger.h"
 #include "ops/bus_setup.h"
 #include "schemas/log.h"
 #include "schemas/messages.h"
@@ -66,6 +67,8 @@ int reindex_command(int argc, char** argv) {
     require_topics(bus);
     auto b = open_bus(bus, db.get());
     storage::ImageIndex index(*db);
+    // Usage per owner and blob references live beside the index (cf::listings) and are rebuilt with it.
+    gateway::accounts::UsageLedger ledger(*db, index, gateway::accounts::system_clock());
 
     std::map<int32_t, int64_t> target;  // partition -> high watermark at start
     int64_t total = 0;
@@ -96,7 +99,9 @@ int reindex_command(int argc, char** argv) {
       }
       last_message = Clock::now();
       try {
-        index.apply(schemas::decode_image_event(m->value), m->partition, m->offset);
+        auto event = schemas::decode_image_event(m->value);
+        ledger.observe(event);
+        index.apply(event, m->partition, m->offset);
         ++applied;
       } catch (const schemas::Error& e) {
         ++skipped;

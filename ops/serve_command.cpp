@@ -76,7 +76,7 @@ int serve_command(const char* command, int argc, char** argv) {
         log::warn("test_clock", {{"clock_file", options.accounts.clock_file}});
       }
       accounts = std::make_unique<gateway::accounts::AccountsService>(
-          make_accounts_config(options.accounts, data), options.gateway, *bus, *db, index, blobs);
+          make_accounts_config(options.accounts, data, options.gateway.anonymous_max_bytes), options.gateway, *bus, *db, index, blobs);
       options.gateway.owner_is_permanent = [a = accounts.get()](const std::string& owner) {
         return a->owner_is_permanent(owner);
       };

@@ -1,5 +1,6 @@
 #include "workers/job_runner.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "schemas/log.h"
@@ -46,7 +47,12 @@ size_t JobRunner::in_flight() const {
 }
 
 void JobRunner::poll_loop() {
+  auto last_recommit = std::chrono::steady_clock::now();
   while (running_) {
+    if (std::chrono::steady_clock::now() - last_recommit > 5s) {
+      last_recommit = std::chrono::steady_clock::now();
+      recommit();
+    }
     {
       std::unique_lock lock(mutex_);
       capacity_.wait_for(lock, 200ms, [&] { return !running_ || (!paused_ && active_ < config_.concurrency); });
@@ -97,6 +103,28 @@ void JobRunner::run_job(storage::BusMessage message) {
   }
   ++processed_;
   finished(message.topic, message.partition, message.offset);
+}
+
+// A commit that failed (the bus was away, a rebalance) is not retried by
+// the next message when no message comes: re-send each assigned partition's
+// position now and then, so the group's lag returns to 0 once the bus is back.
+void JobRunner::recommit() {
+  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> positions;
+  {
+    std::lock_guard lock(commit_mutex_);
+    positions.assign(committed_sent_.begin(), committed_sent_.end());
+  }
+  std::map<std::string, std::vector<int32_t>> assigned;
+  for (const auto& [tp, next] : positions) {
+    if (!assigned.count(tp.first)) assigned[tp.first] = consumer_->assignment(tp.first);
+    const auto& mine = assigned[tp.first];
+    if (std::find(mine.begin(), mine.end(), tp.second) == mine.end()) continue;
+    try {
+      consumer_->commit(tp.first, tp.second, next);
+    } catch (const std::exception& e) {
+      log::warn("commit_failed", {{"topic", tp.first}, {"partition", tp.second}, {"error", e.what()}});
+    }
+  }
 }
 
 void JobRunner::finished(const std::string& topic, int32_t partition, int64_t offset) {

@@ -54,6 +54,7 @@ class JobRunner {
   void poll_loop();
   void run_job(storage::BusMessage message);
   void finished(const std::string& topic, int32_t partition, int64_t offset);
+  void recommit();
 
   storage::Bus& bus_;
   JobRunnerConfig config_;

@@ -42,7 +42,6 @@ TierConfig load_tiers(const std::filesystem::path& file) {
   if (auto a = j.find("anonymous"); a != j.end() && a->is_object()) {
     positive(*a, "uploads_per_hour", t.anonymous.uploads_per_hour, 1);
     positive(*a, "uploads_per_day", t.anonymous.uploads_per_day, 1);
-    positive(*a, "max_file_mb", t.anonymous.max_file_bytes, 1ull << 20);
     positive(*a, "retention_days", t.anonymous.retention_days, 1);
   }
   positive(j, "unverified_retention_days", t.unverified_retention_days, 1);

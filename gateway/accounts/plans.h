@@ -21,7 +21,7 @@ struct Plan {
 struct AnonymousTier {
   int64_t uploads_per_hour = 20;   // per client IP
   int64_t uploads_per_day = 100;   // per client IP
-  uint64_t max_file_bytes = 20ull << 20;
+  uint64_t max_file_bytes = 20ull << 20;  // --anonymous-max-mb
   int64_t retention_days = 30;
 };
 

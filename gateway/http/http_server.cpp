@@ -560,15 +560,17 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
   else if (r.status >= 400)
     ++responses_4xx;
   const int status = r.status;
-  const uint64_t bytes = h.is_head ? 0 : file ? file->size() : r.body.size();
+  if (r.shared_body && !file) r.body.clear();  // the shared bytes are the body
+  const uint64_t body_size = file ? file->size() : r.shared_body ? r.shared_body->size() : r.body.size();
+  const uint64_t bytes = h.is_head ? 0 : body_size;
 
   bool ok = false;
   if (h.is_head) {
     // No body on the wire, but the length the GET would have.
     http::response<http::empty_body> res{std::move(fields)};
     res.keep_alive(keep);
-    if (file)
-      res.content_length(file->size());
+    if (file || r.shared_body)
+      res.content_length(body_size);
     else if (head_length && r.body.empty())
       res.set(http::field::content_length, *head_length);
     else
@@ -576,6 +578,13 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
     ok = co_await write_message(s, res);
   } else if (file) {
     http::response<http::file_body> res{std::move(fields), std::move(*file)};
+    res.keep_alive(keep);
+    res.prepare_payload();
+    ok = co_await write_message(s, res);
+  } else if (r.shared_body) {
+    // `r` (and with it the shared bytes) lives until the write is done.
+    http::response<http::span_body<const char>> res{
+        std::move(fields), beast::span<const char>(r.shared_body->data(), r.shared_body->size())};
     res.keep_alive(keep);
     res.prepare_payload();
     ok = co_await write_message(s, res);

@@ -44,6 +44,9 @@ struct Response {
   // When set, the body is this file (sent without loading it whole) and `body` is ignored.
   std::string file_path;
   uint64_t file_size = 0;
+  // When set (and file_path is not), the body is these shared, immutable
+  // bytes — a cached blob sent without a copy — and `body` is ignored.
+  std::shared_ptr<const std::string> shared_body;
 
   void set(std::string_view name, std::string value);
   static Response json(int status, std::string body);

@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Non-image part of uploads: for each client-side "ID MS_TO_201" line in
-argv[1], subtracts the image work of that job (probe + normalise, from the
-job_done line's steps_ms in the server log argv[2]) and prints the rest in
-ms, one a line. What remains: the body over loopback, multipart parsing,
-hashing and staging (fsync), the ingest publish, the worker's locate/store
-(fsync + rename) and announce (synced write), applying the ready event to
-the index and rendering the 201."""
+"""Non-image part of uploads. argv[1]: client lines "ID MS_TO_201"; argv[2]:
+the server's JSON log. For each upload whose job_done line (with steps_ms)
+is in the log, prints four numbers in ms:
+  rest     client time to 201 minus the job's probe + normalise
+  store    the worker writing the original (temp file, fsync, rename, dir fsync)
+  ready    announce_ready: the synced ready event and the index update
+  gateway  client time minus the whole job up to announce_ready: the body
+           over loopback, multipart parsing, hashing and staging (fsync), the
+           ingest publish (synced write), the worker picking the job up, and
+           the 201 going back
+"""
 import json
 import sys
 
-image_ms = {}
+steps = {}
 with open(sys.argv[2]) as log:
     for line in log:
         try:
@@ -17,10 +21,14 @@ with open(sys.argv[2]) as log:
         except ValueError:
             continue
         if ev.get("event") == "job_done" and "steps_ms" in ev:
-            s = ev["steps_ms"]
-            image_ms[ev["image_id"]] = s.get("probe", 0) + s.get("normalise", 0)
+            steps[ev["image_id"]] = ev["steps_ms"]
+before_ready = ("resume", "locate", "probe", "normalise", "store", "announce_ready")
 with open(sys.argv[1]) as client:
     for line in client:
         parts = line.split()
-        if len(parts) == 2 and parts[0] in image_ms:
-            print(f"{float(parts[1]) - image_ms[parts[0]]:.3f}")
+        if len(parts) != 2 or parts[0] not in steps:
+            continue
+        s, t = steps[parts[0]], float(parts[1])
+        image = s.get("probe", 0) + s.get("normalise", 0)
+        job = sum(s.get(k, 0) for k in before_ready)
+        print(f"{t - image:.3f} {s.get('store', 0):.3f} {s.get('announce_ready', 0):.3f} {t - job:.3f}")

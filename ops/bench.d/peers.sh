@@ -16,7 +16,7 @@ install_imgproxy() {
   local log="$peers_dir/imgproxy-install.log"
   if ! CGO_ENABLED=1 GOPATH="$peers_dir/gopath" GOBIN="$peers_dir/bin" GOFLAGS=-modcacherw \
       timeout 1200 go install "github.com/imgproxy/imgproxy/v3@$imgproxy_version" >"$log" 2>&1; then
-    echo "go install imgproxy@$imgproxy_version failed: $(grep -m1 -iE 'error|undefined|cannot' "$log" || tail -1 "$log")"
+    echo "go install imgproxy@$imgproxy_version failed: $(grep -m1 -E '^go: |error|undefined|cannot' "$log" | tr -s '\t' ' ') $(grep -m1 'server response' "$log" | tr -s '\t' ' ')"
     return 1
   fi
 }

@@ -1,6 +1,6 @@
 # Every third-party library, found once. Debian 12 packages: see docs/dependencies.md.
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED CONFIG COMPONENTS url program_options)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS url program_options)  # BoostConfigVersion compares EXACT as a string: "1.81" != "1.81.0"
 find_package(OpenSSL REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(spdlog REQUIRED)
