@@ -57,7 +57,7 @@ std::string viewer_page(const GatewayConfig& config, const schemas::ImageRecord&
 <style>
 body{{margin:0;background:#111;color:#eee;font:16px system-ui,sans-serif;display:flex;flex-direction:column;align-items:center;min-height:100vh}}
 main{{flex:1;display:flex;align-items:center;justify-content:center;padding:16px;box-sizing:border-box;width:100%}}
-img{{max-width:100%;max-height:85vh;height:auto}}
+img{{max-width:100%;max-height:85vh;width:auto;height:auto;object-fit:contain}}
 footer{{padding:12px;font-size:14px}} a{{color:#9cf}}
 </style>
 </head>
