@@ -53,7 +53,7 @@ IngestPipeline::IngestPipeline(storage::Bus& bus, storage::BlobStore& blobs, Wor
     : bus_(bus),
       blobs_(blobs),
       config_(std::move(config)),
-      image_slots_(static_cast<std::ptrdiff_t>(std::max<size_t>(config_.image_threads, 1))) {
+      image_slots_(std::max<size_t>(config_.image_threads, 1)) {
   JobRunnerConfig runner;
   runner.concurrency = std::max<size_t>(config_.jobs, 1);
   runner.on_thread_exit = [] { image::release_thread(); };

@@ -7,6 +7,7 @@
 
 #include "storage/blob_store.h"
 #include "storage/bus.h"
+#include "workers/image_slots.h"
 #include "workers/job_runner.h"
 #include "workers/worker_config.h"
 
@@ -34,7 +35,7 @@ class IngestPipeline {
   storage::Bus& bus_;
   storage::BlobStore& blobs_;
   WorkerConfig config_;
-  std::counting_semaphore<> image_slots_;
+  ImageSlots image_slots_;
   std::unique_ptr<JobRunner> runner_;
 };
 

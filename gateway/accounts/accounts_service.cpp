@@ -7,6 +7,8 @@
 
 #include "gateway/accounts/secrets.h"
 #include "gateway/accounts/verify_token.h"
+#include "gateway/api_responses.h"
+#include "gateway/image_ids.h"
 #include "gateway/error_response.h"
 #include "schemas/log.h"
 
@@ -249,6 +251,10 @@ bool AccountsService::handle(const Request& request, Respond& respond) {
     verify_email(request, respond);
     return true;
   }
+  if (p == "/v1/images" || p.rfind("/v1/images/", 0) == 0) {
+    images(request, respond);
+    return true;
+  }
   if (p == "/admin/keys" || p.rfind("/admin/keys/", 0) == 0) {
     admin(request, respond);
     return true;
@@ -454,6 +460,68 @@ void AccountsService::admin(const Request& request, Respond respond) {
                  log::info("key_" + event.type, {{"key_id", event.account.key_id}, {"plan", event.account.plan}});
                  respond(Response::json(200, account_view(event.account).dump()));
                });
+}
+
+// A key's own images. The owner comes from the key, never from the request:
+// another key's image, or an anonymous one, is 404 like one that never was.
+void AccountsService::images(const Request& request, Respond respond) {
+  auto caller = authenticate(request);
+  if (!caller.account) throw Error(ErrorCode::unauthorized, "Listing and deleting images needs an API key.");
+  const auto owner = caller.owner();
+  const auto& p = request.path;
+  bool get = request.method == "GET" || request.method == "HEAD";
+  if (p == "/v1/images" || p == "/v1/images/") {
+    if (!get) throw Error(ErrorCode::method_not_allowed);
+    auto ns = request.query_param("namespace").value_or("");
+    auto tag = request.query_param("tag").value_or("");
+    for (auto& c : tag) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    long limit = 100;
+    if (auto l = request.query_param("limit")) {
+      try {
+        limit = std::stol(*l);
+      } catch (const std::exception&) {
+        limit = 0;
+      }
+      if (limit < 1 || limit > 1000) throw Error(ErrorCode::invalid_field, "limit must be 1-1000.");
+    }
+    std::vector<schemas::ImageRecord> records;
+    for (const auto& id : ledger_.images_of(owner)) {
+      auto r = index_.get(id);
+      if (!r || r->owner != owner || gateway_.expired(*r)) continue;
+      if (!ns.empty() && r->ns != ns) continue;
+      if (!tag.empty() && std::find(r->tags.begin(), r->tags.end(), tag) == r->tags.end()) continue;
+      records.push_back(std::move(*r));
+    }
+    std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+      return a.created_at != b.created_at ? a.created_at > b.created_at : a.id < b.id;
+    });
+    json list = json::array();
+    for (const auto& r : records) {
+      if (static_cast<long>(list.size()) >= limit) break;
+      list.push_back(json::parse(upload_response(gateway_, r, false)));
+    }
+    auto resp = Response::json(200, json{{"images", list}, {"count", list.size()}}.dump());
+    resp.set("Cache-Control", "no-store");
+    return respond(std::move(resp));
+  }
+  auto id = p.substr(std::string("/v1/images/").size());
+  auto record = plausible_image_id(id) ? index_.get(id) : std::nullopt;
+  if (!record || record->owner != owner || gateway_.expired(*record))
+    throw Error(ErrorCode::not_found, "No image with this id.");
+  if (get) {
+    auto resp = Response::json(200, upload_response(gateway_, *record, false));
+    resp.set("Cache-Control", "no-store");
+    return respond(std::move(resp));
+  }
+  if (request.method != "DELETE") throw Error(ErrorCode::method_not_allowed);
+  schemas::ImageEvent event;
+  event.type = "deleted";
+  event.image_id = id;
+  bus_.publish(storage::topics::images, id, schemas::encode(event), [id, respond](std::optional<Error> err) {
+    if (err) return respond(error_response(*err));
+    log::info("image_deleted", {{"image_id", id}});
+    respond(Response::json(200, json{{"id", id}, {"deleted", true}}.dump()));
+  });
 }
 
 // ---- retention --------------------------------------------------------------

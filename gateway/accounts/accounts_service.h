@@ -6,7 +6,8 @@
 //   admit()         rate limits (anonymous, per client IP) or the key's monthly
 //                   and storage quotas; reserves one unit, released by the
 //                   Admission's destructor unless the upload counted
-//   handle()        /v1/keys, /v1/keys/verify, and the loopback admin API
+//   handle()        /v1/keys, /v1/keys/verify, /v1/images[/{id}] (the caller's
+//                   own images only), and the loopback admin API
 //   the sweeper     deletes expired images (a `deleted` event on the images
 //                   topic) and collects blobs no image references any more
 //
@@ -125,6 +126,7 @@ class AccountsService {
   void create_key(const Request& request, Respond respond);
   void verify_email(const Request& request, Respond respond);
   void admin(const Request& request, Respond respond);
+  void images(const Request& request, Respond respond);
   void make_permanent(const std::string& owner);
   std::string usage_json(const schemas::Account& account);
   void run_sweeper();

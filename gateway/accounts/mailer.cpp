@@ -31,7 +31,7 @@ std::string Mailer::render(const Mail& mail, int64_t now) const {
   gmtime_r(&t, &tm);
   char date[64];
   std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return "Date: " + std::string(date) + "\r\nFrom: " + config_.from + "\r\nTo: <" + mail.to + ">\r\nSubject: " +
+  return "Date: " + std::string(date) + "\r\nMessage-ID: <" + random_base62(20) + "@imgpipe>\r\nFrom: " + config_.from + "\r\nTo: <" + mail.to + ">\r\nSubject: " +
          mail.subject + "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + mail.body;
 }
 

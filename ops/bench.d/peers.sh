@@ -57,14 +57,14 @@ run_peers() {
   start_imgpipe peers-ours || die "imgpipe serve did not start"
   local id src p
   read -r id _ < <(upload "$base_url" "$photo")
-  src=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['src'])" "$work"/resp.*); rm -f "$work"/resp.*
+  src=$(src_of_last)
   p="${src#"$base_url"}"; p="${p%.*}.webp?size=m"
   for _ in $(seq 1 100); do grep -q '"event":"job_done"' "$work/peers-ours.log" && break; sleep 0.1; done
   peer_row "imgpipe (pre-generated m.webp)" "$p" "$base_url"
   stop_pid "$srv_pid"
   start_imgpipe peers-ours-od --no-pregenerate || die "imgpipe serve did not start"
   read -r id _ < <(upload "$base_url" "$photo")
-  src=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['src'])" "$work"/resp.*); rm -f "$work"/resp.*
+  src=$(src_of_last)
   p="${src#"$base_url"}"; p="${p%.*}.webp?size=m"
   peer_row "imgpipe (m.webp rendered on demand, then cached)" "$p" "$base_url"
   stop_pid "$srv_pid"

@@ -3,7 +3,9 @@
 // Time moves through --clock-file (a test-only flag), never by sleeping.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <random>
 #include <regex>
 
@@ -275,6 +277,32 @@ TEST(Accounts, BadKeysAndBadFieldsAreRefused) {
   EXPECT_EQ(ls["keys"][0]["usage"]["uploads_used"], 0);
 }
 
+TEST(Accounts, AKeyReachesOnlyItsOwnImages) {
+  Server s;
+  auto a = create_key(*s, "a@own.com").js().value("key", "");
+  auto b = create_key(*s, "b@own.com").js().value("key", "");
+  auto mine = upload_as(*s, a, "under-1mp.jpg", {{"namespace", "shared-name"}, {"tags", "x"}}).js();
+  auto theirs = upload_as(*s, b, "portrait.jpg", {{"namespace", "shared-name"}, {"tags", "x"}}).js();
+  auto anon = upload_as(*s, "", "landscape.jpg").js();
+  auto auth = [](const std::string& k) { return std::vector<std::string>{"Authorization: Bearer " + k}; };
+  // Listing: own images only, whatever the namespace or tag asked for.
+  auto list = request(*s, "GET", "/v1/images?namespace=shared-name&tag=x", auth(a)).js();
+  ASSERT_EQ(list["count"], 1) << list;
+  EXPECT_EQ(list["images"][0]["id"], mine["id"]);
+  EXPECT_EQ(request(*s, "GET", "/v1/images", auth(b)).js()["count"], 1);
+  EXPECT_TRUE(is_err(request(*s, "GET", "/v1/images"), 401, "unauthorized"));
+  // Another key's image, or an anonymous one, looks like no image at all.
+  EXPECT_TRUE(is_err(request(*s, "GET", "/v1/images/" + theirs["id"].get<std::string>(), auth(a)), 404, "not_found"));
+  EXPECT_TRUE(is_err(request(*s, "DELETE", "/v1/images/" + theirs["id"].get<std::string>(), auth(a)), 404, "not_found"));
+  EXPECT_TRUE(is_err(request(*s, "DELETE", "/v1/images/" + anon["id"].get<std::string>(), auth(a)), 404, "not_found"));
+  EXPECT_EQ(request(*s, "GET", path_and_query(theirs["url"])).status, 200);
+  // Its own: readable and deletable.
+  EXPECT_EQ(request(*s, "GET", "/v1/images/" + mine["id"].get<std::string>(), auth(a)).js()["namespace"], "shared-name");
+  EXPECT_EQ(request(*s, "DELETE", "/v1/images/" + mine["id"].get<std::string>(), auth(a)).status, 200);
+  EXPECT_TRUE(eventually([&] { return request(*s, "GET", path_and_query(mine["url"])).status == 404; }, 10s));
+  EXPECT_EQ(request(*s, "GET", "/v1/images", auth(a)).js()["count"], 0);
+}
+
 // ---- verification --------------------------------------------------------------------
 
 TEST(Accounts, VerificationMakesUploadsPermanent) {
@@ -360,6 +388,33 @@ TEST(Accounts, MonthlyQuotaAndPlans) {
   s.clock.advance_days(32);
   EXPECT_EQ(upload_as(*s, key, "under-1mp.jpg").status, 201);
   fs::remove(plans);
+}
+
+TEST(Accounts, ConcurrentUploadsNeverExceedTheQuota) {
+  auto plans = write_plans({{"plans", {{"free", {{"uploads_per_month", 3}}}}}});
+  Server s({"--plans-file", plans.string()});
+  auto key = create_key(*s, "race@x.com").js().value("key", "");
+  std::vector<std::thread> threads;
+  std::atomic<int> created{0}, refused{0}, other{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto r = upload_as(*s, key, "under-1mp.jpg");
+      if (r.status == 201) ++created;
+      else if (is_err(r, 403, "quota_exceeded")) ++refused;
+      else ++other;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 3);
+  EXPECT_EQ(refused.load(), 5);
+  EXPECT_EQ(other.load(), 0);
+  // Failed uploads give their unit back.
+  auto plans2 = write_plans({{"plans", {{"free", {{"uploads_per_month", 1}}}}}});
+  Server t({"--plans-file", plans2.string()});
+  auto key2 = create_key(*t, "race2@x.com").js().value("key", "");
+  EXPECT_TRUE(is_err(upload_as(*t, key2, "truncated.jpg"), 422, "invalid_image"));
+  EXPECT_EQ(upload_as(*t, key2, "under-1mp.jpg").status, 201);
+  fs::remove(plans);
+  fs::remove(plans2);
 }
 
 TEST(Accounts, StorageQuotaSaysUpgradeWhenVerified) {

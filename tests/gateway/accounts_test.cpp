@@ -159,6 +159,28 @@ TEST(AccountEvent, RoundTripsWithoutTheKey) {
             ErrorCode::bad_request);
 }
 
+TEST(AccountEvent, EncodedEventsValidateAgainstTheSchema) {
+  // python3-jsonschema through tests/schemas/validate.py, as for the other topics.
+  const fs::path source = fs::path(__FILE__).parent_path().parent_path().parent_path();
+  const fs::path dir = fs::temp_directory_path() / ("account-contract-" + random_hex(6));
+  fs::create_directories(dir);
+  std::string cmd = "python3 " + (source / "tests/schemas/validate.py").string() + " " + (source / "schemas").string();
+  for (std::string type : {"created", "verified", "revoked", "plan_changed"}) {
+    schemas::AccountEvent e{type, T0, {"key_" + random_base62(12), key_hash(new_api_key()), "a@b.com", "", "free",
+                                       type == "verified", type == "revoked", T0, 0, 1}};
+    auto file = dir / ("account_event." + type + ".json");
+    std::ofstream(file) << schemas::encode(e);
+    cmd += " '" + file.string() + "'";
+  }
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  auto bad = dir / "account_event.bad.json";
+  std::ofstream(bad) << R"({"type":"created","v":1,"at":1,"account":{"key_id":"key_x","key_hash":"img_live_leak"}})";
+  EXPECT_NE(std::system(("python3 " + (source / "tests/schemas/validate.py").string() + " " +
+                         (source / "schemas").string() + " '" + bad.string() + "' 2>/dev/null").c_str()),
+            0);
+  fs::remove_all(dir);
+}
+
 // ---- verification tokens --------------------------------------------------------------
 
 const std::string kSecret(40, 's');

@@ -8,13 +8,13 @@ namespace {
 
 class ImageSlot {
  public:
-  explicit ImageSlot(std::counting_semaphore<>& s) : s_(s) { s_.acquire(); }
+  ImageSlot(ImageSlots& s, ImageSlots::Priority p) : s_(s) { s_.acquire(p); }
   ~ImageSlot() { s_.release(); }
   ImageSlot(const ImageSlot&) = delete;
   ImageSlot& operator=(const ImageSlot&) = delete;
 
  private:
-  std::counting_semaphore<>& s_;
+  ImageSlots& s_;
 };
 
 // Variants come in the source format (or JPEG where browsers cannot show it) and WebP.
@@ -27,12 +27,12 @@ std::vector<image::Format> variant_formats(image::Format source) {
 }  // namespace
 
 void probe(JobContext& ctx) {
-  ImageSlot slot(ctx.services.image_slots);
+  ImageSlot slot(ctx.services.image_slots, ImageSlots::Priority::ready_path);
   ctx.probe = image::probe_file(ctx.source);
 }
 
 void normalise(JobContext& ctx) {
-  ImageSlot slot(ctx.services.image_slots);
+  ImageSlot slot(ctx.services.image_slots, ImageSlots::Priority::ready_path);
   ctx.normalised = image::normalise_file(ctx.source, *ctx.probe);
 }
 
@@ -56,7 +56,7 @@ void derive_variants(JobContext& ctx) {
   if (wanted.empty()) return;
   std::vector<image::EncodedImage> rendered;
   {
-    ImageSlot slot(ctx.services.image_slots);
+    ImageSlot slot(ctx.services.image_slots, ImageSlots::Priority::background);  // nobody waits for these
     rendered = image::render_variants(ctx.services.blobs.path_of(record.blob), *source_format, wanted);
   }
   for (size_t i = 0; i < rendered.size(); ++i) {

@@ -11,6 +11,7 @@
 #include "storage/blob_store.h"
 #include "storage/bus.h"
 #include "workers/image/engine.h"
+#include "workers/image_slots.h"
 #include "workers/worker_config.h"
 
 namespace imgpipe::workers {
@@ -20,7 +21,7 @@ struct WorkerServices {
   storage::Bus& bus;
   storage::BlobStore& blobs;
   const WorkerConfig& config;
-  std::counting_semaphore<>& image_slots;  // bounds concurrent libvips work
+  ImageSlots& image_slots;  // bounds concurrent libvips work, ready path first
 };
 
 struct JobContext {
