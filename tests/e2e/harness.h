@@ -92,6 +92,8 @@ class ServerProcess {
   std::string base_url() const;                 // http://127.0.0.1:<port>
   std::string url(std::string_view path) const; // base_url() + path
   const fs::path& data_dir() const { return data_dir_; }
+  // For operator commands on this server's bus: transport_args(topic_prefix()).
+  const std::string& topic_prefix() const { return topic_prefix_; }
   std::string log_tail(size_t bytes = 6000) const;
 
  private:

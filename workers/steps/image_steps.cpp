@@ -54,12 +54,21 @@ void derive_variants(JobContext& ctx) {
     }
   }
   if (wanted.empty()) return;
+  // Every variant is resampled from one decode at the largest size asked for
+  // (render_variants). A lost m or s made again from the source directly
+  // would differ from its first rendering: decode at the l size as the first
+  // run did, so a regenerated variant is byte-identical (same sha256).
+  const bool anchored = sizes.front() != "l";
+  if (anchored) {
+    wanted.insert(wanted.begin(), {image::short_edge_for("l"), variant_formats(*source_format).front()});
+    sizes.insert(sizes.begin(), "l");
+  }
   std::vector<image::EncodedImage> rendered;
   {
     ImageSlot slot(ctx.services.image_slots, ImageSlots::Priority::background);  // nobody waits for these
     rendered = image::render_variants(ctx.services.blobs.path_of(record.blob), *source_format, wanted);
   }
-  for (size_t i = 0; i < rendered.size(); ++i) {
+  for (size_t i = anchored ? 1 : 0; i < rendered.size(); ++i) {  // the anchor is stored already
     auto& out = rendered[i];
     schemas::VariantRecord v{sizes[i], std::string(image::name(out.format)), out.size.width, out.size.height,
                              out.bytes.size(), ctx.services.blobs.put(out.bytes)};
