@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schemas/errors.h"
+#include "schemas/json_fields.h"
 #include "schemas/messages.h"
 
 namespace imgpipe::schemas {
@@ -10,18 +11,8 @@ namespace {
 
 using json = nlohmann::json;
 
-[[noreturn]] void bad(const std::string& what) { throw Error(ErrorCode::bad_request, "Malformed message: " + what); }
-
-template <typename T>
-T field(const json& j, const char* name) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) bad(std::string("missing field '") + name + "'");
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    bad(std::string("field '") + name + "' has the wrong type");
-  }
-}
+using json_fields::bad;
+using json_fields::field;
 
 json account_json(const Account& a) {
   return {{"key_id", a.key_id},     {"key_hash", a.key_hash},   {"email", a.email},
@@ -47,12 +38,6 @@ Account account_from(const json& j) {
   return a;
 }
 
-json parse(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) bad("not a JSON object");
-  return j;
-}
-
 }  // namespace
 
 std::string encode(const AccountEvent& e) {
@@ -60,7 +45,7 @@ std::string encode(const AccountEvent& e) {
 }
 
 AccountEvent decode_account_event(const std::string& text) {
-  auto j = parse(text);
+  auto j = json_fields::parse_object(text);
   if (j.value("v", kSchemaVersion) != kSchemaVersion) bad("unsupported schema version");
   AccountEvent e;
   e.type = field<std::string>(j, "type");
@@ -74,6 +59,6 @@ AccountEvent decode_account_event(const std::string& text) {
 }
 
 std::string encode_account(const Account& a) { return account_json(a).dump(); }
-Account decode_account(const std::string& text) { return account_from(parse(text)); }
+Account decode_account(const std::string& text) { return account_from(json_fields::parse_object(text)); }
 
 }  // namespace imgpipe::schemas

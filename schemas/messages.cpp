@@ -4,41 +4,18 @@
 #include <nlohmann/json.hpp>
 
 #include "schemas/errors.h"
+#include "schemas/json_fields.h"
 
 namespace imgpipe::schemas {
 namespace {
 
 using json = nlohmann::json;
 
-[[noreturn]] void bad(const std::string& what) { throw Error(ErrorCode::bad_request, "Malformed message: " + what); }
+using json_fields::bad;
+using json_fields::field;
+using json_fields::optional_field;
 
-json parse(const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) bad("not a JSON object");
-  return j;
-}
-
-template <typename T>
-T field(const json& j, const char* name) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) bad(std::string("missing field '") + name + "'");
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    bad(std::string("field '") + name + "' has the wrong type");
-  }
-}
-
-template <typename T>
-T optional_field(const json& j, const char* name, T fallback) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    bad(std::string("field '") + name + "' has the wrong type");
-  }
-}
+json parse(const std::string& text) { return json_fields::parse_object(text); }
 
 void check_version(const json& j) {
   auto v = optional_field<int>(j, "v", kSchemaVersion);

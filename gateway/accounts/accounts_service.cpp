@@ -10,6 +10,7 @@
 #include "gateway/api_responses.h"
 #include "gateway/image_ids.h"
 #include "gateway/error_response.h"
+#include "gateway/viewer_page.h"
 #include "schemas/log.h"
 
 namespace imgpipe::gateway::accounts {
@@ -22,21 +23,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int64_t kHour = 3600, kDay = 86400;
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 Response page(int status, const std::string& title, const std::string& text) {
   auto r = Response::html(status, "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
