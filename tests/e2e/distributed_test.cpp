@@ -19,57 +19,13 @@
 
 #include <vips/vips8>
 
+#include "tests/e2e/child_process.h"
 #include "tests/e2e/harness.h"
 
 namespace imgpipe::e2e {
 namespace {
 
-// A child process with its output in a log file; killed with the test.
-class Proc {
- public:
-  Proc(std::vector<std::string> argv, fs::path log) : argv_(std::move(argv)), log_(std::move(log)) {}
-  ~Proc() { kill9(); }
-  void start() {
-    int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      dup2(out, 1);
-      dup2(out, 2);
-      int in = open("/dev/null", O_RDONLY);
-      dup2(in, 0);
-      std::vector<char*> args;
-      for (auto& a : argv_) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    close(out);
-  }
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  void term() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  bool alive() { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
-  std::string tail() const {
-    auto all = read_file(log_);
-    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
-  }
-
- private:
-  std::vector<std::string> argv_;
-  fs::path log_;
-  pid_t pid_ = -1;
-};
+using Proc = ChildProcess;
 
 std::string small_jpeg(int i) {
   // 96x64, a colour and a band position unique to i: distinct bytes, quick to process.

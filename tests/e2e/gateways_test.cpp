@@ -19,6 +19,7 @@
 
 #include <vips/vips8>
 
+#include "tests/e2e/child_process.h"
 #include "tests/e2e/harness.h"
 
 namespace imgpipe::e2e {
@@ -26,45 +27,7 @@ namespace {
 
 using json = nlohmann::json;
 
-// A child process with its output in a log file; killed with the test.
-class Proc {
- public:
-  Proc(std::vector<std::string> argv, fs::path log) : argv_(std::move(argv)), log_(std::move(log)) {}
-  ~Proc() { stop(SIGKILL); }
-  void start() {
-    int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      dup2(out, 1);
-      dup2(out, 2);
-      int in = open("/dev/null", O_RDONLY);
-      dup2(in, 0);
-      std::vector<char*> args;
-      for (auto& a : argv_) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    close(out);
-  }
-  void stop(int sig = SIGTERM) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::string tail() const {
-    auto all = read_file(log_);
-    return all.size() > 4000 ? all.substr(all.size() - 4000) : all;
-  }
-
- private:
-  std::vector<std::string> argv_;
-  fs::path log_;
-  pid_t pid_ = -1;
-};
+using Proc = ChildProcess;
 
 std::string small_jpeg(int i) {
   auto img = vips::VImage::black(120, 80, vips::VImage::option()->set("bands", 3)) +
