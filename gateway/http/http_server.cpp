@@ -669,13 +669,20 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
   d.stopping = true;
 
   // 1. No new connections.
-  std::promise<void> closed;
-  asio::post(d.accept_strand, [&] {
+  // Bounded wait: if the I/O threads are already gone nothing would run the
+  // posted close, and stop() must never hang a shutdown.
+  auto closed = std::make_shared<std::promise<void>>();
+  auto done = closed->get_future();
+  asio::post(d.accept_strand, [&d, closed] {
     beast::error_code ec;
     d.acceptor.close(ec);
-    closed.set_value();
+    closed->set_value();
   });
-  closed.get_future().wait();
+  if (done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    spdlog::warn("http: the I/O threads did not close the listener; closing it directly");
+    beast::error_code ec;
+    d.acceptor.close(ec);
+  }
 
   auto for_each_session = [&](auto fn) {
     std::vector<std::shared_ptr<Session>> snapshot;
