@@ -1,5 +1,7 @@
 #include "gateway/image_events.h"
 
+#include <algorithm>
+
 #include "schemas/errors.h"
 #include "schemas/log.h"
 
@@ -37,7 +39,7 @@ void ImageEventFollower::stop() {
 void ImageEventFollower::await(const std::string& image_id, std::chrono::steady_clock::time_point deadline,
                                OutcomeCallback done) {
   std::lock_guard lock(mutex_);
-  waiters_.emplace(image_id, Waiter{deadline, std::move(done)});
+  waiters_.emplace(image_id, Waiter{deadline, std::move(done), std::chrono::steady_clock::now()});
 }
 
 size_t ImageEventFollower::waiting() const {
@@ -55,6 +57,7 @@ void ImageEventFollower::run() {
       std::this_thread::sleep_for(500ms);
     }
     expire_waiters();
+    probe_bus_for_stale_waiters();
     if (!message) continue;
     try {
       auto event = schemas::decode_image_event(message->value);
@@ -87,6 +90,37 @@ void ImageEventFollower::deliver(const schemas::ImageEvent& event) {
     waiters_.erase(first, last);
   }
   for (auto& done : due) done(event);
+}
+
+void ImageEventFollower::probe_bus_for_stale_waiters() {
+  constexpr auto kStale = 5s;  // a healthy pipeline usually answers well before
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_probe_ < 2s) return;
+  last_probe_ = now;
+  {
+    std::lock_guard lock(mutex_);
+    bool stale = std::any_of(waiters_.begin(), waiters_.end(), [&](const auto& w) { return now - w.second.since > kStale; });
+    if (!stale) return;
+  }
+  try {
+    bus_.describe(storage::topics::images, "");
+    return;  // the bus answers: the jobs are just slow, keep waiting
+  } catch (const std::exception& e) {
+    log::warn("bus_unreachable_failing_waiters", {{"error", e.what()}});
+  }
+  std::vector<OutcomeCallback> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (now - it->second.since > kStale) {
+        due.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& done : due) done(std::nullopt);  // 503 with Retry-After
 }
 
 void ImageEventFollower::expire_waiters() {

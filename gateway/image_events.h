@@ -49,7 +49,12 @@ class ImageEventFollower {
   struct Waiter {
     std::chrono::steady_clock::time_point deadline;
     OutcomeCallback done;
+    std::chrono::steady_clock::time_point since;
   };
+  // While requests have waited long, checks that the bus still answers; if
+  // it does not, they get their 503 now instead of at their deadline.
+  void probe_bus_for_stale_waiters();
+  std::chrono::steady_clock::time_point last_probe_{};
 
   storage::Bus& bus_;
   storage::ImageIndex& index_;
