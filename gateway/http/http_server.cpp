@@ -208,8 +208,16 @@ struct HttpServer::Impl {
 
   HttpServerConfig cfg;
   Handler& handler;
+  // One event loop per I/O thread (the acceptor's is the first): a
+  // connection lives on one thread, so its handlers never wake another.
   asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::unique_ptr<asio::io_context>> more_iocs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  size_t next_ioc = 0;  // accept loop only
+  asio::io_context& pick_ioc() {
+    size_t i = next_ioc++ % (more_iocs.size() + 1);
+    return i == 0 ? ioc : *more_iocs[i - 1];
+  }
   asio::strand<asio::io_context::executor_type> accept_strand = asio::make_strand(ioc);
   tcp::acceptor acceptor{accept_strand};
   std::vector<std::thread> threads;
@@ -229,7 +237,7 @@ struct HttpServer::Impl {
 
 asio::awaitable<void> HttpServer::Impl::accept_loop() {
   for (;;) {
-    tcp::socket socket(asio::make_strand(ioc));
+    tcp::socket socket(asio::make_strand(pick_ioc()));
     auto [ec] = co_await acceptor.async_accept(socket, nothrow_awaitable);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
@@ -617,10 +625,13 @@ asio::awaitable<void> HttpServer::Impl::linger_close(Session& s) {
   beast::error_code ec;
   s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
+  // Read and drop what the client is still sending, so that it reads our
+  // answer instead of a reset. Bounded by time (2 s) and bytes: a client
+  // that was refused a 70 MB body may have most of it still in flight.
   std::vector<char> sink(16 * 1024);
   size_t drained = 0;
   s.stream.expires_after(std::chrono::seconds(2));
-  while (drained < 1024 * 1024) {
+  while (drained < 128 * 1024 * 1024) {
     auto [rec, n] = co_await s.stream.async_read_some(asio::buffer(sink), nothrow_awaitable);
     if (rec) break;
     drained += n;
@@ -648,12 +659,15 @@ void HttpServer::start() {
   if (!ec) d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error("cannot listen on " + d.cfg.listen + ": " + ec.message());
   d.port = d.acceptor.local_endpoint().port();
-  d.work.emplace(d.ioc.get_executor());
+  int n = std::max(1, d.cfg.threads);
+  for (int i = 1; i < n; ++i) d.more_iocs.push_back(std::make_unique<asio::io_context>(1));
+  d.work.push_back(asio::make_work_guard(d.ioc));
+  for (auto& c : d.more_iocs) d.work.push_back(asio::make_work_guard(*c));
   asio::co_spawn(d.accept_strand, d.accept_loop(), [](std::exception_ptr ep) {
     if (ep) spdlog::error("http: accept loop ended by an exception");
   });
-  int n = std::max(1, d.cfg.threads);
-  for (int i = 0; i < n; ++i) d.threads.emplace_back([&d] { d.ioc.run(); });
+  d.threads.emplace_back([&d] { d.ioc.run(); });
+  for (auto& c : d.more_iocs) d.threads.emplace_back([c = c.get()] { c->run(); });
   spdlog::info("http: listening on {}:{} with {} I/O threads", ep.address().to_string(), d.port, n);
 }
 
@@ -717,8 +731,9 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
     std::lock_guard lock(d.gate->mu);
     d.gate->open = false;
   }
-  d.work.reset();
+  d.work.clear();
   d.ioc.stop();
+  for (auto& c : d.more_iocs) c->stop();
   for (auto& t : d.threads)
     if (t.joinable()) t.join();
   d.threads.clear();
