@@ -27,20 +27,6 @@ namespace {
 
 using Proc = ChildProcess;
 
-std::string small_jpeg(int i) {
-  // 96x64, a colour and a band position unique to i: distinct bytes, quick to process.
-  auto img = vips::VImage::black(96, 64, vips::VImage::option()->set("bands", 3)) +
-             std::vector<double>{double(i * 37 % 256), double(i * 91 % 256), double(i % 256)};
-  auto band = vips::VImage::black(6, 4, vips::VImage::option()->set("bands", 3)) + 255;
-  img = img.cast(VIPS_FORMAT_UCHAR).insert(band.cast(VIPS_FORMAT_UCHAR), i % 90, (i / 90) % 60);
-  void* buf = nullptr;
-  size_t len = 0;
-  img.write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", 85));
-  std::string out(static_cast<char*>(buf), len);
-  g_free(buf);
-  return out;
-}
-
 class Distributed : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -123,7 +109,7 @@ class Distributed : public ::testing::Test {
       clients.emplace_back([&] {
         for (int i; (i = next++) < to;) {
           Multipart m;
-          m.bytes = small_jpeg(i);
+          m.bytes = synthetic_jpeg(i);
           m.filename = "img" + std::to_string(i) + ".jpg";
           m.content_type = "image/jpeg";
           auto r = post_multipart(url(i % 2, "/v1/upload"), m, 90s);
@@ -247,7 +233,7 @@ TEST_F(Distributed, BrokerOutageAnswers503AndRecoversByItself) {
 TEST_F(Distributed, KcatImportJobIsServedAndGarbageIsDeadLettered) {
   // The origin: python's static file server on loopback.
   fs::create_directories(root_ / "origin");
-  { std::ofstream(root_ / "origin/cat.jpg", std::ios::binary) << small_jpeg(4242); }
+  { std::ofstream(root_ / "origin/cat.jpg", std::ios::binary) << synthetic_jpeg(4242); }
   const int origin_port = free_port();
   Proc origin({"/usr/bin/python3", "-m", "http.server", std::to_string(origin_port), "--bind", "127.0.0.1",
                "--directory", (root_ / "origin").string()},

@@ -29,19 +29,6 @@ using json = nlohmann::json;
 
 using Proc = ChildProcess;
 
-std::string small_jpeg(int i) {
-  auto img = vips::VImage::black(120, 80, vips::VImage::option()->set("bands", 3)) +
-             std::vector<double>{double(i * 37 % 256), double(i * 91 % 256), double(i * 13 % 256)};
-  auto band = vips::VImage::black(6, 4, vips::VImage::option()->set("bands", 3)) + 255;
-  img = img.cast(VIPS_FORMAT_UCHAR).insert(band.cast(VIPS_FORMAT_UCHAR), i % 110, (i / 110) % 70);
-  void* buf = nullptr;
-  size_t len = 0;
-  img.write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", 85));
-  std::string out(static_cast<char*>(buf), len);
-  g_free(buf);
-  return out;
-}
-
 struct Reply {
   int status = 0;
   std::string body;
@@ -132,7 +119,7 @@ TEST_F(Gateways, AKeyMadeOnOneGatewayWorksOnAnotherUntilRevoked) {
   // Gateway B learns the key from imgpipe.accounts within seconds.
   Reply r;
   int n = 0;
-  ASSERT_TRUE(eventually([&] { return (r = upload_as(ports_[1], key, small_jpeg(1000 + n++), "k.jpg")).status == 201; }, 15s, 250ms))
+  ASSERT_TRUE(eventually([&] { return (r = upload_as(ports_[1], key, synthetic_jpeg(1000 + n++), "k.jpg")).status == 201; }, 15s, 250ms))
       << "gateway B never accepted the key: " << r.status << " " << r.body << "\n" << gateways_[1]->tail();
   EXPECT_EQ(r.js()["editable"], true) << r.body;
   auto src = r.js().value("src", "");
@@ -141,8 +128,8 @@ TEST_F(Gateways, AKeyMadeOnOneGatewayWorksOnAnotherUntilRevoked) {
   // Revoked with the operator CLI against gateway A.
   auto revoke = run({imgpipe_binary().string(), "keys", "revoke", key_id, "--data-dir", data_dir(0).string()}, 30s);
   ASSERT_EQ(revoke.exit_code, 0) << revoke.out;
-  EXPECT_EQ(upload_as(ports_[0], key, small_jpeg(1100), "k.jpg").status, 401) << "A applies its own revocation at once";
-  ASSERT_TRUE(eventually([&] { return (r = upload_as(ports_[1], key, small_jpeg(1101), "k.jpg")).status == 401; }, 15s, 250ms))
+  EXPECT_EQ(upload_as(ports_[0], key, synthetic_jpeg(1100), "k.jpg").status, 401) << "A applies its own revocation at once";
+  ASSERT_TRUE(eventually([&] { return (r = upload_as(ports_[1], key, synthetic_jpeg(1101), "k.jpg")).status == 401; }, 15s, 250ms))
       << "gateway B still accepts a revoked key: " << r.status << " " << r.body;
   EXPECT_EQ(r.js().value("error", ""), "unauthorized") << r.body;
 }
@@ -150,7 +137,7 @@ TEST_F(Gateways, AKeyMadeOnOneGatewayWorksOnAnotherUntilRevoked) {
 TEST_F(Gateways, AFreshGatewayIsReadyOnlyWhenItServesEveryImage) {
   std::vector<std::string> ids;
   for (int i = 0; i < 12; ++i) {
-    auto r = upload_as(ports_[i % 2], "", small_jpeg(i), "img" + std::to_string(i) + ".jpg");
+    auto r = upload_as(ports_[i % 2], "", synthetic_jpeg(i), "img" + std::to_string(i) + ".jpg");
     ASSERT_EQ(r.status, 201) << r.body;
     ids.push_back(r.js().value("id", ""));
   }

@@ -200,6 +200,20 @@ std::vector<std::string> transport_args(const std::string& topic_prefix) {
   return {"--kafka", kafka, "--topic-prefix", topic_prefix};
 }
 
+std::string synthetic_jpeg(int i, int width, int height) {
+  auto img = vips::VImage::black(width, height, vips::VImage::option()->set("bands", 3)) +
+             std::vector<double>{double(i * 37 % 256), double(i * 91 % 256), double((100 + i * 13) % 256)};
+  auto mark = vips::VImage::black(6, 4, vips::VImage::option()->set("bands", 3)) + 255;
+  img = img.cast(VIPS_FORMAT_UCHAR)
+            .insert(mark.cast(VIPS_FORMAT_UCHAR), i % (width - 6), (i / (width - 6)) % (height - 4));
+  void* buf = nullptr;
+  size_t len = 0;
+  img.write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", 85));
+  std::string out(static_cast<char*>(buf), len);
+  g_free(buf);
+  return out;
+}
+
 int free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

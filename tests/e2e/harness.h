@@ -106,6 +106,10 @@ class ServerProcess {
 
 int free_port();
 
+// A distinct JPEG for each i (< width*height/24): a colour and a white mark
+// placed by i, so that uploads in bulk never share bytes.
+std::string synthetic_jpeg(int i, int width = 120, int height = 80);
+
 // ---- HTTP --------------------------------------------------------------------
 
 struct CaseLess {

@@ -18,19 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// A distinct 1000x700 JPEG per i (larger than m and s, so every variant differs).
-std::string photo(int i) {
-  auto img = vips::VImage::black(1000, 700, vips::VImage::option()->set("bands", 3)) +
-             std::vector<double>{double(i * 37 % 256), double(i * 91 % 256), double(100 + i)};
-  auto band = vips::VImage::black(60, 40, vips::VImage::option()->set("bands", 3)) + 255;
-  img = img.cast(VIPS_FORMAT_UCHAR).insert(band.cast(VIPS_FORMAT_UCHAR), 20 + i * 50, 30 + i * 40);
-  void* buf = nullptr;
-  size_t len = 0;
-  img.write_to_buffer(".jpg", &buf, &len, vips::VImage::option()->set("Q", 85));
-  std::string out(static_cast<char*>(buf), len);
-  g_free(buf);
-  return out;
-}
 
 struct Uploaded {
   std::string id, src, original;  // original: the bytes first served at src
@@ -40,7 +27,7 @@ std::vector<Uploaded> upload_photos(const ServerProcess& s, int n) {
   std::vector<Uploaded> out;
   for (int i = 0; i < n; ++i) {
     Multipart m;
-    m.bytes = photo(i);
+    m.bytes = synthetic_jpeg(i, 1000, 700);
     m.filename = "photo" + std::to_string(i) + ".jpg";
     m.content_type = "image/jpeg";
     auto r = post_multipart(s.url("/v1/upload"), m, 60s);
