@@ -34,19 +34,7 @@ constexpr int kMinRate = 512;          // --import-min-rate (bytes/s) ...
 constexpr int kMinRateWindowS = 1;     // ... over this many seconds
 constexpr uint64_t kMaxBytes = 2 << 20;  // --anonymous-max-mb 2
 
-std::string gzip(const std::string& data) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  return out;
-}
+using workers::fetch::test::gzip;
 
 // ---- an origin server with routes --------------------------------------------
 

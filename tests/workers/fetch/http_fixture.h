@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -31,23 +32,46 @@ inline bool send_all(int fd, std::string_view data) {
   return true;
 }
 
+// A listening socket on `address` (a loopback address) and an ephemeral port.
+inline int listen_loopback(const char* address, uint16_t& port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  ::inet_pton(AF_INET, address, &sa.sin_addr);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 16) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("fixture: cannot listen");
+  }
+  socklen_t len = sizeof sa;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  port = ntohs(sa.sin_port);
+  return fd;
+}
+
+// `data` gzip-compressed (for Content-Encoding: gzip bodies and bombs).
+inline std::string gzip(const std::string& data) {
+  z_stream z{};
+  if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("gzip: deflateInit2 failed");
+  std::string out(deflateBound(&z, data.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) throw std::runtime_error("gzip: deflate did not finish");
+  return out;
+}
+
 class HttpFixture {
  public:
   // Returns when the response is written; the connection is then closed.
   using Handler = std::function<void(int fd, const std::string& request, const HttpFixture& self)>;
 
   explicit HttpFixture(Handler handler, const char* address = "127.0.0.1") : handler_(std::move(handler)), address_(address) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    ::inet_pton(AF_INET, address, &sa.sin_addr);
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        ::listen(listen_fd_, 16) != 0) {
-      throw std::runtime_error("fixture: cannot listen");
-    }
-    socklen_t len = sizeof sa;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
+    listen_fd_ = listen_loopback(address, port_);
     thread_ = std::thread([this] { run(); });
   }
   ~HttpFixture() {

@@ -33,6 +33,7 @@
 #include "schemas/errors.h"
 #include "workers/fetch/fetch_hooks.h"
 #include "workers/fetch/url_fetcher.h"
+#include "tests/workers/fetch/http_fixture.h"
 
 namespace imgpipe::workers::fetch {
 namespace {
@@ -105,17 +106,7 @@ class TlsFixture {
         SSL_CTX_use_PrivateKey(ctx_.get(), id.key.get()) != 1 || SSL_CTX_check_private_key(ctx_.get()) != 1) {
       throw std::runtime_error("fixture: SSL_CTX setup failed");
     }
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    ::inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 ||
-        ::listen(listen_fd_, 16) != 0) {
-      throw std::runtime_error("fixture: cannot listen");
-    }
-    socklen_t len = sizeof sa;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
+    listen_fd_ = test::listen_loopback("127.0.0.1", port_);
     thread_ = std::thread([this] { run(); });
   }
   ~TlsFixture() {
