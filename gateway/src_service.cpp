@@ -13,18 +13,19 @@ namespace {
 using schemas::Error;
 using schemas::ErrorCode;
 
+// Views into the request's path (no copies: this runs on every src request).
 struct SrcPath {
-  std::string prefix, id, ext;
+  std::string_view prefix, id, ext;
 };
 
-std::optional<SrcPath> parse_src_path(const std::string& path) {
+std::optional<SrcPath> parse_src_path(std::string_view path) {
   // "/" prefix "/" id "." ext
   if (path.size() < 5 || path[0] != '/') return std::nullopt;
   auto slash = path.find('/', 1);
-  if (slash == std::string::npos || path.find('/', slash + 1) != std::string::npos) return std::nullopt;
+  if (slash == std::string_view::npos || path.find('/', slash + 1) != std::string_view::npos) return std::nullopt;
   auto file = path.substr(slash + 1);
   auto dot = file.rfind('.');
-  if (dot == std::string::npos || dot == 0) return std::nullopt;
+  if (dot == std::string_view::npos || dot == 0) return std::nullopt;
   return SrcPath{path.substr(1, slash - 1), file.substr(0, dot), file.substr(dot + 1)};
 }
 
@@ -103,7 +104,7 @@ void SrcService::handle(const Request& request, Respond respond) {
   auto size = size_param.value_or("");
   if (size_param && !workers::image::short_edge_for(size))
     return respond(error_response(Error(ErrorCode::bad_request, "size must be s, m or l.")));
-  auto record = index_.get_shared(parsed->id);  // cached decoded record: no copy
+  auto record = index_.get_shared(std::string(parsed->id));  // cached decoded record: no copy
   if (!record || src_prefix(record->id) != parsed->prefix || config_.expired(*record))
     return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
   bool is_original_format = format && workers::image::name(*format) == record->format;
@@ -116,10 +117,10 @@ void SrcService::handle(const Request& request, Respond respond) {
   std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
   // Pre-generated variants are in the record already read; only on-demand
   // ones need the index again (one JSON decode less per hot request).
-  std::optional<schemas::VariantRecord> v;
   for (const auto& x : record->variants)
-    if (x.size == variant_size && x.format == fmt) v = x;
-  if (!v) v = index_.find_variant(record->id, variant_size, fmt);
+    if (x.size == variant_size && x.format == fmt && (cache_.contains(x.blob) || blobs_.contains(x.blob)))
+      return respond(blob_response(request, blobs_, x.blob, fmt, &cache_));
+  auto v = index_.find_variant(record->id, variant_size, fmt);
   if (v && (cache_.contains(v->blob) || blobs_.contains(v->blob)))
     return respond(blob_response(request, blobs_, v->blob, fmt, &cache_));
   render(*record, variant_size, fmt,

@@ -9,8 +9,11 @@ peers_dir="$root/ops/bench.d/peers"
 imgproxy_version="${IMGPROXY_VERSION:-v3.21.0}"  # the v3.21 line builds against libvips 8.14
 thumbor_version="${THUMBOR_VERSION:-7.7.4}"
 
+# IMGPROXY_BIN: an imgproxy binary you already have (used as is, not installed).
+imgproxy_bin="${IMGPROXY_BIN:-$peers_dir/bin/imgproxy}"
+
 install_imgproxy() {
-  [[ -x "$peers_dir/bin/imgproxy" ]] && return 0
+  [[ -x "$imgproxy_bin" ]] && return 0
   command -v go >/dev/null || { echo "go is not installed"; return 1; }
   mkdir -p "$peers_dir/bin" "$peers_dir/gopath"
   local log="$peers_dir/imgproxy-install.log"
@@ -73,10 +76,10 @@ run_peers() {
   if why=$(install_imgproxy); then
     port=$(free_port)
     IMGPROXY_BIND="127.0.0.1:$port" IMGPROXY_LOCAL_FILESYSTEM_ROOT="$work/peer-root" IMGPROXY_QUALITY=80 \
-      IMGPROXY_LOG_LEVEL=error "$peers_dir/bin/imgproxy" >"$work/imgproxy.log" 2>&1 &
+      IMGPROXY_LOG_LEVEL=error "$imgproxy_bin" >"$work/imgproxy.log" 2>&1 &
     local ip=$!; pids+=("$ip")
     for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
-    peer_row "imgproxy $imgproxy_version (no result cache)" "/insecure/rs:fit:0:640/plain/local:///$name@webp" "http://127.0.0.1:$port"
+    peer_row "imgproxy $("$imgproxy_bin" version 2>/dev/null || echo "$imgproxy_version") (no result cache)" "/insecure/rs:fit:0:640/plain/local:///$name@webp" "http://127.0.0.1:$port"
     stop_pid "$ip"
   else
     say "| imgproxy | not installed: $why | | | |"

@@ -207,6 +207,18 @@ class TestHandler : public Handler {
       respond(Response::json(200, "{\"n\":2}"));
     } else if (req.path == "/drop") {
       // respond is dropped without being called
+    } else if (req.path == "/inject") {
+      // A handler bug: a value with a line break must not split the header block.
+      Response r = Response::json(200, "{}");
+      r.set("X-Bad", "a\r\nSet-Cookie: evil=1");
+      r.set("X-Good", "fine");
+      respond(std::move(r));
+    } else if (req.path == "/not-modified") {
+      Response r;
+      r.status = 304;
+      r.body = "must not be sent";  // a 304 has no body on the wire, whatever the handler left in it
+      r.set("ETag", "\"e\"");
+      respond(std::move(r));
     } else if (req.path == "/file") {
       Response r;
       r.file_path = file_path;
@@ -411,6 +423,45 @@ TEST_F(HttpServerTest, HeadSendsLengthWithoutBody) {
   EXPECT_EQ(g->body, "hello world");
 }
 
+TEST_F(HttpServerTest, HeaderValueWithLineBreakIsNotSent) {
+  auto r = roundtrip("GET /inject HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("set-cookie"), "");
+  EXPECT_EQ(r.header("x-bad"), "");
+  EXPECT_EQ(r.header("x-good"), "fine");
+  EXPECT_EQ(r.body, "{}");
+}
+
+TEST_F(HttpServerTest, NotModifiedHasNoBodyAndKeepsTheConnection) {
+  Client c(server->port());
+  ASSERT_TRUE(c.send("GET /not-modified HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 304);
+  EXPECT_EQ(r->header("content-length"), "");
+  EXPECT_EQ(r->header("etag"), "\"e\"");
+  // Had body bytes been sent, they would be read as the next status line.
+  ASSERT_TRUE(c.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto g = c.read();
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->status, 200);
+  EXPECT_EQ(g->body, "hello world");
+}
+
+TEST_F(HttpServerTest, Http10KeepAliveOnlyWhenAsked) {
+  Client keep(server->port());
+  ASSERT_TRUE(keep.send("GET /head HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto a = keep.read();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->header("connection"), "keep-alive");
+  ASSERT_TRUE(keep.send("GET /head HTTP/1.0\r\n\r\n"));
+  auto b = keep.read();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->body, "hello world");
+  EXPECT_EQ(b->header("connection"), "close");
+  EXPECT_TRUE(keep.closed_by_peer());
+}
+
 TEST_F(HttpServerTest, RespondFromAnotherThreadAfterDelay) {
   auto start = std::chrono::steady_clock::now();
   auto r = roundtrip("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -494,6 +545,23 @@ TEST_F(HttpServerTimeoutTest, SlowClientIsDisconnected) {
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(c.closed_by_peer());
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST_F(HttpServerTimeoutTest, IdleKeepAliveConnectionIsClosedAfterTheTimeout) {
+  Client c(server->port());
+  // Idle for less than the timeout between requests: still served.
+  for (int i = 0; i < 2; ++i) {
+    std::this_thread::sleep_for(150ms);
+    ASSERT_TRUE(c.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->body, "hello world");
+  }
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer());
+  auto idle = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(idle, 200ms);
+  EXPECT_LT(idle, 3s);
 }
 
 TEST_F(HttpServerTest, GracefulStopDrainsInFlightAndRefusesNew) {

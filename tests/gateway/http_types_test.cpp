@@ -27,6 +27,22 @@ TEST(HttpTypes, QueryParamIsDecoded) {
   EXPECT_EQ(r.query_param("bad"), std::nullopt);
 }
 
+TEST(HttpTypes, QueryParamWithoutEscapes) {
+  // The hand-split path (no '%' or '+'), which must agree with the decoder.
+  Request r;
+  r.query = "sizes=l&size=m&x=&flag&=v&size=s";
+  EXPECT_EQ(r.query_param("size"), "m");
+  EXPECT_EQ(r.query_param("sizes"), "l");
+  EXPECT_EQ(r.query_param("x"), "");
+  EXPECT_EQ(r.query_param("flag"), "");
+  EXPECT_EQ(r.query_param("siz"), std::nullopt);
+  EXPECT_EQ(r.query_param(""), "v");
+  r.query = "";
+  EXPECT_EQ(r.query_param("size"), std::nullopt);
+  r.query = "a=1&&size=l&";
+  EXPECT_EQ(r.query_param("size"), "l");
+}
+
 TEST(HttpTypes, ResponseHelpers) {
   Response j = Response::json(201, "{}");
   EXPECT_EQ(j.status, 201);
