@@ -10,6 +10,7 @@ namespace {
 using schemas::Error;
 using schemas::ErrorCode;
 constexpr size_t kMagicBytes = 64;
+constexpr size_t kWriteBatch = 256 * 1024;
 }  // namespace
 
 UploadSink::UploadSink(storage::BlobStore& blobs, std::string staged_name, std::string boundary,
@@ -54,6 +55,8 @@ void UploadSink::begin_file(const MultipartPart& part) {
   staged_.original_filename = part.filename.value_or("");
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) throw Error(ErrorCode::service_unavailable, "The upload could not be staged.");
+  std::setvbuf(file_, nullptr, _IONBF, 0);  // pending_ is the buffer
+  pending_.reserve(kWriteBatch);
 }
 
 void UploadSink::file_data(const char* data, size_t size) {
@@ -65,9 +68,16 @@ void UploadSink::file_data(const char* data, size_t size) {
     head_.append(data, std::min(size, kMagicBytes - std::min(head_.size(), kMagicBytes)));
     if (head_.size() >= kMagicBytes) check_magic();
   }
-  hash_.update(data, size);
-  if (std::fwrite(data, 1, size, file_) != size)
+  pending_.append(data, size);
+  if (pending_.size() >= kWriteBatch) write_pending();
+}
+
+void UploadSink::write_pending() {
+  if (pending_.empty()) return;
+  hash_.update(pending_.data(), pending_.size());
+  if (std::fwrite(pending_.data(), 1, pending_.size(), file_) != pending_.size())
     throw Error(ErrorCode::service_unavailable, "The upload could not be staged (storage full?).");
+  pending_.clear();
 }
 
 // Decided from the bytes, never from the file name or the declared type.
@@ -83,6 +93,7 @@ void UploadSink::finish(Respond respond) {
   parser_->finish();
   if (!seen_file_) throw Error(ErrorCode::bad_request, "The multipart field 'file' is missing.");
   if (!magic_checked_) check_magic();
+  write_pending();
   // No fsync here: a 201 waits for the worker to store the normalised original
   // durably, and a staged file lost to a machine crash before that fails its
   // sha256 check, so nobody was ever told it was kept (docs/architecture.md).

@@ -37,6 +37,7 @@ class UploadSink : public BodySink {
  private:
   void begin_file(const MultipartPart& part);
   void file_data(const char* data, size_t size);
+  void write_pending();
   void check_magic();
 
   storage::BlobStore& blobs_;
@@ -45,6 +46,10 @@ class UploadSink : public BodySink {
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;
   storage::Sha256 hash_;
+  // File bytes not yet hashed and written. The multipart parser hands data
+  // over in pieces cut at every CR (about 256 bytes apart in a JPEG): batched,
+  // a 2 MB upload is 8 hash updates and writes instead of ~8000 and 500.
+  std::string pending_;
   std::string head_;  // first bytes, for the magic-number check
   bool magic_checked_ = false;
   bool seen_file_ = false;
