@@ -67,10 +67,12 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
   auto fmt = workers::image::format_from_name(format);
   Response r;
   std::string etag = "\"" + blob + "\"";  // content hash: strong by construction
-  r.set("ETag", etag);
-  r.set("Cache-Control", "public, max-age=31536000, immutable");
-  r.set("X-Content-Type-Options", "nosniff");
-  r.set("Content-Type", std::string(fmt ? workers::image::mime_type(*fmt) : "application/octet-stream"));
+  // A fresh Response: appended directly (set() searches for a header to replace).
+  r.headers.reserve(4);
+  r.headers.emplace_back("ETag", etag);
+  r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("Content-Type", fmt ? workers::image::mime_type(*fmt) : "application/octet-stream");
   auto inm = request.header("If-None-Match");
   if (!inm.empty() && (inm == etag || inm == "*" || inm.find(etag) != std::string_view::npos)) {
     r.status = 304;
