@@ -5,10 +5,13 @@ is in the log, prints four numbers in ms:
   rest     client time to 201 minus the job's probe + normalise
   store    the worker writing the original (temp file, fsync, rename, dir fsync)
   ready    announce_ready: the synced ready event and the index update
+           (Kafka: the produce of the ready event until all replicas have it)
   gateway  client time minus the whole job up to announce_ready: the body
            over loopback, multipart parsing, hashing and staging (fsync), the
            ingest publish (synced write), the worker picking the job up, and
-           the 201 going back
+           the 201 going back (Kafka: the ingest produce and the worker's
+           fetch of it, and the gateway's fetch of the ready event, which can
+           overlap the end of announce_ready)
 """
 import json
 import sys

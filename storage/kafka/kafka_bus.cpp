@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <initializer_list>
 #include <mutex>
 #include <random>
+#include <set>
 #include <shared_mutex>
 #include <stdexcept>
 #include <thread>
@@ -313,7 +316,12 @@ class KafkaBus final : public Bus {
                            {"acks", "all"},
                            {"message.timeout.ms", std::to_string(config_.publish_timeout.count())},
                            {"partitioner", "murmur2_random"},
-                           {"linger.ms", "5"}},
+                           // 0, not librdkafka's 5: a client waits for its 201 behind two
+                           // publishes (the ingest job, then the ready event), and 5 ms each was
+                           // over half of what Kafka added to a small upload. Messages that
+                           // arrive while a request is in flight still share the next one;
+                           // durability (acks, idempotence) does not depend on it.
+                           {"linger.ms", "0"}},
                           events_.get());
     std::string err;
     if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&reports_), err) != RdKafka::Conf::CONF_OK)
@@ -323,10 +331,16 @@ class KafkaBus final : public Bus {
     poller_ = std::thread([this] {
       while (!stop_) producer_->poll(static_cast<int>(poll_slice.count()));
     });
+    warmer_ = std::thread([this] { warm_loop(); });
   }
 
   ~KafkaBus() override {
-    stop_ = true;
+    {
+      std::lock_guard lock(warm_mu_);
+      stop_ = true;
+    }
+    warm_cv_.notify_all();
+    warmer_.join();  // waits for at most one metadata request
     poller_.join();
     // Give what is in flight its chance, then fail the rest: every
     // PublishDone is called exactly once.
@@ -346,6 +360,12 @@ class KafkaBus final : public Bus {
     if (err != RdKafka::ERR_NO_ERROR) {
       std::unique_ptr<PublishDone> owned(opaque);
       DeliveryReports::finish(*owned, unavailable("publish to " + topic, err));
+      return;
+    }
+    std::lock_guard lock(warm_mu_);
+    if (warmed_.insert(topic).second) {
+      to_warm_.push_back(topic);
+      warm_cv_.notify_one();
     }
   }
 
@@ -425,12 +445,43 @@ class KafkaBus final : public Bus {
   std::string kind() const override { return "kafka"; }
 
  private:
+  // librdkafka 2.0.2 looks up the partitions of a topic it has not produced
+  // to only on its 1 s topic scan (librdkafka issue #3202), so the first
+  // message to each topic waited up to a second: the first upload after a
+  // start took ~1.8 s (two topics). A metadata request for the topic, sent
+  // here once when it is first published to, makes librdkafka place the
+  // waiting message at once. Off the caller's thread: publish never blocks.
+  // A failed request changes nothing (the scan still finds the topic).
+  void warm_loop() {
+    std::unique_lock lock(warm_mu_);
+    for (;;) {
+      warm_cv_.wait(lock, [this] { return stop_ || !to_warm_.empty(); });
+      if (stop_) return;
+      const std::string topic = std::move(to_warm_.front());
+      to_warm_.pop_front();
+      lock.unlock();
+      std::string err;
+      std::unique_ptr<RdKafka::Topic> rkt(RdKafka::Topic::create(producer_.get(), topic, nullptr, err));
+      RdKafka::Metadata* raw = nullptr;
+      // No longer than a publish may take: after that the message has failed anyway.
+      const auto timeout = std::min(config_.request_timeout, config_.publish_timeout);
+      if (rkt) producer_->metadata(false, rkt.get(), &raw, static_cast<int>(timeout.count()));
+      delete raw;
+      lock.lock();
+    }
+  }
+
   const KafkaBusConfig config_;
   std::unique_ptr<EventLogger> events_;
   DeliveryReports reports_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<bool> stop_{false};
   std::thread poller_;
+  std::mutex warm_mu_;
+  std::condition_variable warm_cv_;
+  std::set<std::string> warmed_;     // guarded by warm_mu_
+  std::deque<std::string> to_warm_;  // guarded by warm_mu_
+  std::thread warmer_;
 };
 
 }  // namespace
