@@ -49,6 +49,7 @@ peer_row() {  # peer_row NAME URL_PATH BASE_URL
 }
 
 run_peers() {
+  progress "5. peers: imgproxy and thumbor (installed on first use)"
   say "## 5. Peers: a 640-px-short-edge WebP of $(basename "${proc_files[1]}") (wrk -t1 -c8, $dur)"
   say ""
   local photo="${proc_files[1]}" name; name=$(basename "$photo")
