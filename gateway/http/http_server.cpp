@@ -17,6 +17,7 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <unordered_set>
 #include <vector>
 
@@ -140,9 +141,8 @@ struct Responder {
     if (!s) return;
     // Answered synchronously inside handle() (a hot src variant): already on
     // the connection's thread, so no post, no timer wake-up, no thread hop —
-    // and no gate: a running event loop is not being torn down. (The gate's
-    // mutex is shared by all I/O threads; taking it per hot request made two
-    // threads slower than one.)
+    // and no gate: a running event loop is not being torn down, and the
+    // gate's mutex is shared by every I/O thread.
     if (const auto* loop = s->ex.target<asio::io_context::executor_type>();
         loop != nullptr && loop->running_in_this_thread()) {
       s->deliver(seq, std::move(r));
@@ -195,7 +195,6 @@ bool is_quiet_network_error(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor || ec == asio::error::not_connected;
 }
 
-
 // Headers the transport writes itself from the message: a handler's copy is dropped.
 bool is_framing_header(std::string_view name) {
   return iequals(name, "Connection") || iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding");
@@ -207,6 +206,14 @@ bool is_safe_header_text(std::string_view v) {
   for (char c : v)
     if (c == '\r' || c == '\n' || c == '\0') return false;
   return true;
+}
+
+// Whether a handler's header goes on the wire (both ways of writing an answer ask this).
+bool sendable_header(std::string_view name, std::string_view value, const std::string& request_id) {
+  if (is_framing_header(name)) return false;
+  if (is_safe_header_text(name) && is_safe_header_text(value)) return true;
+  spdlog::error("request {}: header {} has a line break or NUL; not sent", request_id, name);
+  return false;
 }
 
 // The common request target — "/path?query" of RFC 3986 pchars without
@@ -238,11 +245,7 @@ std::string response_head(const Response& r, const Head& h, bool keep, std::stri
   out += http::obsolete_reason(static_cast<http::status>(r.status));
   out += "\r\n";
   for (const auto& [k, v] : r.headers) {
-    if (is_framing_header(k)) continue;
-    if (!is_safe_header_text(k) || !is_safe_header_text(v)) {
-      spdlog::error("request {}: header {} has a line break or NUL; not sent", h.request_id, k);
-      continue;
-    }
+    if (!sendable_header(k, v, h.request_id)) continue;
     out += k;
     out += ": ";
     out += v;
@@ -651,22 +654,21 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
   const uint64_t body_size = file ? file->size() : r.shared_body ? r.shared_body->size() : r.body.size();
   const uint64_t bytes = h.is_head ? 0 : body_size;
 
-  bool ok = false;
+  beast::error_code ec;
   if (file && !h.is_head) {
     // Large blobs (past the memory cache): Beast reads the file in pieces.
     http::response_header<> fields;
     fields.result(static_cast<unsigned>(r.status));
     fields.version(h.version);
     for (auto& [k, v] : r.headers)
-      if (!is_framing_header(k)) fields.insert(k, v);
+      if (sendable_header(k, v, h.request_id)) fields.insert(k, v);
     fields.set(http::field::server, "imgpipe");
     if (!h.request_id.empty()) fields.set("X-Request-Id", h.request_id);
     http::response<http::file_body> res{std::move(fields), std::move(*file)};
     res.keep_alive(keep);
     res.prepare_payload();
     s.stream.expires_after(cfg.read_timeout);
-    auto [ec, n] = co_await http::async_write(s.stream, res, nothrow_awaitable);
-    ok = !ec;
+    std::tie(ec, std::ignore) = co_await http::async_write(s.stream, res, nothrow_awaitable);
   } else {
     // Everything else — hot cached variants above all — is one header block
     // written with its body in a single gather write: no per-field
@@ -682,10 +684,10 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
                                             : std::string_view(r.body);
     std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(body.data(), body.size())};
     s.stream.expires_after(cfg.read_timeout);
-    auto [ec, n] = co_await asio::async_write(s.stream, wire, nothrow_awaitable);
-    ok = !ec;
-    if (ec && !is_quiet_network_error(ec)) spdlog::debug("http: write failed: {}", ec.message());
+    std::tie(ec, std::ignore) = co_await asio::async_write(s.stream, wire, nothrow_awaitable);
   }
+  const bool ok = !ec;
+  if (ec && !is_quiet_network_error(ec)) spdlog::debug("http: write failed: {}", ec.message());
   // One line per request (the access log), after the answer is on the wire.
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - h.started).count();
   if (log::enabled(log::Level::info))

@@ -223,6 +223,7 @@ class TestHandler : public Handler {
       Response r;
       r.file_path = file_path;
       r.set("Content-Type", "image/jpeg");
+      r.set("X-Bad", "a\r\nSet-Cookie: evil=1");  // must not be sent by the file-body path either
       respond(std::move(r));
     } else {
       respond(Response::error(Error(ErrorCode::not_found)));
@@ -526,7 +527,10 @@ TEST_F(HttpServerTest, FileBodyAndMissingFile) {
   EXPECT_EQ(r.status, 200);
   EXPECT_TRUE(r.body == content);
   EXPECT_EQ(r.header("content-type"), "image/jpeg");
+  EXPECT_EQ(r.header("set-cookie"), "");
+  EXPECT_EQ(r.header("x-bad"), "");
   auto h = roundtrip("HEAD /file HTTP/1.1\r\nHost: x\r\n\r\n", true);
+  EXPECT_EQ(h.header("set-cookie"), "");
   EXPECT_EQ(h.header("content-length"), std::to_string(content.size()));
   std::filesystem::remove(path);
   auto gone = roundtrip("GET /file HTTP/1.1\r\nHost: x\r\n\r\n");
