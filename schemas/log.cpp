@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <iterator>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -34,6 +33,7 @@ const char* name(Level l) {
 }  // namespace
 
 void setup(std::string_view level_name) {
+  spdlog::drop("imgpipe");  // a second setup() replaces the first (tests, level changes)
   auto logger = spdlog::stderr_logger_mt("imgpipe");
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::from_str(std::string(level_name)));
@@ -63,8 +63,6 @@ void append_json_string(fmt::memory_buffer& out, std::string_view s) {
   out.append(quoted);
 }
 
-}  // namespace
-
 // Numbers by std::to_chars: no format string to parse per line.
 template <class... Precision>
 void append_number(fmt::memory_buffer& out, auto value, Precision... precision) {
@@ -72,6 +70,8 @@ void append_number(fmt::memory_buffer& out, auto value, Precision... precision) 
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value, precision...);
   out.append(digits, ec == std::errc() ? end : digits);
 }
+
+}  // namespace
 
 void request(const RequestLine& r) {
   if (!enabled(Level::info)) return;
@@ -95,7 +95,7 @@ void request(const RequestLine& r) {
 }
 
 void write(Level level, std::string_view event, const nlohmann::json& fields) {
-  if (!spdlog::default_logger_raw()->should_log(to_spdlog(level))) return;
+  if (!enabled(level)) return;
   nlohmann::json line = {
       {"ts", now_seconds()},
       {"level", name(level)},

@@ -690,8 +690,7 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
   if (ec && !is_quiet_network_error(ec)) spdlog::debug("http: write failed: {}", ec.message());
   // One line per request (the access log), after the answer is on the wire.
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - h.started).count();
-  if (log::enabled(log::Level::info))
-    log::request({h.method, h.path, h.request_id, r.status, seconds * 1000.0, bytes, ok});
+  log::request({h.method, h.path, h.request_id, r.status, seconds * 1000.0, bytes, ok});
   if (cfg.on_response) cfg.on_response(AccessRecord{h.method, h.path, r.status, seconds, bytes});
   co_return ok && keep;
 }
