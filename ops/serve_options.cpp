@@ -51,7 +51,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("listen", po::value(&o.http.listen)->default_value(o.http.listen), "HOST:PORT to serve HTTP on")
       ("public-url", po::value(&o.gateway.public_url)->default_value(o.gateway.public_url), "base URL of viewer pages and API links, as users reach it")
       ("src-url", po::value(&o.gateway.src_url)->default_value(""), "base URL of image (src) URLs; empty: --public-url")
-      ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP I/O threads")
+      ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; connections are dealt to them in turn (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; 0: off")
       ("anonymous-max-mb", po::value(&anon_mb)->default_value(anon_mb), "largest anonymous upload or import, MB")
