@@ -9,7 +9,7 @@
 namespace imgpipe::gateway {
 namespace {
 
-// Every route label value; route_of never returns anything else, so the
+// Every route label value; route_index never picks anything else, so the
 // registry stays small and each route's series can be looked up once.
 constexpr std::array<const char*, 6> kFixedRoutes{"/v1/upload", "/v1/import", "/healthz", "/readyz", "/metrics", "/"};
 constexpr size_t kSrc = kFixedRoutes.size(), kViewer = kSrc + 1, kOther = kSrc + 2, kRoutes = kSrc + 3;
@@ -67,8 +67,6 @@ RouteSeries& series(size_t route) {
 }
 
 }  // namespace
-
-std::string route_of(const std::string& /*method*/, const std::string& path) { return route_name(route_index(path)); }
 
 void observe_request(const AccessRecord& r) {
   auto& s = series(route_index(r.path));

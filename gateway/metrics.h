@@ -10,9 +10,6 @@
 
 namespace imgpipe::gateway {
 
-// A low-cardinality route name for a request: "/v1/upload", "src", "viewer", ...
-std::string route_of(const std::string& method, const std::string& path);
-
 // HttpServerConfig::on_response: counts and times the request by route and status.
 void observe_request(const AccessRecord& record);
 
