@@ -9,25 +9,25 @@ namespace imgpipe::gateway {
 
 using namespace std::chrono_literals;
 
-ImageEventFollower::ImageEventFollower(storage::Bus& bus, storage::ImageIndex& index) : bus_(bus), index_(index) {}
+ImageEventFollower::ImageEventFollower(storage::Bus& bus, storage::ImageIndex& index)
+    : bus_(bus),
+      index_(index),
+      follower_(bus, index.db(),
+                {storage::topics::images, storage::ImageIndex::positions_name, 100ms,
+                 [this](const storage::TopicFollower&) {
+                   expire_waiters();
+                   probe_bus_for_stale_waiters();
+                 }},
+                [this](const storage::BusMessage& message, storage::WriteOp position) {
+                  apply(message, std::move(position));
+                }) {}
 
 ImageEventFollower::~ImageEventFollower() { stop(); }
 
-void ImageEventFollower::start() {
-  if (running_.exchange(true)) return;
-  auto positions = index_.positions();
-  for (const auto& p : bus_.describe(storage::topics::images, ""))
-    if (positions[p.partition] < p.high) catch_up_target_[p.partition] = p.high;
-  caught_up_ = catch_up_target_.empty();
-  log::info("index_catch_up", {{"partitions_behind", catch_up_target_.size()}});
-  reader_ = bus_.read(storage::topics::images, storage::StartAt::from_offsets(positions));
-  thread_ = std::thread([this] { run(); });
-}
+void ImageEventFollower::start() { follower_.start(); }
 
 void ImageEventFollower::stop() {
-  if (!running_.exchange(false)) return;
-  reader_->close();
-  if (thread_.joinable()) thread_.join();
+  follower_.stop();
   std::multimap<std::string, Waiter> left;
   {
     std::lock_guard lock(mutex_);
@@ -47,37 +47,11 @@ size_t ImageEventFollower::waiting() const {
   return waiters_.size();
 }
 
-void ImageEventFollower::run() {
-  while (running_) {
-    std::optional<storage::BusMessage> message;
-    try {
-      message = reader_->poll(100ms);
-    } catch (const std::exception& e) {
-      log::warn("images_topic_poll_failed", {{"error", e.what()}});
-      std::this_thread::sleep_for(500ms);
-    }
-    expire_waiters();
-    probe_bus_for_stale_waiters();
-    if (!message) continue;
-    try {
-      auto event = schemas::decode_image_event(message->value);
-      if (observer_) observer_(event);
-      index_.apply(event, message->partition, message->offset);
-      deliver(event);
-    } catch (const schemas::Error& e) {
-      log::error("image_event_skipped", {{"partition", message->partition}, {"offset", message->offset},
-                                         {"error", e.what()}});
-    }
-    ++applied_;
-    if (!caught_up_) {
-      auto it = catch_up_target_.find(message->partition);
-      if (it != catch_up_target_.end() && message->offset + 1 >= it->second) catch_up_target_.erase(it);
-      if (catch_up_target_.empty()) {
-        caught_up_ = true;
-        log::info("index_caught_up", {{"applied", applied_.load()}});
-      }
-    }
-  }
+void ImageEventFollower::apply(const storage::BusMessage& message, storage::WriteOp position) {
+  auto event = schemas::decode_image_event(message.value);
+  if (observer_) observer_(event);
+  index_.apply(event, {std::move(position)});
+  deliver(event);
 }
 
 void ImageEventFollower::deliver(const schemas::ImageEvent& event) {

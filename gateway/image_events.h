@@ -2,19 +2,18 @@
 // Follows the images topic: applies every event to this gateway's index and
 // hands `ready`/`failed` to the requests waiting for them.
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "schemas/messages.h"
 #include "storage/bus.h"
 #include "storage/image_index.h"
+#include "storage/topic_follower.h"
 
 namespace imgpipe::gateway {
 
@@ -38,11 +37,11 @@ class ImageEventFollower {
   void set_observer(std::function<void(const schemas::ImageEvent&)> observer) { observer_ = std::move(observer); }
 
   // The index has applied everything that was on the topic when we started.
-  bool caught_up() const { return caught_up_; }
-  int64_t applied() const { return applied_; }
+  bool caught_up() const { return follower_.caught_up(); }
+  int64_t applied() const { return follower_.applied(); }
 
  private:
-  void run();
+  void apply(const storage::BusMessage& message, storage::WriteOp position);
   void expire_waiters();
   void deliver(const schemas::ImageEvent& event);
 
@@ -58,15 +57,10 @@ class ImageEventFollower {
 
   storage::Bus& bus_;
   storage::ImageIndex& index_;
-  std::unique_ptr<storage::BusConsumer> reader_;
-  std::thread thread_;
-  std::atomic<bool> running_{false};
-  std::atomic<bool> caught_up_{false};
-  std::atomic<int64_t> applied_{0};
-  std::map<int32_t, int64_t> catch_up_target_;
   mutable std::mutex mutex_;
   std::multimap<std::string, Waiter> waiters_;
   std::function<void(const schemas::ImageEvent&)> observer_;
+  storage::TopicFollower follower_;  // last: its thread uses the members above
 };
 
 }  // namespace imgpipe::gateway

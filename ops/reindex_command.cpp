@@ -15,6 +15,7 @@
 #include "schemas/messages.h"
 #include "storage/db.h"
 #include "storage/image_index.h"
+#include "storage/topic_follower.h"
 
 namespace imgpipe::ops {
 namespace po = boost::program_options;
@@ -70,50 +71,33 @@ int reindex_command(int argc, char** argv) {
     // Usage per owner and blob references live beside the index (cf::listings) and are rebuilt with it.
     gateway::accounts::UsageLedger ledger(*db, index, gateway::accounts::system_clock());
 
-    std::map<int32_t, int64_t> target;  // partition -> high watermark at start
-    int64_t total = 0;
-    for (const auto& p : b->describe(storage::topics::images, "")) {
-      if (p.high > p.low) target[p.partition] = p.high;
-      total += p.high - p.low;
-    }
+    auto last_progress = Clock::now();
+    storage::TopicFollower follower(
+        *b, *db,
+        {storage::topics::images, storage::ImageIndex::positions_name, std::chrono::milliseconds(200),
+         [&](const storage::TopicFollower& f) {
+           if (Clock::now() - last_progress < std::chrono::seconds(2)) return;
+           last_progress = Clock::now();
+           std::cerr << "imgpipe reindex: " << f.applied() + f.skipped() << " / ~" << f.behind_at_start()
+                     << " events\n";
+         }},
+        [&](const storage::BusMessage& m, storage::WriteOp position) {
+          auto event = schemas::decode_image_event(m.value);
+          ledger.observe(event);
+          index.apply(event, {std::move(position)});
+        });
     index.clear();
-    std::cerr << "imgpipe reindex: index cleared; reading " << total << " events from " << target.size()
-              << " partition(s) of the images topic\n";
-    auto reader = b->read(storage::topics::images, storage::StartAt::from_beginning());
-    int64_t applied = 0, skipped = 0;
-    auto last_progress = Clock::now(), last_message = Clock::now();
+    follower.forget_positions();
+    std::cerr << "imgpipe reindex: index cleared; reading the images topic from the beginning\n";
     const auto started = Clock::now();
-    while (!target.empty()) {
-      auto m = reader->poll(std::chrono::milliseconds(200));
-      if (Clock::now() - last_progress > std::chrono::seconds(2)) {
-        last_progress = Clock::now();
-        std::cerr << "imgpipe reindex: " << applied + skipped << " / ~" << total << " events\n";
-      }
-      if (!m) {
-        if (Clock::now() - last_message > std::chrono::seconds(idle_seconds)) {
-          std::cerr << "imgpipe reindex: no event for " << idle_seconds << " s with " << target.size()
-                    << " partition(s) not at their end; is the bus reachable? The index is incomplete.\n";
-          return 1;
-        }
-        continue;
-      }
-      last_message = Clock::now();
-      try {
-        auto event = schemas::decode_image_event(m->value);
-        ledger.observe(event);
-        index.apply(event, m->partition, m->offset);
-        ++applied;
-      } catch (const schemas::Error& e) {
-        ++skipped;
-        log::warn("image_event_skipped", {{"partition", m->partition}, {"offset", m->offset}, {"error", e.what()}});
-      }
-      auto it = target.find(m->partition);
-      if (it != target.end() && m->offset + 1 >= it->second) target.erase(it);
+    if (!follower.catch_up(std::chrono::seconds(idle_seconds))) {
+      std::cerr << "imgpipe reindex: no event for " << idle_seconds
+                << " s before every partition reached its end; is the bus reachable? The index is incomplete.\n";
+      return 1;
     }
-    reader->close();
     const double secs = std::chrono::duration<double>(Clock::now() - started).count();
-    std::cout << "reindex done: " << applied << " events applied, " << skipped << " skipped (malformed) in "
-              << secs << " s\n";
+    std::cout << "reindex done: " << follower.applied() << " events applied, " << follower.skipped()
+              << " skipped (malformed) in " << secs << " s\n";
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "imgpipe reindex: " << e.what() << "\n";

@@ -2,12 +2,10 @@
 
 #include <algorithm>
 
+#include "storage/topic_follower.h"
+
 namespace imgpipe::storage {
 namespace {
-
-const std::string kImagesTopicPositionPrefix = std::string("images") + '\0';
-
-std::string position_key(int32_t partition) { return kImagesTopicPositionPrefix + be32(static_cast<uint32_t>(partition)); }
 
 std::string variant_key(const std::string& id, const std::string& size, const std::string& format) {
   return id + '\0' + size + '\0' + format;
@@ -27,8 +25,8 @@ void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::Varia
 
 }  // namespace
 
-void ImageIndex::apply(const schemas::ImageEvent& event, int32_t partition, int64_t offset) {
-  std::vector<WriteOp> batch;
+void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> also) {
+  std::vector<WriteOp> batch = std::move(also);
   auto existing = get(event.image_id);
   if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
     schemas::ImageRecord record = *event.image;
@@ -49,8 +47,7 @@ void ImageIndex::apply(const schemas::ImageEvent& event, int32_t partition, int6
       return true;
     });
   }
-  batch.push_back({WriteOp::Kind::put, cf::positions, position_key(partition), be64(static_cast<uint64_t>(offset + 1))});
-  db_.write(batch, false);
+  if (!batch.empty()) db_.write(batch, false);
   forget(event.image_id);
 }
 
@@ -117,15 +114,7 @@ void ImageIndex::put_rendered_variant(const std::string& id, const schemas::Vari
   db_.put(cf::variants, variant_key(id, variant.size, variant.format), schemas::encode_record(holder), false);
 }
 
-std::map<int32_t, int64_t> ImageIndex::positions() {
-  std::map<int32_t, int64_t> out;
-  db_.scan(cf::positions, kImagesTopicPositionPrefix, [&](std::string_view key, std::string_view value) {
-    auto partition = static_cast<int32_t>(read_be32(key.substr(kImagesTopicPositionPrefix.size())));
-    out[partition] = static_cast<int64_t>(read_be64(value));
-    return true;
-  });
-  return out;
-}
+std::map<int32_t, int64_t> ImageIndex::positions() { return stored_positions(db_, positions_name); }
 
 std::vector<std::string> ImageIndex::expired(int64_t now, size_t limit) {
   std::vector<std::string> ids;
@@ -138,7 +127,7 @@ std::vector<std::string> ImageIndex::expired(int64_t now, size_t limit) {
 }
 
 void ImageIndex::clear() {
-  for (const char* family : {cf::images, cf::variants, cf::expiry, cf::listings, cf::positions}) db_.clear(family);
+  for (const char* family : {cf::images, cf::variants, cf::expiry, cf::listings}) db_.clear(family);
   std::lock_guard lock(cache_mu_);
   ++generation_;
   lru_.clear();

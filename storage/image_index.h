@@ -26,9 +26,12 @@ class ImageIndex {
   // must be one ImageIndex per Db in a process.
   explicit ImageIndex(Db& db, size_t cached_records = 4096) : db_(db), cache_capacity_(cached_records) {}
 
-  // Applies one event read at (partition, offset) of the images topic and
-  // records the reader position in the same atomic write. Idempotent.
-  void apply(const schemas::ImageEvent& event, int32_t partition, int64_t offset);
+  // The images topic follower's key in cf::positions (storage/topic_follower.h).
+  static constexpr const char* positions_name = "images";
+
+  // Applies one event of the images topic, with `also` (the follower's
+  // position) in the same atomic write. Idempotent.
+  void apply(const schemas::ImageEvent& event, std::vector<WriteOp> also = {});
 
   std::optional<schemas::ImageRecord> get(const std::string& id);
   // The same without a copy of the record.
@@ -41,11 +44,14 @@ class ImageIndex {
 
   // Next offset per partition of the images topic this index has applied.
   std::map<int32_t, int64_t> positions();
+  // The database this index lives in: its follower keeps positions there.
+  Db& db() { return db_; }
 
   // Images whose expires_at is at or before `now` (unix seconds), oldest first.
   std::vector<std::string> expired(int64_t now, size_t limit);
 
-  // Forget everything (before a rebuild from the topic).
+  // Forget every image, variant, expiry and listing (before a rebuild from
+  // the topic; the follower's positions are its own: forget_positions()).
   void clear();
 
  private:

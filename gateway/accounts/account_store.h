@@ -8,18 +8,16 @@
 // as soon as they are durable, so a caller can use a key at once. Applying
 // is idempotent and never goes back to an older version of an account.
 
-#include <atomic>
-#include <map>
-#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "schemas/account_event.h"
 #include "storage/bus.h"
 #include "storage/db.h"
+#include "storage/topic_follower.h"
 
 namespace imgpipe::gateway::accounts {
 
@@ -30,7 +28,7 @@ class AccountStore {
 
   void start();
   void stop();
-  bool caught_up() const { return caught_up_; }
+  bool caught_up() const { return follower_.caught_up(); }
 
   void apply(const schemas::AccountEvent& event);
 
@@ -42,17 +40,13 @@ class AccountStore {
   std::vector<schemas::Account> all();
 
  private:
-  void run();
-  void apply_at(const schemas::AccountEvent& event, std::optional<std::pair<int32_t, int64_t>> position);
+  // `position`: the follower's, written in the same atomic write; none for
+  // this gateway's own events, which are written synced instead.
+  void apply_at(const schemas::AccountEvent& event, std::optional<storage::WriteOp> position);
 
-  storage::Bus& bus_;
   storage::Db& db_;
-  std::unique_ptr<storage::BusConsumer> reader_;
-  std::thread thread_;
-  std::atomic<bool> running_{false};
-  std::atomic<bool> caught_up_{false};
-  std::map<int32_t, int64_t> catch_up_target_;
   std::mutex apply_mutex_;
+  storage::TopicFollower follower_;  // last: its thread uses the members above
 };
 
 }  // namespace imgpipe::gateway::accounts

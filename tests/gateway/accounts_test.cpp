@@ -312,7 +312,7 @@ class LedgerTest : public ::testing::Test {
       e.image = r;
     }
     ledger_->observe(e);
-    index_->apply(e, 0, offset_++);
+    index_->apply(e);
   }
 
   fs::path dir_;
@@ -321,7 +321,6 @@ class LedgerTest : public ::testing::Test {
   std::unique_ptr<storage::BlobStore> blobs_;
   std::shared_ptr<ManualClock> clock_;
   std::unique_ptr<UsageLedger> ledger_;
-  int64_t offset_ = 0;
 };
 
 TEST_F(LedgerTest, CountsOnceAndDropsStorageOnDelete) {

@@ -23,14 +23,14 @@ TEST(ImageIndex, CachedRecordFollowsUpdatesAndDeletes) {
   auto db = Db::open(dir.path());
   ImageIndex index(*db);
   EXPECT_FALSE(index.get("abc"));
-  index.apply(ready("abc", "first"), 0, 0);
+  index.apply(ready("abc", "first"));
   ASSERT_TRUE(index.get("abc"));
   EXPECT_EQ(index.get_shared("abc")->name, "first");  // now cached
   auto updated = ready("abc", "second");
   updated.type = "updated";
-  index.apply(updated, 0, 1);
+  index.apply(updated);
   EXPECT_EQ(index.get("abc")->name, "second");
-  index.apply(schemas::ImageEvent{"deleted", "abc", "req", std::nullopt, std::nullopt}, 0, 2);
+  index.apply(schemas::ImageEvent{"deleted", "abc", "req", std::nullopt, std::nullopt});
   EXPECT_FALSE(index.get("abc"));
   EXPECT_FALSE(index.get_shared("abc"));
 }
@@ -39,7 +39,7 @@ TEST(ImageIndex, ClearForgetsCachedRecords) {
   testing::TempDir dir;
   auto db = Db::open(dir.path());
   ImageIndex index(*db);
-  index.apply(ready("abc", "first"), 0, 0);
+  index.apply(ready("abc", "first"));
   ASSERT_TRUE(index.get("abc"));
   index.clear();
   EXPECT_FALSE(index.get("abc"));
@@ -49,7 +49,7 @@ TEST(ImageIndex, CapacityBoundsTheCache) {
   testing::TempDir dir;
   auto db = Db::open(dir.path());
   ImageIndex index(*db, 2);
-  for (const char* id : {"a1", "a2", "a3"}) index.apply(ready(id, id), 0, 0);
+  for (const char* id : {"a1", "a2", "a3"}) index.apply(ready(id, id));
   for (const char* id : {"a1", "a2", "a3", "a1"}) EXPECT_EQ(index.get(id)->name, id);
 }
 
