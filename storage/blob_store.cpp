@@ -213,25 +213,6 @@ std::string BlobStore::put(std::string_view bytes) {
   return sha;
 }
 
-std::string BlobStore::put_file(const fs::path& file, const std::string& sha256) {
-  require_sha256(sha256);
-  if (contains(sha256)) {
-    remove_file(file);
-    return sha256;
-  }
-  {
-    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) io_failure("open", file, errno);
-    if (::fsync(fd.get()) != 0) io_failure("fsync", file, errno);
-  }
-  auto target = path_of(sha256);
-  ensure_dir(target.parent_path());
-  if (::rename(file.c_str(), target.c_str()) != 0) io_failure("rename", file, errno);
-  fsync_dir(target.parent_path());
-  if (file.parent_path() != target.parent_path()) fsync_dir(file.parent_path());
-  return sha256;
-}
-
 void BlobStore::remove(const std::string& sha256) {
   if (!valid_sha256(sha256)) return;
   remove_file(path_of(sha256));
@@ -245,11 +226,6 @@ void BlobStore::put_manifest(const std::string& name, std::string_view content) 
 std::optional<std::string> BlobStore::get_manifest(const std::string& name) const {
   require_manifest_name(name);
   return read_whole(manifests_ / name);
-}
-
-void BlobStore::remove_manifest(const std::string& name) {
-  require_manifest_name(name);
-  remove_file(manifests_ / name);
 }
 
 // --- sha256 through OpenSSL's EVP interface ---

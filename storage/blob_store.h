@@ -19,8 +19,6 @@ class BlobStore {
 
   // Stores `bytes` durably; returns their sha256 (lowercase hex). Idempotent.
   std::string put(std::string_view bytes);
-  // Moves a finished file in (same filesystem) after fsyncing it; returns its sha256.
-  std::string put_file(const std::filesystem::path& file, const std::string& sha256);
 
   bool contains(const std::string& sha256) const;
   std::filesystem::path path_of(const std::string& sha256) const;
@@ -31,10 +29,8 @@ class BlobStore {
   // Small named documents written atomically (temp, fsync, rename).
   void put_manifest(const std::string& name, std::string_view content);
   std::optional<std::string> get_manifest(const std::string& name) const;
-  void remove_manifest(const std::string& name);
 
   const std::filesystem::path& staging_dir() const { return staging_; }
-  const std::filesystem::path& root() const { return root_; }
 
  private:
   std::filesystem::path root_, blobs_, staging_, manifests_;

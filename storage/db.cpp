@@ -21,8 +21,8 @@ namespace {
 using schemas::Error;
 using schemas::ErrorCode;
 
-constexpr const char* all_families[] = {cf::images,    cf::variants,  cf::listings, cf::expiry,    cf::keys,
-                                        cf::usage,     cf::positions, cf::bus_log,  cf::bus_groups};
+constexpr const char* all_families[] = {cf::images, cf::variants,  cf::expiry,  cf::listings,
+                                        cf::keys,   cf::positions, cf::bus_log, cf::bus_groups};
 
 // Families read mostly by exact key: a bloom filter and a hash index inside
 // each data block make a miss or a hit cost one block probe.

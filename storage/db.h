@@ -15,17 +15,24 @@
 
 namespace imgpipe::storage {
 
-// Column families. Every process opens all of them.
+// Column families, with who writes them. Every process opens all of them
+// (and any a newer build left behind).
 namespace cf {
-inline constexpr const char* images = "images";          // image id -> ImageRecord JSON
-inline constexpr const char* variants = "variants";      // id '\0' variant -> VariantRecord JSON (on-demand renders)
-inline constexpr const char* listings = "listings";      // owner/namespace/tag listings
-inline constexpr const char* expiry = "expiry";          // be64(expires_at) id -> ""
-inline constexpr const char* keys = "keys";              // hash(api key) -> account JSON
-inline constexpr const char* usage = "usage";            // counters
-inline constexpr const char* positions = "positions";    // consumer positions of this process's readers
-inline constexpr const char* bus_log = "bus_log";        // embedded bus: topic '\0' be32(partition) be64(offset) -> message
-inline constexpr const char* bus_groups = "bus_groups";  // embedded bus: group '\0' topic '\0' be32(partition) -> be64(next)
+// ImageIndex (storage/image_index.h), from the images topic:
+inline constexpr const char* images = "images";      // image id -> ImageRecord JSON
+inline constexpr const char* variants = "variants";  // id '\0' size '\0' format -> a rendered-on-demand variant (record-shaped JSON)
+inline constexpr const char* expiry = "expiry";      // be64(expires_at) id -> ""
+// UsageLedger (gateway/accounts/usage_ledger.h), from the images topic and
+// cleared with the index: usage counters, each owner's images, blob references.
+inline constexpr const char* listings = "listings";
+// AccountStore (gateway/accounts/account_store.h), from the accounts topic:
+// "id:" key_id -> Account JSON, "h:" sha256(key) -> key_id, "e:" email '\0' key_id -> "".
+inline constexpr const char* keys = "keys";
+// TopicFollower (storage/topic_follower.h): name '\0' be32(partition) -> be64(next offset).
+inline constexpr const char* positions = "positions";
+// EmbeddedBus (storage/embedded_bus.h):
+inline constexpr const char* bus_log = "bus_log";        // topic '\0' be32(partition) be64(offset) -> message
+inline constexpr const char* bus_groups = "bus_groups";  // group '\0' topic '\0' be32(partition) -> be64(next)
 }  // namespace cf
 
 struct WriteOp {

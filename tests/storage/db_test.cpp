@@ -69,10 +69,10 @@ TEST(Db, ScanPrefixEndingInFF) {
   testing::TempDir dir;
   auto db = Db::open(dir.path());
   const std::string p("x\xff", 2);
-  db->put(cf::usage, p + "1", "a", false);
-  db->put(cf::usage, p + "\xff", "b", false);
-  db->put(cf::usage, "y", "c", false);
-  EXPECT_EQ(scan_all(*db, cf::usage, p).size(), 2u);
+  db->put(cf::listings, p + "1", "a", false);
+  db->put(cf::listings, p + "\xff", "b", false);
+  db->put(cf::listings, "y", "c", false);
+  EXPECT_EQ(scan_all(*db, cf::listings, p).size(), 2u);
 }
 
 TEST(Db, Last) {
