@@ -3,8 +3,8 @@
 // counters and histograms that any module increments, and gauges computed at
 // scrape time. Like log.h it is an observability contract every layer may
 // use; the HTTP side (/metrics, route labels) is gateway/metrics.h.
-// Hand-written because no Debian 12 package provides a C++ client
-// (prometheus-cpp is not packaged); see docs/dependencies.md.
+// Hand-written; prometheus-cpp-dev is packaged in Debian 12 and is the
+// candidate to replace this (docs/dependencies.md says why not yet).
 
 #include <atomic>
 #include <functional>

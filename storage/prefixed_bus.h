@@ -2,8 +2,9 @@
 // A Bus decorator that puts several installations (or test runs) on one
 // cluster: every logical topic name ("imgpipe.ingest") and consumer group
 // becomes prefix + name on the wire, and messages come back with the logical
-// name in BusMessage::topic. The one place --topic-prefix is applied; the
-// code above sees the names of storage/bus.h only.
+// name in BusMessage::topic. The one place bus traffic gets --topic-prefix
+// (topic admin names the same topics through ops/bus_setup.h topic_specs());
+// the code above sees the names of storage/bus.h only.
 
 #include <memory>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Configuration of the worker role (flags: ops/cli_options.cpp).
+// Configuration of the worker role (flags: ops/serve_options.cpp).
 
 #include <chrono>
 #include <cstddef>

@@ -25,8 +25,9 @@ using std::chrono::milliseconds;
 // close(): the bound on how long close() waits for a concurrent poll.
 constexpr milliseconds poll_slice{100};
 
-// The one place librdkafka failures become our error. The detail goes to the
-// log; the message is what a client may see.
+// Where the bus's librdkafka failures become our error (topics.cpp has the
+// admin client's twin). The detail goes to the log; the message is what a
+// client may see.
 schemas::Error unavailable(std::string_view what, const std::string& detail) {
   spdlog::warn("kafka: {}: {}", what, detail);
   return schemas::Error(schemas::ErrorCode::service_unavailable,

@@ -1,6 +1,6 @@
 #pragma once
 // The named steps of an ingest job. Each throws schemas::Error; the order is
-// listed once, in pipeline.cpp.
+// listed once, in workers/ingest_pipeline.cpp.
 
 #include "workers/steps/job_context.h"
 
