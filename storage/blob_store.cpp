@@ -155,8 +155,9 @@ void remove_file(const fs::path& path) {
 // complete content, so "exists" means "stored". Concurrent writers of the same
 // bytes each write their own temp file and rename over one another; the
 // content is identical, so the last rename wins harmlessly.
-// TODO(gc): unreferenced blobs and stale .tmp-* files (a crash between create
-// and rename) are collected by the blob GC, not here.
+// Unreferenced blobs are removed by the gateway's retention sweep (it knows
+// the references); stale .tmp-* files left by a crash between create and
+// rename are not collected by anything yet.
 BlobStore::BlobStore(fs::path root)
     : root_(std::move(root)), blobs_(root_ / "blobs"), staging_(root_ / "staging"), manifests_(root_ / "manifests") {
   std::error_code ec;
