@@ -91,7 +91,8 @@ int serve_command(const char* command, int argc, char** argv) {
     log::info("started", {{"command", command}, {"bus", bus->kind()}, {"listen", options.http.listen},
                           {"public_url", options.gateway.public_url}, {"data_dir", options.data_dir},
                           {"gateway", options.run_gateway}, {"worker", options.run_worker}});
-    if (http) std::cerr << "imgpipe: serving on http://" << options.http.listen << " (open " << options.gateway.public_url << ")\n";
+    // For a person at a terminal, so on stdout: stderr carries JSON lines only.
+    if (http) std::cout << "imgpipe: serving on http://" << options.http.listen << " (open " << options.gateway.public_url << ")" << std::endl;
 
     for (;;) {
       int sig = 0;
@@ -108,8 +109,7 @@ int serve_command(const char* command, int argc, char** argv) {
     log::info("stopped");
     return 0;
   } catch (const std::exception& e) {
-    log::error("fatal", {{"error", e.what()}});
-    std::cerr << "imgpipe " << command << ": " << e.what() << "\n";
+    log::error("fatal", {{"command", command}, {"error", e.what()}});  // the one report of it
     return 1;
   }
 }

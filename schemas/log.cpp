@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
+#include <exception>
+#include <memory>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -30,28 +34,27 @@ const char* name(Level l) {
   return "info";
 }
 
-}  // namespace
-
-void setup(std::string_view level_name) {
-  spdlog::drop("imgpipe");  // a second setup() replaces the first (tests, level changes)
-  auto logger = spdlog::stderr_logger_mt("imgpipe");
-  logger->set_pattern("%v");
-  logger->set_level(spdlog::level::from_str(std::string(level_name)));
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
+// spdlog's six levels on our four.
+const char* name(spdlog::level::level_enum l) {
+  switch (l) {
+    case spdlog::level::trace:
+    case spdlog::level::debug: return "debug";
+    case spdlog::level::info: return "info";
+    case spdlog::level::warn: return "warn";
+    default: return "error";
+  }
 }
 
-bool enabled(Level level) { return spdlog::default_logger_raw()->should_log(to_spdlog(level)); }
-
-namespace {
-
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+double seconds_since_epoch(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
+
+double now_seconds() { return seconds_since_epoch(std::chrono::system_clock::now()); }
 
 // `s` as a JSON string: copied as is when it is plain printable ASCII (every
 // path a client normally asks for), else escaped by nlohmann like write().
-void append_json_string(fmt::memory_buffer& out, std::string_view s) {
+template <class Buffer>
+void append_json_string(Buffer& out, std::string_view s) {
   bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
   if (plain) {
     out.push_back('"');
@@ -64,14 +67,93 @@ void append_json_string(fmt::memory_buffer& out, std::string_view s) {
 }
 
 // Numbers by std::to_chars: no format string to parse per line.
-template <class... Precision>
-void append_number(fmt::memory_buffer& out, auto value, Precision... precision) {
+template <class Buffer, class... Precision>
+void append_number(Buffer& out, auto value, Precision... precision) {
   char digits[64];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value, precision...);
   out.append(digits, ec == std::errc() ? end : digits);
 }
 
+// spdlog's default logger: whatever is logged with spdlog:: directly (code
+// not yet on write(), a library that uses spdlog) still leaves a line of our
+// format, its text in "msg".
+class TextAsJson final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& m, spdlog::memory_buf_t& out) override {
+    out.append(std::string_view(R"({"ts":)"));
+    append_number(out, seconds_since_epoch(m.time), std::chars_format::fixed, 6);
+    out.append(std::string_view(R"(,"level":")"));
+    out.append(std::string_view(name(m.level)));
+    out.append(std::string_view(R"(","event":"log","msg":)"));
+    append_json_string(out, std::string_view(m.payload.data(), m.payload.size()));
+    out.append(std::string_view("}\n"));
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<TextAsJson>(); }
+};
+
+// spdlog's own failures (a bad format string in a spdlog:: call) would print
+// a plain "[*** LOG ERROR ***]" line: one of ours instead, straight to stderr.
+void spdlog_failed(const std::string& what) {
+  std::string line = R"({"ts":)" + std::to_string(now_seconds()) + R"(,"level":"error","event":"log_failed","error":)" +
+                     nlohmann::json(what).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "}\n";
+  std::fputs(line.c_str(), stderr);
+}
+
+// Two spdlog loggers, each with its own stderr sink (a sink holds the
+// formatter) behind spdlog's one console mutex, so lines never interleave:
+// `lines` writes our preformatted JSON as is, `text` is spdlog's default.
+struct Loggers {
+  std::shared_ptr<spdlog::logger> lines, text;
+};
+
+Loggers& loggers() {
+  // Never destroyed: a line logged while the process exits still has a logger.
+  static Loggers* l = [] {
+    using Sink = spdlog::sinks::stderr_sink_mt;
+    auto* made = new Loggers{std::make_shared<spdlog::logger>("imgpipe", std::make_shared<Sink>()),
+                             std::make_shared<spdlog::logger>("", std::make_shared<Sink>())};
+    made->lines->set_formatter(std::make_unique<spdlog::pattern_formatter>("%v"));
+    made->text->set_formatter(std::make_unique<TextAsJson>());
+    for (auto& lg : {made->lines, made->text}) {
+      lg->set_level(spdlog::level::info);
+      lg->flush_on(spdlog::level::info);
+      lg->set_error_handler(spdlog_failed);
+    }
+    spdlog::set_default_logger(made->text);
+    return made;
+  }();
+  return *l;
+}
+
+// spdlog's default logger is ours from the start, before any setup().
+[[maybe_unused]] const bool kInstalled = (loggers(), true);
+
+[[noreturn]] void log_terminate() {
+  std::string what = "std::terminate without an active exception";
+  if (auto ep = std::current_exception()) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "an exception of unknown type";
+    }
+  }
+  write(Level::error, "terminate", {{"error", what}});
+  std::abort();
+}
+
 }  // namespace
+
+void setup(std::string_view level_name) {
+  auto level = spdlog::level::from_str(std::string(level_name));
+  auto& l = loggers();
+  l.lines->set_level(level);
+  l.text->set_level(level);
+  std::set_terminate(log_terminate);
+}
+
+bool enabled(Level level) { return loggers().lines->should_log(to_spdlog(level)); }
 
 void request(const RequestLine& r) {
   if (!enabled(Level::info)) return;
@@ -91,7 +173,7 @@ void request(const RequestLine& r) {
   out.append(std::string_view(R"(,"bytes":)"));
   append_number(out, r.bytes);
   out.append(r.sent ? std::string_view(R"(,"sent":true})") : std::string_view(R"(,"sent":false})"));
-  spdlog::default_logger_raw()->log(spdlog::level::info, std::string_view(out.data(), out.size()));
+  loggers().lines->log(spdlog::level::info, std::string_view(out.data(), out.size()));
 }
 
 void write(Level level, std::string_view event, const nlohmann::json& fields) {
@@ -101,8 +183,7 @@ void write(Level level, std::string_view event, const nlohmann::json& fields) {
       {"level", name(level)},
       {"event", event}};
   if (fields.is_object()) line.update(fields);
-  spdlog::default_logger_raw()->log(to_spdlog(level), "{}",
-                                    line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  loggers().lines->log(to_spdlog(level), "{}", line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace imgpipe::log

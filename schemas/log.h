@@ -1,6 +1,10 @@
 #pragma once
 // One JSON line per event on stderr (the log line is a contract operators
 // parse): {"ts":..., "level":..., "event":..., ...fields}. Backed by spdlog.
+// Every writer of the process ends here: our own events (write, request),
+// libraries' callbacks (GLib/libvips, librdkafka, Beast — each adapter calls
+// write with a "msg" field), and anything that still calls spdlog:: directly,
+// which spdlog's default logger turns into an {"event":"log","msg":...} line.
 
 #include <cstdint>
 #include <string_view>
@@ -11,7 +15,10 @@ namespace imgpipe::log {
 
 enum class Level { debug, info, warn, error };
 
-void setup(std::string_view level_name);  // "debug" | "info" | "warn" | "error"
+// Sets the level ("debug" | "info" | "warn" | "error"; default info) and
+// makes a std::terminate (an exception nobody caught) leave one "terminate"
+// line before the abort. Lines written before setup() go out at info.
+void setup(std::string_view level_name);
 // Whether lines at `level` are written: check before building costly fields.
 bool enabled(Level level);
 void write(Level level, std::string_view event, const nlohmann::json& fields = nlohmann::json::object());

@@ -1,6 +1,6 @@
 #include "workers/task_pool.h"
 
-#include <spdlog/spdlog.h>
+#include "schemas/log.h"
 
 namespace imgpipe::workers {
 
@@ -56,7 +56,7 @@ void TaskPool::run() {
     try {
       task();
     } catch (const std::exception& e) {
-      spdlog::error("{{\"event\":\"task_failed\",\"pool\":\"{}\",\"error\":\"{}\"}}", name_, e.what());
+      log::error("task_failed", {{"pool", name_}, {"error", e.what()}});
     }
     std::lock_guard lock(mutex_);
     --busy_;

@@ -34,11 +34,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <spdlog/spdlog.h>
-
-#include "schemas/log.h"
 
 #include "schemas/errors.h"
+#include "schemas/log.h"
 
 namespace imgpipe::gateway {
 namespace {
@@ -125,13 +123,13 @@ struct Responder {
   Responder& operator=(const Responder&) = delete;
   ~Responder() {
     if (!called.exchange(true)) {
-      spdlog::error("request {}: handler dropped `respond` without calling it", request_id);
+      log::error("respond_dropped", {{"request_id", request_id}});  // a handler bug: it kept no copy and never answered
       post(Response::error(Error(ErrorCode::internal_error)));
     }
   }
   void deliver(Response r) {
     if (called.exchange(true)) {
-      spdlog::warn("request {}: `respond` called more than once; extra answer dropped", request_id);
+      log::warn("respond_twice", {{"request_id", request_id}});  // the extra answer is dropped
       return;
     }
     post(std::move(r));
@@ -162,19 +160,33 @@ struct Responder {
 };
 
 // Turns whatever a handler threw into the answer; unknown failures are
-// logged here and reach the client only as internal_error.
+// logged here, once, and reach the client only as internal_error. Known
+// errors are the answer itself (the access log has them); a 5xx other than
+// internal_error (the bus is down, too busy) is a warning, not a bug.
+// The message of a caught exception, whatever its type.
+std::string what_of(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception of unknown type";
+  }
+}
+
 Response response_for(std::exception_ptr ep, const Request& req) {
   try {
     std::rethrow_exception(ep);
   } catch (const Error& e) {
     if (e.info().http_status >= 500)
-      spdlog::error("request {} {} {}: {}", req.request_id, req.method, req.path, e.what());
+      log::write(e.id() == ErrorCode::internal_error ? log::Level::error : log::Level::warn, "request_failed",
+                 {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
+                  {"code", e.info().code}, {"error", e.what()}});
     return Response::error(e);
-  } catch (const std::exception& e) {
-    spdlog::error("request {} {} {}: unhandled exception: {}", req.request_id, req.method, req.path, e.what());
   } catch (...) {
-    spdlog::error("request {} {} {}: unhandled non-standard exception", req.request_id, req.method, req.path);
   }
+  log::error("unhandled_exception",
+             {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path}, {"error", what_of(ep)}});
   return Response::error(Error(ErrorCode::internal_error));
 }
 
@@ -212,7 +224,7 @@ bool is_safe_header_text(std::string_view v) {
 bool sendable_header(std::string_view name, std::string_view value, const std::string& request_id) {
   if (is_framing_header(name)) return false;
   if (is_safe_header_text(name) && is_safe_header_text(value)) return true;
-  spdlog::error("request {}: header {} has a line break or NUL; not sent", request_id, name);
+  log::error("unsafe_header", {{"request_id", request_id}, {"header", name}});  // a line break or NUL: not sent
   return false;
 }
 
@@ -323,7 +335,7 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     auto [ec] = co_await acceptor.async_accept(socket, nothrow_awaitable);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      spdlog::warn("http: accept failed: {}", ec.message());
+      log::warn("http_accept_failed", {{"error", ec.message()}});
       // Out of descriptors and the like: back off instead of spinning.
       asio::steady_timer t(accept_strand, std::chrono::milliseconds(50));
       co_await t.async_wait(nothrow_awaitable);
@@ -345,15 +357,8 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     ++connections_open;
     ++connections_total;
     asio::co_spawn(s->ex, run_session(s), [this, s](std::exception_ptr ep) {
-      if (ep) {
-        try {
-          std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          spdlog::error("http: connection from {} ended by an exception: {}", s->peer_ip, e.what());
-        } catch (...) {
-          spdlog::error("http: connection from {} ended by an unknown exception", s->peer_ip);
-        }
-      }
+      if (ep)
+        log::error("unhandled_exception", {{"peer", s->peer_ip}, {"where", "connection"}, {"error", what_of(ep)}});
       beast::error_code ignored;
       s->stream.socket().close(ignored);
       --connections_open;
@@ -390,6 +395,8 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
         h.request_id = new_request_id();
         co_await send(*s, Response::error(Error(ErrorCode::bad_request, "The HTTP request is malformed.")), h, true);
         co_await linger_close(*s);
+      } else if (!is_quiet_network_error(ec) && log::enabled(log::Level::debug)) {
+        log::debug("http_read_failed", {{"peer", s->peer_ip}, {"error", ec.message()}});
       }
       break;
     }
@@ -512,9 +519,14 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
 
   s->response.reset();
   // Only `respond` (and the handler's copies of it) may own the Responder, so
-  // that dropping it unanswered is noticed.
-  Respond respond = [responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id)](Response r) {
-    responder->deliver(std::move(r));
+  // that dropping it unanswered is noticed. Made when a handler is handed the
+  // request, not before: a body the transport refuses (too large mid-body, a
+  // sink's error, malformed) was never given to anyone to answer.
+  Respond respond;
+  auto make_respond = [&] {
+    return Respond([responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id)](Response r) {
+      responder->deliver(std::move(r));
+    });
   };
 
   // Reading the body; on failure answer (when there is something to say) and close.
@@ -526,6 +538,9 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     } else if (!is_quiet_network_error(ec)) {
       co_await send(*s, Response::error(Error(ErrorCode::bad_request, "The request body is malformed.")), h, true);
       co_await linger_close(*s);
+    } else if (log::enabled(log::Level::debug)) {
+      // The client went away mid-body: no answer, so no request line either.
+      log::debug("http_body_aborted", {{"request_id", h.request_id}, {"path", h.path}, {"error", ec.message()}});
     }
   };
 
@@ -541,6 +556,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
       }
     }
     req.body = std::move(bp.get().body());
+    respond = make_respond();
     try {
       handler.handle(std::move(req), respond);
     } catch (...) {
@@ -594,6 +610,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
         co_return;
       }
     }
+    respond = make_respond();
     try {
       sb.sink->finish(respond);
     } catch (...) {
@@ -618,7 +635,7 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::await_response(Sessio
     if (s.response) break;
     if (s.closing) co_return std::nullopt;
     if (!ec) {
-      spdlog::error("http: handler did not answer within {} ms", cfg.handler_timeout.count());
+      log::error("handler_timeout", {{"timeout_ms", cfg.handler_timeout.count()}});
       s.seq++;  // a late answer is dropped
       close = true;
       co_return Response::error(Error(ErrorCode::processing_timeout));
@@ -637,7 +654,7 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
     file.emplace();
     file->open(r.file_path.c_str(), beast::file_mode::scan, ec);
     if (ec) {
-      spdlog::warn("request {}: response file cannot be opened: {}", h.request_id, ec.message());
+      log::warn("response_file_unreadable", {{"request_id", h.request_id}, {"error", ec.message()}});
       file.reset();
       r = Response::error(Error(ErrorCode::not_found));
     }
@@ -687,7 +704,8 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
     std::tie(ec, std::ignore) = co_await asio::async_write(s.stream, wire, nothrow_awaitable);
   }
   const bool ok = !ec;
-  if (ec && !is_quiet_network_error(ec)) spdlog::debug("http: write failed: {}", ec.message());
+  if (ec && !is_quiet_network_error(ec) && log::enabled(log::Level::debug))
+    log::debug("http_write_failed", {{"request_id", h.request_id}, {"error", ec.message()}});
   // One line per request (the access log), after the answer is on the wire.
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - h.started).count();
   log::request({h.method, h.path, h.request_id, r.status, seconds * 1000.0, bytes, ok});
@@ -741,11 +759,11 @@ void HttpServer::start() {
   d.work.push_back(asio::make_work_guard(d.ioc));
   for (auto& c : d.more_iocs) d.work.push_back(asio::make_work_guard(*c));
   asio::co_spawn(d.accept_strand, d.accept_loop(), [](std::exception_ptr ep) {
-    if (ep) spdlog::error("http: accept loop ended by an exception");
+    if (ep) log::error("unhandled_exception", {{"where", "accept_loop"}, {"error", what_of(ep)}});
   });
   d.threads.emplace_back([&d] { d.ioc.run(); });
   for (auto& c : d.more_iocs) d.threads.emplace_back([c = c.get()] { c->run(); });
-  spdlog::info("http: listening on {}:{} with {} I/O threads", ep.address().to_string(), d.port, n);
+  log::info("http_listening", {{"address", ep.address().to_string()}, {"port", d.port}, {"io_threads", n}});
 }
 
 uint16_t HttpServer::port() const { return impl_->port; }
@@ -770,7 +788,7 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
     closed->set_value();
   });
   if (done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-    spdlog::warn("http: the I/O threads did not close the listener; closing it directly");
+    log::warn("http_listener_closed_directly");  // the I/O threads did not close it within 5 s
     beast::error_code ec;
     d.acceptor.close(ec);
   }
@@ -795,7 +813,7 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
   });
   if (!wait_sessions(drain)) {
     std::lock_guard lock(d.mu);
-    spdlog::warn("http: {} connections still busy after {} ms; closing them", d.sessions.size(), drain.count());
+    log::warn("http_drain_timeout", {{"connections_closed", d.sessions.size()}, {"drain_ms", drain.count()}});
   }
   // 3. Whatever is left is cut.
   for_each_session([](Session& s) {
@@ -814,7 +832,7 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
   for (auto& t : d.threads)
     if (t.joinable()) t.join();
   d.threads.clear();
-  spdlog::info("http: stopped");
+  log::info("http_stopped");
 }
 
 HttpServerStats HttpServer::stats() const {

@@ -15,6 +15,8 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include "storage/kafka/kafka_log.h"
+
 namespace imgpipe::storage::kafka {
 namespace {
 
@@ -50,7 +52,7 @@ std::string random_hex(int bytes) {
   return out;
 }
 
-// librdkafka's errors and logs, routed to our logger.
+// librdkafka's errors, logs and throttling, as our log lines (kafka_log.h).
 class EventLogger : public RdKafka::EventCb {
  public:
   explicit EventLogger(std::string name) : name_(std::move(name)) {}
@@ -58,27 +60,15 @@ class EventLogger : public RdKafka::EventCb {
   void event_cb(RdKafka::Event& e) override {
     switch (e.type()) {
       case RdKafka::Event::EVENT_ERROR:
-        if (e.fatal())
-          spdlog::error("kafka {}: fatal: {} ({})", name_, e.str(), RdKafka::err2str(e.err()));
-        else
-          spdlog::warn("kafka {}: {} ({})", name_, e.str(), RdKafka::err2str(e.err()));
+        log_librdkafka_error(name_, RdKafka::err2str(e.err()), e.str(), e.fatal());
         break;
-      case RdKafka::Event::EVENT_LOG: {
-        const int sev = static_cast<int>(e.severity());
-        // A FAIL log line always comes with an EVENT_ERROR as well: log it once.
-        if (e.fac() == "FAIL")
-          spdlog::debug("kafka {}: {}: {}", name_, e.fac(), e.str());
-        else if (sev <= RdKafka::Event::EVENT_SEVERITY_ERROR)
-          spdlog::error("kafka {}: {}: {}", name_, e.fac(), e.str());
-        else if (sev == RdKafka::Event::EVENT_SEVERITY_WARNING)
-          spdlog::warn("kafka {}: {}: {}", name_, e.fac(), e.str());
-        else if (sev <= RdKafka::Event::EVENT_SEVERITY_INFO)
-          spdlog::info("kafka {}: {}: {}", name_, e.fac(), e.str());
-        else
-          spdlog::debug("kafka {}: {}: {}", name_, e.fac(), e.str());
+      case RdKafka::Event::EVENT_LOG:
+        log_librdkafka(name_, static_cast<int>(e.severity()), e.fac(), e.str());
         break;
-      }
-      default:
+      case RdKafka::Event::EVENT_THROTTLE:
+        log_librdkafka_throttle(name_, e.broker_name(), e.throttle_time());
+        break;
+      default:  // statistics: not enabled
         break;
     }
   }

@@ -10,6 +10,8 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include "storage/kafka/kafka_log.h"
+
 namespace imgpipe::storage::kafka {
 namespace {
 
@@ -38,14 +40,7 @@ schemas::Error unavailable(const std::string& what, const std::string& detail) {
 }
 
 void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
-  if (std::string_view(fac) == "FAIL")  // also reported as the request's error
-    spdlog::debug("kafka admin: {}: {}", fac, buf);
-  else if (level <= 3)
-    spdlog::error("kafka admin: {}: {}", fac, buf);
-  else if (level == 4)
-    spdlog::warn("kafka admin: {}: {}", fac, buf);
-  else
-    spdlog::debug("kafka admin: {}: {}", fac, buf);
+  log_librdkafka("admin", level, fac, buf);
 }
 
 Client admin_client(const std::string& brokers, const KafkaOverrides& overrides) {

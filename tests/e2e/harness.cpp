@@ -79,7 +79,7 @@ std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds deadline) {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& extra_env,
-            int out_fd, int in_fd) {
+            int out_fd, int in_fd, int err_fd = -1) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
@@ -103,7 +103,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(in_fd, 0);
     dup2(out_fd, 1);
-    dup2(out_fd, 2);
+    dup2(err_fd >= 0 ? err_fd : out_fd, 2);
     ::execve(args[0], args.data(), envp.data());
     std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
     _exit(127);
@@ -239,6 +239,7 @@ ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options
   data_dir_ = root_ / "data";
   fs::create_directories(data_dir_);
   log_path_ = root_ / "server.log";
+  stderr_path_ = root_ / "server.stderr";
   topic_prefix_ = "t" + random_token(10) + ".";
   port_ = free_port();
 }
@@ -283,13 +284,15 @@ void ServerProcess::start() {
 
   int out_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   int in_fd = open("/dev/null", O_RDONLY);
+  int err_fd = options_.stderr_apart ? open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644) : -1;
   std::string banner = "\n==== start:";
   for (auto& a : argv) banner += " " + a;
   banner += "\n";
   (void)!write(out_fd, banner.data(), banner.size());
-  pid_ = spawn(argv, env, out_fd, in_fd);
+  pid_ = spawn(argv, env, out_fd, in_fd, err_fd);
   close(out_fd);
   close(in_fd);
+  if (err_fd >= 0) close(err_fd);
 
   auto until = std::chrono::steady_clock::now() + 30s;
   while (std::chrono::steady_clock::now() < until) {
@@ -354,7 +357,14 @@ std::string ServerProcess::log_tail(size_t bytes) const {
   } catch (...) {
     return "(no log)";
   }
+  if (options_.stderr_apart) all += "\n==== stderr:\n" + stderr_text();
   return all.size() > bytes ? "..." + all.substr(all.size() - bytes) : all;
+}
+
+std::string ServerProcess::stderr_text() const {
+  if (!options_.stderr_apart) throw std::logic_error("stderr_text() needs ServerOptions::stderr_apart");
+  std::error_code ec;
+  return fs::exists(stderr_path_, ec) ? read_file(stderr_path_) : std::string();
 }
 
 ServerProcess& SharedServer::get(const std::string& key, const ServerOptions& options) {

@@ -62,6 +62,7 @@ struct ServerOptions {
   std::map<std::string, std::string> env;     // extra environment
   bool config_via_env = false;                // listen/data-dir/public-url as IMGPIPE_* env
   std::optional<std::string> src_url;         // --src-url (or IMGPIPE_SRC_URL)
+  bool stderr_apart = false;                  // stderr in a file of its own (stderr_text()), not the log
 };
 
 // The real server. Picks a free loopback port once and keeps it (and the
@@ -94,11 +95,13 @@ class ServerProcess {
   const fs::path& data_dir() const { return data_dir_; }
   // For operator commands on this server's bus: transport_args(topic_prefix()).
   const std::string& topic_prefix() const { return topic_prefix_; }
-  std::string log_tail(size_t bytes = 6000) const;
+  std::string log_tail(size_t bytes = 6000) const;  // with stderr_apart: stdout, then stderr
+  // Everything the server wrote to stderr so far (needs stderr_apart).
+  std::string stderr_text() const;
 
  private:
   ServerOptions options_;
-  fs::path root_, data_dir_, log_path_;
+  fs::path root_, data_dir_, log_path_, stderr_path_;
   std::string topic_prefix_;
   int port_ = 0;
   pid_t pid_ = -1;

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "schemas/errors.h"
+#include "schemas/log.h"
 
 namespace imgpipe::gateway {
 namespace {
@@ -494,6 +495,29 @@ TEST_F(HttpServerTest, RespondOnceAndDroppedRespond) {
   auto d = c.read();
   ASSERT_TRUE(d);
   EXPECT_EQ(d->body, "hello world");
+}
+
+// A body the transport refuses (too large mid-body, a sink's error) was never
+// handed to a handler to answer: nothing is logged as an error. A handler
+// that drops `respond` unanswered is a bug, and that is an error.
+TEST_F(HttpServerTest, RefusedBodiesLogNoErrorButADroppedRespondDoes) {
+  log::setup("info");
+  testing::internal::CaptureStderr();
+  auto too_large = roundtrip("POST /small-stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                             chunked(std::string(3000, 'x'), 600));
+  auto sink_refused = roundtrip("POST /sink-fails HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" +
+                                std::string(100, 'x'));
+  auto refused_log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(too_large.status, 413);
+  EXPECT_EQ(sink_refused.status, 415);
+  EXPECT_EQ(refused_log.find("\"level\":\"error\""), std::string::npos) << refused_log;
+
+  testing::internal::CaptureStderr();
+  auto dropped = roundtrip("GET /drop HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto dropped_log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(dropped.status, 500);
+  EXPECT_NE(dropped_log.find("\"event\":\"respond_dropped\""), std::string::npos) << dropped_log;
+  EXPECT_NE(dropped_log.find("\"level\":\"error\""), std::string::npos) << dropped_log;
 }
 
 TEST_F(HttpServerTest, RejectAnswersWithoutReadingTheBody) {

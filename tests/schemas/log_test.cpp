@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 namespace imgpipe::log {
 namespace {
@@ -49,6 +50,20 @@ TEST(AccessLog, NothingBelowTheLevel) {
   request({"GET", "/x", "id", 200, 1, 1, true});
   info("ignored");
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+// Code that calls spdlog directly (not yet on write(), or a library) still
+// leaves a line of our format, its text in "msg".
+TEST(Log, SpdlogsDefaultLoggerWritesOurLine) {
+  setup("info");
+  testing::internal::CaptureStderr();
+  spdlog::warn("kafka {}: a \"quoted\" {}", "producer", 42);
+  spdlog::debug("below the level");
+  auto line = only_line(testing::internal::GetCapturedStderr());
+  EXPECT_EQ(line["level"], "warn");
+  EXPECT_EQ(line["event"], "log");
+  EXPECT_EQ(line["msg"], "kafka producer: a \"quoted\" 42");
+  EXPECT_GT(line["ts"].get<double>(), 1.7e9);
 }
 
 }  // namespace

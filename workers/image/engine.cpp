@@ -19,6 +19,7 @@
 
 #include "schemas/errors.h"
 #include "workers/image/container_edit.h"
+#include "workers/image/glib_log.h"
 
 namespace imgpipe::workers::image {
 namespace {
@@ -45,24 +46,12 @@ constexpr std::string_view kBadData = "The image data is corrupt or truncated.";
 constexpr std::string_view kEncodeFailed = "The image could not be encoded.";
 constexpr std::string_view kRenderFailed = "The image variant could not be rendered.";
 
-void glib_log_to_spdlog(const gchar* domain, GLogLevelFlags level, const gchar* message, gpointer) {
-  const char* d = domain != nullptr ? domain : "glib";
-  if ((level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) != 0)
-    spdlog::error("{}: {}", d, message);
-  else if ((level & G_LOG_LEVEL_WARNING) != 0)
-    spdlog::warn("{}: {}", d, message);
-  else
-    spdlog::debug("{}: {}", d, message);
-}
-
 void do_init(const EngineConfig& config) {
+  route_glib_log();  // first: VIPS_INIT itself may warn
   if (VIPS_INIT("imgpipe") != 0) {
     spdlog::critical("libvips failed to start: {}", vips_error_buffer());
     throw Error(ErrorCode::internal_error, "The image engine could not start.");
   }
-  constexpr auto kLevels = static_cast<GLogLevelFlags>(G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION);
-  for (const char* domain : {"VIPS", "GLib", "GLib-GObject", "GModule"})
-    g_log_set_handler(domain, kLevels, glib_log_to_spdlog, nullptr);
 
   // Results are never reused across jobs; caching only holds memory.
   vips_cache_set_max(0);
