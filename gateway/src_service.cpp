@@ -29,12 +29,6 @@ std::optional<SrcPath> parse_src_path(std::string_view path) {
   return SrcPath{path.substr(1, slash - 1), file.substr(0, dot), file.substr(dot + 1)};
 }
 
-// Formats a src URL may ask for: the conversions, plus the original's own.
-bool convertible(workers::image::Format f) {
-  using workers::image::Format;
-  return f == Format::jpeg || f == Format::png || f == Format::webp || f == Format::avif;
-}
-
 }  // namespace
 
 SrcService::SrcService(const GatewayConfig& config, storage::ImageIndex& index, storage::BlobStore& blobs)
@@ -109,8 +103,9 @@ void SrcService::handle(const Request& request, Respond respond) {
   auto record = index_.get_shared(std::string(parsed->id));  // cached decoded record: no copy
   if (!record || src_prefix(record->id) != parsed->prefix || config_.expired(*record))
     return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
-  bool is_original_format = format && workers::image::name(*format) == record->format;
-  if (!format || (!convertible(*format) && !is_original_format))
+  auto source_format = workers::image::format_from_name(record->format);
+  bool is_original_format = format && format == source_format;
+  if (!format || !source_format || !workers::image::servable_format(*format, *source_format))
     return respond(error_response(
         Error(ErrorCode::bad_request, "The extension must be jpg, jpeg, png, webp, avif or the original's.")));
   std::string fmt(workers::image::name(*format));

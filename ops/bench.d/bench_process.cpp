@@ -46,15 +46,11 @@ void write_file(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-// The same list as derive_variants: l, m, s in the source format (JPEG for
-// HEIC) and WebP.
+// The same list as derive_variants: the engine's variant policy.
 std::vector<image::VariantRequest> worker_variants(image::Format source) {
-  image::Format first = source == image::Format::heic ? image::Format::jpeg : source;
   std::vector<image::VariantRequest> out;
-  for (const char* size : {"l", "m", "s"}) {
-    out.push_back({image::short_edge_for(size), first});
-    if (first != image::Format::webp) out.push_back({image::short_edge_for(size), image::Format::webp});
-  }
+  for (auto size : image::kVariantSizes)
+    for (auto format : image::pregenerated_formats(source)) out.push_back({image::short_edge_for(size), format});
   return out;
 }
 

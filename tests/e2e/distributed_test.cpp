@@ -15,6 +15,7 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <vips/vips8>
@@ -228,6 +229,61 @@ TEST_F(Distributed, BrokerOutageAnswers503AndRecoversByItself) {
   for (int i = 0; i < 2; ++i) EXPECT_TRUE(gateways_[i]->alive() && workers_[i]->alive());
   expect_all_served();
   expect_lag_drains();
+}
+
+// A variant asked of both gateways before the worker has made it (each
+// renders it on demand, on its own) and again after the worker's variants
+// event has one ETag and one body everywhere: the worker and the gateways
+// follow the engine's one variant policy.
+TEST_F(Distributed, OneETagForAVariantBeforeAndAfterTheWorkersEvent) {
+  Multipart m;
+  m.file = corpus("landscape.jpg");  // 2560x1600: the worker takes a while over its six variants
+  m.content_type = "image/jpeg";
+  auto up = post_multipart(url(0, "/v1/upload"), m, 90s);
+  ASSERT_EQ(up.status, 201) << up.describe();
+  const std::string id = up.json().value("id", "");
+  const std::string src = path_of(up.json().value("src", ""));
+  // s.jpeg and m.webp the worker makes too; s.png only ever on demand.
+  const std::vector<std::string> wanted = {with_size(with_ext(src, "jpeg"), "s"), with_size(with_ext(src, "webp"), "m"),
+                                           with_size(with_ext(src, "png"), "s")};
+  std::map<std::string, std::set<std::string>> etags;
+  std::map<std::string, std::set<std::string>> bodies;
+  auto ask_both = [&] {
+    for (const auto& path : wanted)
+      for (int g = 0; g < 2; ++g) {
+        Response r;
+        ASSERT_TRUE(eventually([&] { return (r = http_get(url(g, path), {}, 60s)).status == 200; }, 60s, 100ms))
+            << path << " on gateway " << g << ": " << r.describe();
+        etags[path].insert(r.header("ETag"));
+        bodies[path].insert(r.body);
+      }
+  };
+  ask_both();
+  // Both gateways rendered on their own what the worker had not made yet.
+  for (int g = 0; g < 2; ++g)
+    EXPECT_NE(read_file(root_ / ("gateway" + std::to_string(g) + ".log")).find("\"rendered_on_demand\""),
+              std::string::npos)
+        << "gateway " << g << " rendered nothing on demand";
+
+  // The worker's event: its job is done (variants announced) and the shared
+  // manifest lists the six variants.
+  ASSERT_TRUE(eventually([&] {
+    bool done = false;
+    for (int w = 0; w < 2; ++w) {
+      std::istringstream log(read_file(root_ / ("worker" + std::to_string(w) + ".log")));
+      for (std::string line; std::getline(log, line);)
+        done |= line.find("\"job_done\"") != std::string::npos && line.find(id) != std::string::npos;
+    }
+    const auto path = root_ / "blobs" / "manifests" / (id + ".json");
+    std::error_code ec;
+    if (!done || !fs::exists(path, ec)) return false;
+    return nlohmann::json::parse(read_file(path), nullptr, false)["variants"].size() == 6;
+  }, 60s)) << workers_[0]->tail();
+  ask_both();
+  for (const auto& path : wanted) {
+    EXPECT_EQ(etags[path].size(), 1u) << path << " has " << etags[path].size() << " ETags";
+    EXPECT_EQ(bodies[path].size(), 1u) << path;
+  }
 }
 
 TEST_F(Distributed, KcatImportJobIsServedAndGarbageIsDeadLettered) {

@@ -333,6 +333,38 @@ Dimensions target_of(Dimensions source, const VariantRequest& r) {
   return r.short_edge ? variant_dimensions(source, *r.short_edge) : source;
 }
 
+// The anchor decode of the variant policy, in memory: the image at `anchor`
+// size, shrink-on-load where the loader can. Animations are decoded whole
+// (a toilet roll of every frame) and resized frame by frame so no frame
+// bleeds into its neighbour.
+VImage decode_anchor(const std::filesystem::path& normalised, Format source_format, Dimensions source, int pages,
+                     Dimensions anchor) {
+  VImage base;
+  if (pages > 1) {
+    base = resize_exact(load(normalised, source_format, VImage::option()->set("n", -1)), anchor);
+  } else if (anchor == source) {
+    base = load(normalised, source_format, VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
+  } else {
+    base = resize_exact(VImage::thumbnail(normalised.c_str(), anchor.width,
+                                          VImage::option()
+                                              ->set("height", anchor.height)
+                                              ->set("size", VIPS_SIZE_DOWN)
+                                              ->set("crop", VIPS_INTERESTING_NONE)
+                                              ->set("no_rotate", true)
+                                              ->set("fail_on", VIPS_FAIL_ON_ERROR)),
+                        anchor);
+  }
+  return materialise(base);
+}
+
+// One variant from its anchor: resampled to `target` (nothing to do when the
+// anchor has that size) and encoded with the format's variant settings. GIF
+// and WebP carry animation; the other formats get the first frame.
+EncodedImage derive(const VImage& anchor, Dimensions target, Format f) {
+  const VImage frames = page_count(anchor) > 1 && !may_animate(f) ? frame(anchor, 0) : anchor;
+  return encode(resize_exact(frames, target), f, variant_settings(f));
+}
+
 }  // namespace
 
 void init_engine(const EngineConfig& config) {
@@ -436,50 +468,28 @@ std::vector<EncodedImage> render_variants(const std::filesystem::path& normalise
   }
 
   return guarded(ErrorCode::internal_error, kRenderFailed, [&] {
-    const bool animatable = may_animate(source_format);
     auto header_options = VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL);
-    if (animatable) header_options->set("n", -1);
+    if (may_animate(source_format)) header_options->set("n", -1);
     const VImage header = load(normalised, source_format, header_options);
     const Dimensions source = frame_size(header);
     const int pages = page_count(header);
 
-    std::vector<Dimensions> targets;
-    targets.reserve(requests.size());
-    for (const auto& r : requests) targets.push_back(target_of(source, r));
-    const Dimensions largest = *std::max_element(targets.begin(), targets.end(), [](Dimensions a, Dimensions b) {
-      return int64_t{a.width} * a.height < int64_t{b.width} * b.height;
-    });
-
-    // One decode: the largest variant, shrink-on-load where the loader can;
-    // the others are resampled from it in memory.
-    VImage base;
-    if (pages > 1) {
-      // Toilet roll of every frame; resized frame by frame so no frame
-      // bleeds into its neighbour.
-      base = resize_exact(load(normalised, source_format, VImage::option()->set("n", -1)), largest);
-    } else if (largest == source) {
-      base = load(normalised, source_format, VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
-    } else {
-      base = resize_exact(VImage::thumbnail(normalised.c_str(), largest.width,
-                                            VImage::option()
-                                                ->set("height", largest.height)
-                                                ->set("size", VIPS_SIZE_DOWN)
-                                                ->set("crop", VIPS_INTERESTING_NONE)
-                                                ->set("no_rotate", true)
-                                                ->set("fail_on", VIPS_FAIL_ON_ERROR)),
-                          largest);
-    }
-    base = materialise(base);
-
-    std::vector<EncodedImage> out;
-    out.reserve(requests.size());
+    // One decode per distinct anchor, freed before the next; every request
+    // is derived from its anchor only, so its bytes do not depend on what
+    // else this call renders.
+    std::vector<std::optional<EncodedImage>> out(requests.size());
     for (size_t i = 0; i < requests.size(); ++i) {
-      const Format f = requests[i].format;
-      // GIF and WebP carry animation; the other formats get the first frame.
-      const VImage frames = pages > 1 && !may_animate(f) ? frame(base, 0) : base;
-      out.push_back(encode(resize_exact(frames, targets[i]), f, variant_settings(f)));
+      if (out[i]) continue;
+      const Dimensions anchor_size = anchor_dimensions(source, requests[i].short_edge);
+      const VImage anchor = decode_anchor(normalised, source_format, source, pages, anchor_size);
+      for (size_t j = i; j < requests.size(); ++j)
+        if (!out[j] && anchor_dimensions(source, requests[j].short_edge) == anchor_size)
+          out[j] = derive(anchor, target_of(source, requests[j]), requests[j].format);
     }
-    return out;
+    std::vector<EncodedImage> results;
+    results.reserve(out.size());
+    for (auto& r : out) results.push_back(std::move(*r));
+    return results;
   });
 }
 

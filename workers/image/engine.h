@@ -13,6 +13,7 @@
 
 #include "workers/image/format.h"
 #include "workers/image/sizes.h"
+#include "workers/image/variant_policy.h"
 
 namespace imgpipe::workers::image {
 
@@ -70,15 +71,19 @@ struct VariantRequest {
   Format format;
 };
 
-// Renders several variants from one normalised image (already oriented and
-// stripped), sharing one decode where it can (shrink-on-load for the largest,
-// then the smaller ones from it). Results are in request order; each has
-// exactly variant_dimensions(source, short_edge). Animated sources stay
-// animated in GIF and WebP outputs; other formats get the first frame.
+// Renders variants of one normalised image (already oriented and stripped),
+// following the variant policy (variant_policy.h): each request is resampled
+// from its anchor decode, requests sharing an anchor share one decode
+// (shrink-on-load from the file), and the result for a request is the same
+// bytes whatever else is asked in the same call - so the worker's batch and
+// the gateway's single on-demand render agree byte for byte. Results are in
+// request order; each has exactly variant_dimensions(source, short_edge).
+// Animated sources stay animated in GIF and WebP outputs; other formats get
+// the first frame.
 std::vector<EncodedImage> render_variants(const std::filesystem::path& normalised, Format source_format,
                                           const std::vector<VariantRequest>& requests);
 
-// One variant, for on-demand rendering.
+// One variant, for on-demand rendering: render_variants with one request.
 EncodedImage render_variant(const std::filesystem::path& normalised, Format source_format, VariantRequest request);
 
 }  // namespace imgpipe::workers::image

@@ -17,13 +17,6 @@ class ImageSlot {
   ImageSlots& s_;
 };
 
-// Variants come in the source format (or JPEG where browsers cannot show it) and WebP.
-std::vector<image::Format> variant_formats(image::Format source) {
-  image::Format first = source == image::Format::heic ? image::Format::jpeg : source;
-  if (first == image::Format::webp) return {first};
-  return {first, image::Format::webp};
-}
-
 }  // namespace
 
 void probe(JobContext& ctx) {
@@ -41,37 +34,31 @@ void derive_variants(JobContext& ctx) {
   auto& record = *ctx.record;
   auto source_format = image::format_from_name(record.format);
   if (!source_format) return;
+  // Which variants and how each is made is the engine's variant policy: a
+  // lost m or s made again here, or rendered on demand by a gateway, is the
+  // same bytes (same sha256) as the first run's.
   std::vector<image::VariantRequest> wanted;
-  std::vector<std::string> sizes;
-  for (const char* size : {"l", "m", "s"}) {
-    for (auto format : variant_formats(*source_format)) {
+  std::vector<std::string_view> sizes;
+  for (auto size : image::kVariantSizes) {
+    for (auto format : image::pregenerated_formats(*source_format)) {
       bool have = false;
       for (const auto& v : record.variants)
         have |= v.size == size && v.format == image::name(format) && ctx.services.blobs.contains(v.blob);
       if (have) continue;
       wanted.push_back({image::short_edge_for(size), format});
-      sizes.emplace_back(size);
+      sizes.push_back(size);
     }
   }
   if (wanted.empty()) return;
-  // Every variant is resampled from one decode at the largest size asked for
-  // (render_variants). A lost m or s made again from the source directly
-  // would differ from its first rendering: decode at the l size as the first
-  // run did, so a regenerated variant is byte-identical (same sha256).
-  const bool anchored = sizes.front() != "l";
-  if (anchored) {
-    wanted.insert(wanted.begin(), {image::short_edge_for("l"), variant_formats(*source_format).front()});
-    sizes.insert(sizes.begin(), "l");
-  }
   std::vector<image::EncodedImage> rendered;
   {
     ImageSlot slot(ctx.services.image_slots, ImageSlots::Priority::background);  // nobody waits for these
     rendered = image::render_variants(ctx.services.blobs.path_of(record.blob), *source_format, wanted);
   }
-  for (size_t i = anchored ? 1 : 0; i < rendered.size(); ++i) {  // the anchor is stored already
+  for (size_t i = 0; i < rendered.size(); ++i) {
     auto& out = rendered[i];
-    schemas::VariantRecord v{sizes[i], std::string(image::name(out.format)), out.size.width, out.size.height,
-                             out.bytes.size(), ctx.services.blobs.put(out.bytes)};
+    schemas::VariantRecord v{std::string(sizes[i]), std::string(image::name(out.format)), out.size.width,
+                             out.size.height, out.bytes.size(), ctx.services.blobs.put(out.bytes)};
     std::erase_if(record.variants, [&](const auto& x) { return x.size == v.size && x.format == v.format; });
     record.variants.push_back(std::move(v));
   }
