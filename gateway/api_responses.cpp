@@ -22,7 +22,7 @@ std::string upload_response(const GatewayConfig& config, const schemas::ImageRec
     body["expires_at"] = record.expires_at;
     body["created_at"] = record.created_at;
     body["upgrade"] = {{"type", "register"},
-                       {"url", config.upgrade_url},
+                       {"url", config.upgrade_link()},
                        {"message", "Get an API key for permanent storage and 100 uploads/month"},
                        {"label", "Create API Key"}};
   } else {

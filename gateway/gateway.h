@@ -1,15 +1,19 @@
 #pragma once
-// The gateway role: the route table and thin handlers (parse, call a
-// service, render). Transport-free: http_server.cpp drives it.
+// The gateway role, assembled: the services (image index follower, ingest
+// client, src serving, the image catalog, retention) and the router over
+// the route table (gateway/routes/). Transport-free: http_server.cpp
+// drives it through the Handler interface.
 
-#include <atomic>
 #include <memory>
 
 #include "gateway/accounts/accounts_service.h"
 #include "gateway/gateway_config.h"
-#include "gateway/http/http_types.h"
+#include "gateway/http/http_server.h"
+#include "gateway/image_catalog.h"
 #include "gateway/image_events.h"
 #include "gateway/ingest_client.h"
+#include "gateway/retention.h"
+#include "gateway/routes/router.h"
 #include "gateway/src_service.h"
 #include "storage/blob_store.h"
 #include "storage/bus.h"
@@ -19,39 +23,35 @@ namespace imgpipe::gateway {
 
 class Gateway : public Handler {
  public:
-  // Without `accounts` only anonymous callers are served, with no rate limits.
   Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& index, storage::BlobStore& blobs,
-          accounts::AccountsService* accounts = nullptr);
+          accounts::AccountsService& accounts);
   ~Gateway() override;
 
-  void start();  // follows the images topic
+  void start();  // follows the accounts and images topics, starts the retention sweeper
   void stop();
 
-  BodyPlan plan_body(const Request& head) override;
-  void handle(Request request, Respond respond) override;
+  BodyPlan plan_body(const Request& head) override { return router_.plan_body(head); }
+  void handle(Request request, Respond respond) override { router_.handle(std::move(request), std::move(respond)); }
+  // HttpServerConfig::on_response: the HTTP metrics, labelled by route.
+  void observe(const AccessRecord& record) { router_.observe(record); }
 
   const GatewayConfig& config() const { return config_; }
   bool ready() const { return events_.caught_up(); }
   size_t pending_ingests() const { return ingest_.pending(); }  // uploads waiting for their worker (/metrics)
+  routes::Services& services() { return services_; }
+  routes::Router& router() { return router_; }
+  Retention& retention() { return retention_; }
 
  private:
-  BodyPlan plan_upload(const Request& head);
-  void handle_import(const Request& request, Respond respond);
-  void handle_viewer(const Request& request, Respond respond);
-  void submit(schemas::IngestJob job, Respond respond, std::shared_ptr<accounts::Admission> admission = nullptr);
-  // Who the job belongs to and its tier: owner, expiry, byte limit, tags, namespace.
-  void bind_caller(schemas::IngestJob& job, const accounts::Admission& admission, const std::string& tags,
-                   const std::string& ns);
-  schemas::IngestJob new_job(const Request& request, std::string type);
-
   GatewayConfig config_;
-  storage::Bus& bus_;
-  storage::ImageIndex& index_;
-  storage::BlobStore& blobs_;
+  accounts::AccountsService& accounts_;
   ImageEventFollower events_;
   IngestClient ingest_;
   SrcService src_;
-  accounts::AccountsService* accounts_ = nullptr;
+  ImageCatalog images_;
+  Retention retention_;
+  routes::Services services_;
+  routes::Router router_;
 };
 
 }  // namespace imgpipe::gateway

@@ -1,5 +1,6 @@
 #pragma once
-// Configuration of the gateway role (flags: ops/cli_options.cpp).
+// Configuration of the gateway role (flags: ops/serve_options.cpp and
+// ops/account_options.cpp, each also IMGPIPE_<NAME> in the environment).
 
 #include <chrono>
 #include <cstddef>
@@ -16,20 +17,20 @@ namespace imgpipe::gateway {
 struct GatewayConfig {
   std::string public_url = "http://127.0.0.1:8080";  // --public-url: viewer pages, links in emails
   std::string src_url;                               // --src-url: image URLs (default: public_url)
-  uint64_t anonymous_max_bytes = 20ull << 20;        // the anonymous tier's file limit (20 MB)
-  int64_t anonymous_retention_days = 30;
   std::chrono::seconds ingest_timeout{60};           // --ingest-timeout: wait for `ready` at most this long
   size_t render_threads = 2;                         // --render-threads: on-demand variant renders at once
   size_t render_queue = 64;                          // renders waiting; more answer 503
   uint64_t src_cache_bytes = 64ull << 20;            // --src-cache-mb: hot src blobs (<= 1 MB each) kept in memory; 0: off
   size_t max_pending_ingests = 256;                  // uploads waiting for a worker; more answer 503
-  std::string upgrade_url = "https://img.pro/api/quick-start";  // shown to anonymous callers
+  std::string upgrade_url;                           // --upgrade-url: where anonymous callers get a key (default: upgrade_link())
+  int64_t sweep_interval_seconds = 60;               // --sweep-interval: the retention sweeper's period
+  int64_t blob_grace_seconds = 600;                  // --blob-grace: an unreferenced blob is kept this long (uploads racing a delete)
   std::string instance_id;                           // this gateway, for reply_to and logs
   // Every time-based decision (limits, quotas, expiry, tokens). Tests inject
   // an offset with --clock-file (gateway/accounts/clock.h).
   std::shared_ptr<const accounts::Clock> clock = accounts::system_clock();
 
-  // Set by the accounts service: the images of a verified key never expire,
+  // Set where the accounts service is made (ops/serve_command.cpp): the images of a verified key never expire,
   // whatever expires_at a late event (variants of an upload in flight) carries.
   std::function<bool(const std::string& owner)> owner_is_permanent;
 
@@ -39,6 +40,9 @@ struct GatewayConfig {
   }
 
   const std::string& image_base() const { return src_url.empty() ? public_url : src_url; }
+  // The upgrade link of anonymous answers and error actions: --upgrade-url,
+  // or this instance's own key page.
+  std::string upgrade_link() const { return upgrade_url.empty() ? public_url + "/keys" : upgrade_url; }
 };
 
 }  // namespace imgpipe::gateway

@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "gateway/error_response.h"
+#include "gateway/http/error_response.h"
 #include "gateway/image_ids.h"
 #include "schemas/log.h"
 #include "workers/image/engine.h"
@@ -39,8 +39,6 @@ SrcService::SrcService(const GatewayConfig& config, storage::ImageIndex& index, 
       cache_(config.src_cache_bytes, kMaxCachedBlob) {}
 
 SrcService::~SrcService() { pool_.stop(); }
-
-bool SrcService::matches(const std::string& path) { return parse_src_path(path).has_value(); }
 
 namespace {
 

@@ -24,8 +24,6 @@ class SrcService {
   SrcService(const GatewayConfig& config, storage::ImageIndex& index, storage::BlobStore& blobs);
   ~SrcService();
 
-  // True when the path has the shape of a src URL ("/ab/id.ext").
-  static bool matches(const std::string& path);
   void handle(const Request& request, Respond respond);
   size_t renders_queued() const { return pool_.queued(); }
 

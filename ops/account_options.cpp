@@ -53,11 +53,10 @@ std::vector<std::string> check_account_options(const po::variables_map& vm, Acco
   return problems;
 }
 
-acc::AccountsConfig make_accounts_config(const AccountOptions& o, const std::filesystem::path& data_dir,
-                                         uint64_t anonymous_max_bytes) {
+acc::AccountsConfig make_accounts_config(const AccountOptions& o, const std::filesystem::path& data_dir) {
   acc::AccountsConfig c;
   if (!o.plans_file.empty()) c.tiers = acc::load_tiers(o.plans_file);
-  c.tiers.anonymous.max_file_bytes = anonymous_max_bytes;
+  c.tiers.anonymous.max_file_bytes = o.anonymous_max_bytes;
   if (o.anon_per_hour > 0) c.tiers.anonymous.uploads_per_hour = o.anon_per_hour;
   if (o.anon_per_day > 0) c.tiers.anonymous.uploads_per_day = o.anon_per_day;
   std::vector<acc::Cidr> cidrs;
@@ -68,8 +67,6 @@ acc::AccountsConfig make_accounts_config(const AccountOptions& o, const std::fil
   c.mail.outbox = data_dir / "outbox";
   c.mail.smtp_url = o.smtp_url;
   c.mail.from = o.smtp_from;
-  c.sweep_interval_seconds = o.sweep_interval;
-  c.blob_grace_seconds = o.blob_grace;
   return c;
 }
 

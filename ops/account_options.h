@@ -19,8 +19,9 @@ struct AccountOptions {
   std::vector<std::string> trusted_proxies; // --trusted-proxy CIDR, repeatable
   std::string plans_file;                   // --plans-file
   long long anon_per_hour = 0, anon_per_day = 0;  // --anonymous-uploads-per-hour/-day; 0: the plans file or 20/100
-  long long sweep_interval = 60;            // --sweep-interval seconds
-  long long blob_grace = 600;               // --blob-grace seconds
+  long long sweep_interval = 60;            // --sweep-interval seconds (GatewayConfig: the retention sweeper)
+  long long blob_grace = 600;               // --blob-grace seconds (GatewayConfig: the retention sweeper)
+  uint64_t anonymous_max_bytes = 20ull << 20;  // --anonymous-max-mb (ops/serve_options.cpp): the anonymous tier's file limit
   std::string clock_file;                   // --clock-file (tests only)
 };
 
@@ -31,8 +32,7 @@ std::vector<std::string> check_account_options(const boost::program_options::var
 // The service's configuration: reads or creates <data-dir>/token.secret and
 // <data-dir>/admin.token, loads the plans file, parses the proxies. Throws
 // std::runtime_error.
-gateway::accounts::AccountsConfig make_accounts_config(const AccountOptions& o, const std::filesystem::path& data_dir,
-                                                       uint64_t anonymous_max_bytes);
+gateway::accounts::AccountsConfig make_accounts_config(const AccountOptions& o, const std::filesystem::path& data_dir);
 
 // Where `imgpipe keys` finds a running server: <data-dir>/admin.url.
 void write_admin_url(const std::filesystem::path& data_dir, const std::string& listen, unsigned port);

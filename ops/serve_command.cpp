@@ -8,7 +8,6 @@
 
 #include "gateway/gateway.h"
 #include "gateway/http/http_server.h"
-#include "gateway/metrics.h"
 #include "ops/bus_setup.h"
 #include "ops/serve_metrics.h"
 #include "ops/serve_options.h"
@@ -75,14 +74,14 @@ int serve_command(const char* command, int argc, char** argv) {
         options.gateway.clock = gateway::accounts::offset_file_clock(options.accounts.clock_file);
         log::warn("test_clock", {{"clock_file", options.accounts.clock_file}});
       }
-      accounts = std::make_unique<gateway::accounts::AccountsService>(
-          make_accounts_config(options.accounts, data, options.gateway.anonymous_max_bytes), options.gateway, *bus, *db, index, blobs);
+      accounts = std::make_unique<gateway::accounts::AccountsService>(make_accounts_config(options.accounts, data),
+                                                                      options.gateway, *bus, *db, index);
       options.gateway.owner_is_permanent = [a = accounts.get()](const std::string& owner) {
         return a->owner_is_permanent(owner);
       };
-      gw = std::make_unique<gateway::Gateway>(options.gateway, *bus, index, blobs, accounts.get());
+      gw = std::make_unique<gateway::Gateway>(options.gateway, *bus, index, blobs, *accounts);
       gw->start();
-      options.http.on_response = gateway::observe_request;
+      options.http.on_response = [g = gw.get()](const gateway::AccessRecord& r) { g->observe(r); };
       http = std::make_unique<gateway::HttpServer>(options.http, *gw);
       http->start();
       write_admin_url(data, options.http.listen, http->port());

@@ -51,6 +51,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("listen", po::value(&o.http.listen)->default_value(o.http.listen), "HOST:PORT to serve HTTP on")
       ("public-url", po::value(&o.gateway.public_url)->default_value(o.gateway.public_url), "base URL of viewer pages and API links, as users reach it")
       ("src-url", po::value(&o.gateway.src_url)->default_value(""), "base URL of image (src) URLs; empty: --public-url")
+      ("upgrade-url", po::value(&o.gateway.upgrade_url)->default_value(""), "where anonymous callers are sent to get an API key (answers and error actions); empty: <public-url>/keys")
       ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; connections are dealt to them in turn (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; 0: off")
@@ -112,6 +113,9 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
     problems.push_back("--public-url must start with http:// or https://");
   if (!o.gateway.src_url.empty() && o.gateway.src_url.rfind("http", 0) != 0)
     problems.push_back("--src-url must start with http:// or https://");
+  if (!o.gateway.upgrade_url.empty() && o.gateway.upgrade_url.rfind("http://", 0) != 0 &&
+      o.gateway.upgrade_url.rfind("https://", 0) != 0)
+    problems.push_back("--upgrade-url must start with http:// or https://");
   if (command != "worker")
     for (auto& p : check_account_options(vm, o.accounts)) problems.push_back(std::move(p));
   if (command != "serve" && o.kafka.empty()) problems.push_back("imgpipe " + command + " needs --kafka");
@@ -121,9 +125,11 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   }
   while (!o.gateway.public_url.empty() && o.gateway.public_url.back() == '/') o.gateway.public_url.pop_back();
   while (!o.gateway.src_url.empty() && o.gateway.src_url.back() == '/') o.gateway.src_url.pop_back();
-  o.gateway.anonymous_max_bytes = static_cast<uint64_t>(anon_mb) << 20;
+  o.accounts.anonymous_max_bytes = static_cast<uint64_t>(anon_mb) << 20;
   o.gateway.src_cache_bytes = src_cache_mb << 20;
-  o.worker.default_max_bytes = o.gateway.anonymous_max_bytes;
+  o.gateway.sweep_interval_seconds = o.accounts.sweep_interval;
+  o.gateway.blob_grace_seconds = o.accounts.blob_grace;
+  o.worker.default_max_bytes = o.accounts.anonymous_max_bytes;
   o.gateway.ingest_timeout = std::chrono::seconds(ingest_timeout);
   o.http.handler_timeout = std::chrono::seconds(ingest_timeout + 10);
   o.worker.job_deadline = std::chrono::seconds(job_deadline);

@@ -1,5 +1,6 @@
 #include "schemas/errors.h"
 
+#include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 
@@ -11,49 +12,49 @@ using A = ActionType;
 
 constexpr std::array kTable = {
     ErrorInfo{bad_request, "validation_error", 400, "The request is malformed.", A::fix_request,
-              "Fix the request and send it again", false},
+              "Fix the request and send it again", false, "invalid_request_error"},
     ErrorInfo{invalid_field, "validation_error", 422, "A field has an invalid value.", A::fix_request,
-              "Correct the field and send it again", false},
+              "Correct the field and send it again", false, "invalid_request_error"},
     ErrorInfo{unauthorized, "unauthorized", 401, "The API key is missing, malformed, unknown or revoked.",
-              A::register_key, "Send a valid key as 'Authorization: Bearer img_live_...'", false},
+              A::register_key, "Send a valid key as 'Authorization: Bearer img_live_...'", false, "authentication_error"},
     ErrorInfo{key_limit_reached, "key_limit_reached", 403,
               "This email already has the maximum number of unverified keys.", A::verify,
-              "Verify one of the existing keys from the email we sent", false},
+              "Verify one of the existing keys from the email we sent", false, "permission_error"},
     ErrorInfo{quota_exceeded, "quota_exceeded", 403, "The plan's quota is used up.", A::upgrade,
-              "Upgrade the plan", false},
+              "Upgrade the plan", false, "quota_error"},
     ErrorInfo{import_forbidden, "import_forbidden", 403,
               "The URL points to an address that may not be fetched.", A::fix_request,
-              "Use a public http(s) URL", false},
-    ErrorInfo{not_found, "not_found", 404, "No such resource.", A::fix_request, "Check the id or path", false},
+              "Use a public http(s) URL", false, "invalid_request_error"},
+    ErrorInfo{not_found, "not_found", 404, "No such resource.", A::fix_request, "Check the id or path", false, "invalid_request_error"},
     ErrorInfo{method_not_allowed, "method_not_allowed", 405, "This method is not allowed here.", A::fix_request,
-              "Use a method the endpoint accepts", false},
+              "Use a method the endpoint accepts", false, "invalid_request_error"},
     ErrorInfo{file_too_large, "file_too_large", 413, "The file is larger than the limit.", A::upgrade,
-              "Send a smaller file or use a plan with a higher limit", false},
+              "Send a smaller file or use a plan with a higher limit", false, "invalid_request_error"},
     ErrorInfo{unsupported_format, "unsupported_format", 415,
               "The file is not an image in a supported format (JPEG, PNG, WebP, GIF, AVIF, HEIC).",
-              A::fix_request, "Convert the file to a supported format", false},
+              A::fix_request, "Convert the file to a supported format", false, "invalid_request_error"},
     ErrorInfo{invalid_image, "invalid_image", 422, "The image is truncated or corrupt.", A::fix_request,
-              "Re-export the image and upload it again", false},
+              "Re-export the image and upload it again", false, "invalid_request_error"},
     ErrorInfo{image_too_large, "image_too_large", 422, "The image has more pixels than the limit.",
-              A::fix_request, "Downscale the image and upload it again", false},
+              A::fix_request, "Downscale the image and upload it again", false, "invalid_request_error"},
     ErrorInfo{invalid_token, "invalid_token", 400, "The link is invalid, expired or already used.",
-              A::register_key, "Request a new key to get a fresh link", false},
-    ErrorInfo{rate_limited, "rate_limited", 429, "Too many requests.", A::wait, "Wait and try again", true},
+              A::register_key, "Request a new key to get a fresh link", false, "invalid_request_error"},
+    ErrorInfo{rate_limited, "rate_limited", 429, "Too many requests.", A::wait, "Wait and try again", true, "rate_limit_error"},
     ErrorInfo{headers_too_large, "headers_too_large", 431, "The request headers are too large.",
-              A::fix_request, "Send smaller headers", false},
+              A::fix_request, "Send smaller headers", false, "invalid_request_error"},
     ErrorInfo{internal_error, "internal_error", 500, "Something went wrong on our side.", A::retry,
-              "Try again; report the request id if it persists", true},
+              "Try again; report the request id if it persists", true, "api_error"},
     ErrorInfo{import_failed, "import_failed", 502, "The remote server did not return the image.",
-              A::fix_request, "Check that the URL serves the image publicly", false},
+              A::fix_request, "Check that the URL serves the image publicly", false, "processing_error"},
     ErrorInfo{import_unreachable, "import_unreachable", 502, "The remote server could not be reached.",
-              A::retry, "Check the URL's host, or try again later", true},
+              A::retry, "Check the URL's host, or try again later", true, "processing_error"},
     ErrorInfo{service_unavailable, "service_unavailable", 503,
               "The service cannot accept this request right now.", A::retry, "Try again after Retry-After seconds",
-              true},
+              true, "api_error"},
     ErrorInfo{import_timeout, "import_timeout", 504, "The remote server was too slow.", A::retry,
-              "Try again, or host the image on a faster server", true},
+              "Try again, or host the image on a faster server", true, "processing_error"},
     ErrorInfo{processing_timeout, "processing_timeout", 503, "The image was not processed in time.", A::retry,
-              "Try again after Retry-After seconds", true},
+              "Try again after Retry-After seconds", true, "api_error"},
 };
 
 }  // namespace
@@ -64,6 +65,12 @@ const ErrorInfo& error_info(ErrorCode id) {
   for (const auto& e : kTable)
     if (e.id == id) return e;
   return kTable[static_cast<size_t>(internal_error)];
+}
+
+const ErrorInfo* find_error(std::string_view code, int http_status) {
+  for (const auto& e : kTable)
+    if (e.code == code && e.http_status == http_status) return &e;
+  return nullptr;
 }
 
 std::string_view action_name(ActionType a) {
@@ -98,15 +105,38 @@ nlohmann::json error_json(const Error& e, std::string_view upgrade_url) {
 
 std::string error_body(const Error& e, std::string_view upgrade_url) { return error_json(e, upgrade_url).dump(); }
 
+int64_t retry_after(const Error& e) {
+  if (!e.info().retryable) return 0;
+  return std::max<int64_t>(1, e.retry_after_seconds.value_or(1));
+}
+
+nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url) {
+  const auto& info = e.info();
+  nlohmann::json error = {{"type", info.type}, {"code", info.code}, {"message", e.what()}};
+  // Shape C's actions: upgrade and signup carry a URL, wait carries retry_after.
+  if (info.retryable) error["action"] = {{"type", "wait"}, {"retry_after", retry_after(e)}};
+  else if (info.action == A::upgrade && !upgrade_url.empty()) error["action"] = {{"type", "upgrade"}, {"url", upgrade_url}};
+  else if (info.action == A::register_key && !upgrade_url.empty())
+    error["action"] = {{"type", "signup"}, {"url", upgrade_url}};
+  if (!e.extra_json.empty()) {
+    auto extra = nlohmann::json::parse(e.extra_json, nullptr, false);
+    if (extra.is_object()) error.update(extra);  // "usage", "details"
+  }
+  return {{"error", std::move(error)}};
+}
+
 std::string error_reference_markdown() {
   std::string md =
       "# Error reference\n\n"
       "Every error body is `{\"error\": code, \"message\": text, \"action\": {\"type\", \"label\", "
-      "\"seconds\"?, \"url\"?}}`.\n"
+      "\"seconds\"?, \"url\"?}}` (img.pro shape B, today's routes); shape C routes render the same entry nested, "
+      "`{\"error\": {\"type\", \"code\", \"message\", \"action\"?}}`, with the type below. Every error answer "
+      "carries `Cache-Control: no-store`; a retryable one carries `Retry-After`.\n"
       "Generated from `schemas/errors.cpp` (`imgpipe errors`); a unit test keeps this file in step.\n\n"
-      "| code | HTTP | meaning | action | retry |\n|---|---|---|---|---|\n";
+      "| code | HTTP | shape C type | meaning | action | retry |\n|---|---|---|---|---|---|\n";
   for (const auto& e : kTable) {
-    md += "| `" + std::string(e.code) + "` | " + std::to_string(e.http_status) + " | " + std::string(e.message) +
+    md += "| `" + std::string(e.code) + "` | " + std::to_string(e.http_status) + " | `" + std::string(e.type) +
+          "` | " + std::string(e.message) +
           " | `" + std::string(action_name(e.action)) + "`: " + std::string(e.action_label) + " | " +
           (e.retryable ? "yes, `Retry-After`" : "no") + " |\n";
   }

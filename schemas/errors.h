@@ -49,10 +49,14 @@ struct ErrorInfo {
   ActionType action;
   std::string_view action_label;
   bool retryable;             // answers carry Retry-After
+  std::string_view type;      // img.pro shape C error type: "invalid_request_error"
 };
 
 std::span<const ErrorInfo> error_table();
 const ErrorInfo& error_info(ErrorCode id);
+// The entry with this public code and status (validation_error is 400 and
+// 422); nullptr when there is none.
+const ErrorInfo* find_error(std::string_view code, int http_status);
 std::string_view action_name(ActionType a);
 
 // The one exception type that crosses module walls. Third-party failures are
@@ -73,9 +77,15 @@ class Error : public std::runtime_error {
   ErrorCode id_;
 };
 
-// {"error": code, "message": ..., "action": {...}} plus any extra fields.
+// Seconds a retryable error asks the caller to wait (Retry-After); 0 when not retryable.
+int64_t retry_after(const Error& e);
+
+// Shape B (flat): {"error": code, "message": ..., "action": {...}} plus any extra fields.
 std::string error_body(const Error& e, std::string_view upgrade_url = {});
 nlohmann::json error_json(const Error& e, std::string_view upgrade_url = {});
+// Shape C (nested): {"error": {"type", "code", "message", "action"?, ...extra}}
+// (docs: ../shared img.pro-api.md "Shape C errors"); the same table, another rendering.
+nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url = {});
 
 // Markdown reference generated from the table (docs/errors.md is checked against it).
 std::string error_reference_markdown();

@@ -1,27 +1,26 @@
 #pragma once
-// Accounts: API keys (POST /v1/keys), email verification, who a caller is,
-// the tier limits checked before a body is read, usage and retention.
+// Accounts: identity and limits. Who a caller is, API keys and their email
+// verification, the tier limits checked before a body is read, usage. No
+// routes: the handlers in gateway/routes/ call these.
 //
 //   authenticate()  Authorization: Bearer img_live_... -> the key's account (401 otherwise)
 //   admit()         rate limits (anonymous, per client IP) or the key's monthly
 //                   and storage quotas; reserves one unit, released by the
 //                   Admission's destructor unless the upload counted
-//   handle()        /v1/keys, /v1/keys/verify, /v1/images[/{id}] (the caller's
-//                   own images only), and the loopback admin API
-//   the sweeper     deletes expired images (a `deleted` event on the images
-//                   topic) and collects blobs no image references any more
+//   create_key(), verify_email()   POST /v1/keys and the link in the email
+//   check_admin(), set_plan(), revoke()   the loopback admin API
 //
+// Expired images and unreferenced blobs: gateway/retention.h.
 // Design and operator guide: docs/accounts.md.
 
 #include <atomic>
 #include <functional>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
+#include <variant>
 
 #include "gateway/accounts/account_store.h"
 #include "gateway/accounts/client_ip.h"
@@ -32,7 +31,6 @@
 #include "gateway/accounts/usage_ledger.h"
 #include "gateway/gateway_config.h"
 #include "gateway/http/http_types.h"
-#include "storage/blob_store.h"
 #include "storage/bus.h"
 #include "storage/db.h"
 #include "storage/image_index.h"
@@ -47,8 +45,6 @@ struct AccountsConfig {
   std::string admin_token;                 // <data-dir>/admin.token
   MailConfig mail;                         // --smtp-url, --smtp-from; outbox in <data-dir>/outbox
   int64_t verify_link_ttl_seconds = 7 * 86400;
-  int64_t sweep_interval_seconds = 60;     // --sweep-interval
-  int64_t blob_grace_seconds = 600;        // an unreferenced blob is kept this long (uploads racing a delete)
   int64_t keys_per_email_per_hour = 5;
   int64_t keys_per_ip_per_hour = 20;
   int64_t max_unverified_keys_per_email = 3;
@@ -61,6 +57,22 @@ struct Caller {
 };
 
 class AccountsService;
+
+// A key just created: the secret (shown once, never stored) and its account.
+struct CreatedKey {
+  std::string key;
+  schemas::Account account;
+};
+using KeyOutcome = std::variant<CreatedKey, schemas::Error>;
+
+// What opening a verification link did.
+enum class VerifyResult { verified, invalid_link, unknown_key, revoked, already_verified, busy, failed };
+struct VerifyOutcome {
+  VerifyResult result;
+  std::string detail;  // invalid_link: what is wrong with the token
+};
+
+using AccountOutcome = std::variant<schemas::Account, schemas::Error>;
 
 // One admitted upload or import. Its unit of quota is held until it is
 // destroyed; commit() when the image counted (the ready event was applied),
@@ -79,6 +91,22 @@ class Admission {
 
  private:
   friend class AccountsService;
+
+// A key just created: the secret (shown once, never stored) and its account.
+struct CreatedKey {
+  std::string key;
+  schemas::Account account;
+};
+using KeyOutcome = std::variant<CreatedKey, schemas::Error>;
+
+// What opening a verification link did.
+enum class VerifyResult { verified, invalid_link, unknown_key, revoked, already_verified, busy, failed };
+struct VerifyOutcome {
+  VerifyResult result;
+  std::string detail;  // invalid_link: what is wrong with the token
+};
+
+using AccountOutcome = std::variant<schemas::Account, schemas::Error>;
   AccountsService& service_;
   uint64_t reserved_bytes_;
   int64_t taken_at_;
@@ -88,32 +116,42 @@ class Admission {
 class AccountsService {
  public:
   AccountsService(AccountsConfig config, const GatewayConfig& gateway, storage::Bus& bus, storage::Db& db,
-                  storage::ImageIndex& index, storage::BlobStore& blobs);
+                  storage::ImageIndex& index);
   ~AccountsService();
 
-  void start();  // follows the accounts topic, starts the sweeper
+  void start();  // follows the accounts topic
   void stop();
   bool ready() const { return store_.caught_up(); }
 
   // The caller of a request; throws Error(unauthorized) for a bad key.
   Caller authenticate(const Request& request);
+  // The client's address (trusted proxies applied).
+  std::string client_ip(const Request& request) const;
   // Limits before the body: throws Error(rate_limited | quota_exceeded).
   std::shared_ptr<Admission> admit(const Caller& caller, std::optional<uint64_t> body_bytes);
   // Every images-topic event, before the index applies it.
   void observe(const schemas::ImageEvent& event) { ledger_.observe(event); }
 
-  // Routes this service answers; false when the path is not one of them.
-  bool handle(const Request& request, Respond& respond);
+  // A new key for `email` (already normalised). Limits are checked before
+  // anything is stored: throws Error(rate_limited | key_limit_reached).
+  // `done` gets the key once its `created` event is durable, or the error.
+  void create_key(const std::string& email, const std::string& name, const std::string& client_ip,
+                  std::function<void(KeyOutcome)> done);
+  // The link in the verification email. Every unverified key of the address
+  // is verified, and their images made permanent. `done` is called once.
+  void verify_email(const std::string& token, std::function<void(VerifyOutcome)> done);
 
-  // The images index has caught up (the sweeper waits for it: an image made
-  // permanent by a later event must not be deleted from a stale view).
-  void set_index_ready(std::function<bool()> ready) { index_ready_ = std::move(ready); }
-
-  // Runs one sweep now (tests; the sweeper thread calls it every interval).
-  void sweep();
+  // The loopback admin API: a loopback peer bearing <data-dir>/admin.token.
+  // Throws Error(not_found) off loopback (the API does not exist there) and
+  // Error(unauthorized) for a wrong token.
+  void check_admin(const Request& request) const;
+  void set_plan(const std::string& key_id, const std::string& plan, std::function<void(AccountOutcome)> done);
+  void revoke(const std::string& key_id, std::function<void(AccountOutcome)> done);
 
   // A verified key's images are permanent.
   bool owner_is_permanent(const std::string& owner);
+  // {"plan", "uploads_used", "uploads_limit", "storage_used_bytes", "storage_limit_bytes"} as JSON text.
+  std::string usage_json(const schemas::Account& account);
 
   int64_t now() const { return gateway_.clock->now(); }
   AccountStore& store() { return store_; }
@@ -123,20 +161,13 @@ class AccountsService {
  private:
   friend class Admission;
   void release(const Admission& a, bool committed);
-  void create_key(const Request& request, Respond respond);
-  void verify_email(const Request& request, Respond respond);
-  void admin(const Request& request, Respond respond);
-  void images(const Request& request, Respond respond);
+  void publish_change(schemas::AccountEvent event, std::function<void(AccountOutcome)> done);
   void make_permanent(const std::string& owner);
-  std::string usage_json(const schemas::Account& account);
-  void run_sweeper();
 
   AccountsConfig config_;
   const GatewayConfig gateway_;  // a copy: immutable
   storage::Bus& bus_;
-  storage::Db& db_;
   storage::ImageIndex& index_;
-  storage::BlobStore& blobs_;
   AccountStore store_;
   UsageLedger ledger_;
   RateLimiter limiter_;
@@ -144,11 +175,7 @@ class AccountsService {
   workers::TaskPool tasks_;  // blocking work (publish_sync, verification) off the I/O threads
   std::mutex mutex_;
   std::map<std::string, int64_t> pending_keys_;  // email -> keys being created
-  std::thread sweeper_;
-  std::mutex sweeper_mutex_;
-  std::condition_variable sweeper_wake_;
-  bool running_ = false;
-  std::function<bool()> index_ready_;
+  std::atomic<bool> running_{false};
 };
 
 // Tags: comma-separated, at most 10, each at most 50 characters, lowercased.

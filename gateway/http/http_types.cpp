@@ -4,7 +4,7 @@
 
 #include <boost/url/params_view.hpp>
 
-#include "schemas/errors.h"
+#include "gateway/http/error_response.h"
 
 namespace imgpipe::gateway {
 namespace {
@@ -80,10 +80,6 @@ Response Response::html(int status, std::string body) {
   return r;
 }
 
-Response Response::error(const schemas::Error& e) {
-  Response r = json(e.info().http_status, schemas::error_body(e));
-  if (e.retry_after_seconds) r.set("Retry-After", std::to_string(*e.retry_after_seconds));
-  return r;
-}
+Response Response::error(const schemas::Error& e) { return error_response(e); }
 
 }  // namespace imgpipe::gateway

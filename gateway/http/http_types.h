@@ -51,8 +51,8 @@ struct Response {
   void set(std::string_view name, std::string value);
   static Response json(int status, std::string body);
   static Response html(int status, std::string body);
-  // The JSON error body of `e` (schemas::error_body) with its HTTP status,
-  // plus Retry-After when the error carries one.
+  // The transport's errors (no route known yet): error_response(e) in the
+  // flat shape (gateway/http/error_response.h).
   static Response error(const schemas::Error& e);
 };
 

@@ -419,7 +419,7 @@ TEST(Accounts, ConcurrentUploadsNeverExceedTheQuota) {
 
 TEST(Accounts, StorageQuotaSaysUpgradeWhenVerified) {
   auto plans = write_plans({{"plans", {{"free", {{"storage_mb", 1}}}}}});
-  Server s({"--plans-file", plans.string()});
+  Server s({"--plans-file", plans.string(), "--upgrade-url", "https://pricing.example/upgrade"});
   auto key = create_key(*s, "big@x.com").js().value("key", "");
   ASSERT_EQ(request(*s, "GET", path_and_query(verify_link(*s, "big@x.com"))).status, 200);
   int ok = 0;
@@ -433,6 +433,8 @@ TEST(Accounts, StorageQuotaSaysUpgradeWhenVerified) {
   EXPECT_GE(ok, 10);
   EXPECT_LE(r.js()["usage"]["storage_used_bytes"].get<int64_t>(), 1 << 20);
   EXPECT_EQ(r.js()["action"]["type"], "upgrade");
+  EXPECT_EQ(r.js()["action"]["url"], "https://pricing.example/upgrade");  // --upgrade-url
+  EXPECT_EQ(upload_as(*s, "", "under-1mp.jpg").js()["upgrade"]["url"], "https://pricing.example/upgrade");
   fs::remove(plans);
 }
 

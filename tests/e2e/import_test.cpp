@@ -533,6 +533,8 @@ TEST_F(ImportTest, BadRequestsAreValidationErrorsWithoutAnyFetch) {
 TEST_F(ImportTest, WrongMethodIsRefused) {
   auto r = http_get(s().url("/v1/import"));
   EXPECT_EQ(r.status, 405) << r.describe();
+  EXPECT_EQ(r.header("allow"), "POST") << r.describe();
+  EXPECT_EQ(r.header("cache-control"), "no-store") << r.describe();
 }
 
 // ---- default deny ---------------------------------------------------------------

@@ -75,6 +75,7 @@ TEST_F(UploadTest, ResponseHasExactlyTheDocumentedFields) {
     EXPECT_TRUE(v.is_string() && !v.get<std::string>().empty()) << "upgrade." << k << " = " << v;
   }
   EXPECT_EQ(ukeys, (std::set<std::string>{"type", "url", "message", "label"}));
+  EXPECT_EQ(j["upgrade"]["url"], s().base_url() + "/keys") << "default --upgrade-url: this instance's key page";
 
   // filesize is the size of the stored original, which GET src returns.
   auto g = http_get(src);

@@ -1,0 +1,84 @@
+#include "gateway/retention.h"
+
+#include "schemas/log.h"
+
+namespace imgpipe::gateway {
+
+using namespace std::chrono_literals;
+
+Retention::Retention(const GatewayConfig& gateway, storage::Bus& bus,
+                     storage::ImageIndex& index, storage::BlobStore& blobs, accounts::UsageLedger& ledger,
+                     std::function<bool()> ready, std::function<bool(const std::string&)> is_permanent)
+    : gateway_(gateway),
+      bus_(bus),
+      index_(index),
+      blobs_(blobs),
+      ledger_(ledger),
+      ready_(std::move(ready)),
+      is_permanent_(std::move(is_permanent)) {}
+
+Retention::~Retention() { stop(); }
+
+void Retention::start() {
+  std::lock_guard lock(mutex_);
+  running_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Retention::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!running_) return;
+    running_ = false;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Retention::sweep() {
+  int64_t now = gateway_.clock->now();
+  for (;;) {
+    auto ids = index_.expired(now, 100);
+    if (ids.empty()) break;
+    for (const auto& id : ids) {
+      schemas::ImageEvent event;
+      event.image_id = id;
+      auto record = index_.get(id);
+      if (record && is_permanent_(record->owner)) {
+        // Verified after this event was written: make it permanent instead.
+        record->expires_at = 0;
+        event.type = "updated";
+        event.image = *record;
+      } else {
+        event.type = "deleted";
+        log::info("image_expired", {{"image_id", id}});
+      }
+      bus_.publish_sync(storage::topics::images, id, schemas::encode(event), 10s);
+    }
+    // Wait until our own index applied them, or the next tick does it.
+    bool applied = false;
+    for (int i = 0; i < 50 && !applied; ++i) {
+      applied = index_.expired(now, 1).empty() || index_.expired(now, 1).front() != ids.front();
+      if (!applied) std::this_thread::sleep_for(100ms);
+    }
+    if (!applied) break;
+  }
+  ledger_.collect_orphans(blobs_, gateway_.blob_grace_seconds);
+}
+
+void Retention::run() {
+  std::unique_lock lock(mutex_);
+  while (running_) {
+    wake_.wait_for(lock, std::chrono::seconds(gateway_.sweep_interval_seconds), [this] { return !running_; });
+    if (!running_) break;
+    lock.unlock();
+    try {
+      if (ready_()) sweep();
+    } catch (const std::exception& e) {
+      log::warn("sweep_failed", {{"error", e.what()}});
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace imgpipe::gateway

@@ -1,0 +1,88 @@
+// API keys: POST /v1/keys creates one (the secret is shown once) and mails
+// the verification link; GET /v1/keys/verify is that link, opened in a
+// browser, so it answers with small HTML pages. The rules are in accounts/.
+#include <nlohmann/json.hpp>
+
+#include "gateway/routes/handlers.h"
+#include "gateway/viewer_page.h"
+
+namespace imgpipe::gateway::routes {
+namespace {
+
+using json = nlohmann::json;
+using schemas::Error;
+using schemas::ErrorCode;
+
+Response page(int status, const std::string& title, const std::string& text) {
+  auto r = Response::html(status, "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
+                                      "</title><meta name=\"viewport\" content=\"width=device-width\"></head>"
+                                      "<body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\"><h1>" +
+                                      html_escape(title) + "</h1><p>" + html_escape(text) + "</p></body></html>");
+  r.set("Cache-Control", "no-store");
+  r.set("X-Content-Type-Options", "nosniff");
+  r.set("Referrer-Policy", "no-referrer");  // the link carries a token
+  r.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+  return r;
+}
+
+Response verify_page(const accounts::VerifyOutcome& outcome) {
+  using R = accounts::VerifyResult;
+  const std::string bad = "This link does not work";
+  switch (outcome.result) {
+    case R::verified:
+      return page(200, "Email verified",
+                  "Your keys are verified: everything uploaded with them, before and from now on, is kept "
+                  "permanently.");
+    case R::invalid_link: return page(400, bad, outcome.detail + " Create a new key to get a fresh link.");
+    case R::unknown_key: return page(400, bad, "The key this link was made for does not exist.");
+    case R::revoked: return page(400, bad, "The key was revoked.");
+    case R::already_verified: return page(400, "This link was already used", "The email address is already verified.");
+    case R::busy: return page(503, "Please try again", "The server is busy; open the link again shortly.");
+    case R::failed: break;
+  }
+  return page(503, "Please try again", "The verification could not be saved; open the link again shortly.");
+}
+
+}  // namespace
+
+void create_key(Services& s, const Call& call) {
+  auto body = json::parse(call.request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    throw Error(ErrorCode::bad_request, "The body must be a JSON object like {\"email\": \"you@example.com\"}.");
+  auto email_field = body.find("email");
+  if (email_field == body.end() || !email_field->is_string())
+    throw Error(ErrorCode::invalid_field, "The field 'email' is required.");
+  auto email = accounts::normalise_email(email_field->get<std::string>());
+  std::string name;
+  if (auto n = body.find("name"); n != body.end() && !n->is_null()) {
+    if (!n->is_string() || n->get<std::string>().size() > 100)
+      throw Error(ErrorCode::invalid_field, "The field 'name' must be a string of at most 100 characters.");
+    name = n->get<std::string>();
+  }
+  const auto& tiers = s.accounts.config().tiers;
+  s.accounts.create_key(email, name, s.accounts.client_ip(call.request),
+                        [&tiers, respond = call.respond, errors = call.errors](accounts::KeyOutcome outcome) {
+                          if (auto* err = std::get_if<Error>(&outcome)) return respond(error_response(*err, errors));
+                          const auto& created = std::get<accounts::CreatedKey>(outcome);
+                          const auto& plan = tiers.plan(created.account.plan);
+                          json body = {{"key", created.key},
+                                       {"key_id", created.account.key_id},
+                                       {"status", "active"},
+                                       {"verified", false},
+                                       {"limits",
+                                        {{"uploads", plan.uploads_per_month},
+                                         {"storage_mb", plan.storage_bytes >> 20},
+                                         {"retention_days", tiers.unverified_retention_days}}},
+                                       {"message", "Key active. Check your email to verify and unlock permanent storage."}};
+                          auto r = Response::json(201, body.dump());
+                          r.set("Cache-Control", "no-store");
+                          respond(std::move(r));
+                        });
+}
+
+void verify_email(Services& s, const Call& call) {
+  s.accounts.verify_email(call.request.query_param("token").value_or(""),
+                          [respond = call.respond](accounts::VerifyOutcome outcome) { respond(verify_page(outcome)); });
+}
+
+}  // namespace imgpipe::gateway::routes

@@ -1,0 +1,35 @@
+#include "gateway/routes/route_table.h"
+
+#include "gateway/routes/handlers.h"
+
+namespace imgpipe::gateway::routes {
+
+// Adding a route: a row here and a handler in the family's file. Literal
+// paths win over patterns; no two rows of a tier may overlap on a method
+// (tests/gateway/routes/route_table_test.cpp walks this table).
+std::vector<Route> route_table() {
+  using F = ApiFamily;
+  constexpr BodyRule small{};                   // GET and small JSON bodies: 16 KB at most
+  constexpr BodyRule upload{0, &plan_upload};  // streamed; the plan sets the caller's limit
+  return {
+      // methods     path                        body    handler           metric label              family
+      {POST,   "/v1/upload",                     upload, nullptr,          "/v1/upload",             F::shape_b},
+      {POST,   "/v1/import",                     small,  import_url,       "/v1/import",             F::shape_b},
+      {POST,   "/v1/keys",                       small,  create_key,       "/v1/keys",               F::shape_b},
+      {GET,    "/v1/keys/verify",                small,  verify_email,     "/v1/keys/verify",        F::shape_b},
+      {GET,    "/v1/images",                     small,  list_images,      "/v1/images",             F::shape_b},
+      {GET,    "/v1/images/{id}",                small,  get_image,        "/v1/images/{id}",        F::shape_b},
+      {DELETE, "/v1/images/{id}",                small,  delete_image,     "/v1/images/{id}",        F::shape_b},
+      {GET,    "/{prefix}/{id}.{ext}",           small,  serve_src,        "src",                    F::shape_b},
+      {GET,    "/",                              small,  upload_page,      "/",                      F::pages},
+      {GET,    "/{id}",                          small,  viewer,           "viewer",                 F::pages},
+      {GET,    "/healthz",                       small,  healthz,          "/healthz",               F::operations},
+      {GET,    "/readyz",                        small,  readyz,           "/readyz",                F::operations},
+      {GET,    "/metrics",                       small,  serve_metrics,    "/metrics",               F::operations},
+      {GET,    "/admin/keys",                    small,  admin_list_keys,  "/admin/keys",            F::operations},
+      {POST,   "/admin/keys/{key_id}/plan",      small,  admin_set_plan,   "/admin/keys/{id}/plan",  F::operations},
+      {POST,   "/admin/keys/{key_id}/revoke",    small,  admin_revoke,     "/admin/keys/{id}/revoke", F::operations},
+  };
+}
+
+}  // namespace imgpipe::gateway::routes

@@ -1,0 +1,90 @@
+#include "gateway/routes/router.h"
+
+#include <stdexcept>
+
+namespace imgpipe::gateway::routes {
+namespace {
+
+using schemas::Error;
+using schemas::ErrorCode;
+
+std::vector<std::string> labels_of(const std::vector<Route>& rows) {
+  std::vector<std::string> labels;
+  for (const auto& r : rows) labels.emplace_back(r.metric);
+  return labels;
+}
+
+}  // namespace
+
+Router::Router(std::vector<Route> rows, Services& services)
+    : rows_(std::move(rows)),
+      services_(services),
+      upgrade_link_(services.config.upgrade_link()),
+      metrics_(labels_of(rows_)) {
+  for (size_t i = 0; i < rows_.size(); ++i) (rows_[i].path.literal() ? literal_rows_ : pattern_rows_).push_back(i);
+}
+
+RouteMatch Router::match(std::string_view method, std::string_view path) const {
+  RouteMatch m;
+  const Methods want = method_bit(method);
+  PathParams params;
+  // Literal paths win over patterns ("/healthz" is not a viewer id); within
+  // a tier the table has no overlaps (tests/gateway/routes), so order only
+  // decides which row of a shared path answers which method.
+  for (const auto* tier : {&literal_rows_, &pattern_rows_}) {
+    for (size_t i : *tier) {
+      const auto& row = rows_[i];
+      if (!row.path.match(path, params)) continue;
+      if (!m.path_row) m.path_row = &row;
+      m.allowed |= row.methods;
+      if (row.methods & want) {
+        m.route = &row;
+        m.params = params;
+        return m;
+      }
+    }
+    if (m.path_row) return m;  // a literal path that lacks the method: 405, not a pattern's row
+  }
+  return m;
+}
+
+BodyPlan Router::plan_body(const Request& head) {
+  auto m = match(head.method, head.path);
+  // No row: a small body is read and handle() answers 404 or 405.
+  if (!m.route) return BufferBody{16 * 1024};
+  if (!m.route->body.stream) return BufferBody{m.route->body.limit};
+  auto errors = style(m.route->family);
+  try {
+    return m.route->body.stream(services_, head, errors);
+  } catch (...) {
+    return RejectBody{error_response(std::current_exception(), errors, head.request_id)};
+  }
+}
+
+void Router::handle(Request request, Respond respond) {
+  auto m = match(request.method, request.path);
+  if (!m.route) {
+    auto errors = style(m.path_row ? m.path_row->family : ApiFamily::shape_b);
+    if (!m.allowed) return respond(error_response(Error(ErrorCode::not_found), errors));
+    auto allow = allow_header(m.allowed);
+    auto r = error_response(Error(ErrorCode::method_not_allowed, "This endpoint accepts " + allow + "."), errors);
+    r.set("Allow", std::move(allow));
+    return respond(std::move(r));
+  }
+  Call call{request, m.params, respond, style(m.route->family)};
+  try {
+    if (!m.route->handler) throw std::logic_error("streamed route reached handle(): " + std::string(m.route->metric));
+    m.route->handler(services_, call);
+  } catch (...) {
+    // Thrown before answering (validation, limits, a bad key): the handler
+    // did not call respond, so this answer is the only one.
+    respond(error_response(std::current_exception(), call.errors, request.request_id));
+  }
+}
+
+void Router::observe(const AccessRecord& record) {
+  auto m = match(record.method, record.path);
+  metrics_.observe(m.path_row ? static_cast<size_t>(m.path_row - rows_.data()) : rows_.size(), record);
+}
+
+}  // namespace imgpipe::gateway::routes

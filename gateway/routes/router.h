@@ -1,0 +1,48 @@
+#pragma once
+// The transport's Handler over the route table: finds the row of a request
+// (literal paths first, then patterns, in table order), plans its body,
+// answers 404 and 405 (with Allow) itself, maps HEAD to GET rows, runs the
+// handler and turns whatever it throws into the row's error answer. Also
+// labels the HTTP metrics by row.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/http/http_server.h"
+#include "gateway/metrics.h"
+#include "gateway/routes/route.h"
+#include "gateway/routes/services.h"
+
+namespace imgpipe::gateway::routes {
+
+struct RouteMatch {
+  const Route* route = nullptr;  // the row to run; null: 404 (allowed == 0) or 405
+  const Route* path_row = nullptr;  // the first row whose path matched (its label and family apply to a 405)
+  Methods allowed = 0;            // every method the path answers: the 405's Allow
+  PathParams params;
+};
+
+class Router : public Handler {
+ public:
+  Router(std::vector<Route> rows, Services& services);
+
+  BodyPlan plan_body(const Request& head) override;
+  void handle(Request request, Respond respond) override;
+
+  RouteMatch match(std::string_view method, std::string_view path) const;
+  // HttpServerConfig::on_response: counts and times the request by row and status.
+  void observe(const AccessRecord& record);
+
+  const std::vector<Route>& rows() const { return rows_; }
+  ErrorStyle style(ApiFamily family) const { return {family, upgrade_link_}; }
+
+ private:
+  std::vector<Route> rows_;
+  std::vector<size_t> literal_rows_, pattern_rows_;  // indices into rows_, in table order
+  Services& services_;
+  std::string upgrade_link_;
+  RouteMetrics metrics_;
+};
+
+}  // namespace imgpipe::gateway::routes
