@@ -1,5 +1,5 @@
-// The same variant, byte for byte, whichever path made it (docs/image-engine
-// variant policy): a server started with --no-pregenerate renders every size
+// The same variant, byte for byte, whichever path made it (the variant
+// policy, workers/README.md): a server started with --no-pregenerate renders every size
 // and format on demand; a server that pre-generates lets its worker make
 // s/m/l in the source format and WebP. The worker's files, the on-demand
 // answers and what the second server serves are the same bytes under the same
