@@ -1,5 +1,6 @@
 #include "workers/image/format.h"
 #include "workers/image/sizes.h"
+#include "workers/image/variant_policy.h"
 
 #include <gtest/gtest.h>
 
@@ -71,6 +72,28 @@ TEST(WorkersImageFormat, NamesAndMimeTypes) {
   EXPECT_EQ(format_from_name(""), std::nullopt);
   for (Format f : {Format::jpeg, Format::png, Format::webp, Format::gif, Format::avif, Format::heic})
     EXPECT_EQ(format_from_name(extension(f)), f);
+}
+
+TEST(WorkersImageVariantPolicy, SizesUpToLAreAnchoredAtL) {
+  const Dimensions big{2560, 1600};
+  const Dimensions l = variant_dimensions(big, 1080);
+  for (int edge : {320, 640, 1080, 100}) EXPECT_EQ(anchor_dimensions(big, edge), l) << edge;
+  EXPECT_EQ(anchor_dimensions(big, std::nullopt), big);  // full size: its own anchor
+  EXPECT_EQ(anchor_dimensions(big, 1200), variant_dimensions(big, 1200));
+  const Dimensions mid{900, 700};  // l would upscale: the original is the anchor
+  EXPECT_EQ(anchor_dimensions(mid, 320), mid);
+}
+
+TEST(WorkersImageVariantPolicy, FormatsPregeneratedAndServable) {
+  EXPECT_EQ(pregenerated_formats(Format::jpeg), (std::vector<Format>{Format::jpeg, Format::webp}));
+  EXPECT_EQ(pregenerated_formats(Format::heic), (std::vector<Format>{Format::jpeg, Format::webp}));
+  EXPECT_EQ(pregenerated_formats(Format::webp), (std::vector<Format>{Format::webp}));
+  EXPECT_EQ(pregenerated_formats(Format::gif), (std::vector<Format>{Format::gif, Format::webp}));
+  for (Format f : {Format::jpeg, Format::png, Format::webp, Format::avif}) EXPECT_TRUE(servable_format(f, Format::gif));
+  EXPECT_TRUE(servable_format(Format::gif, Format::gif));
+  EXPECT_FALSE(servable_format(Format::gif, Format::jpeg));
+  EXPECT_TRUE(servable_format(Format::heic, Format::heic));
+  EXPECT_FALSE(servable_format(Format::heic, Format::png));
 }
 
 }  // namespace
