@@ -33,6 +33,9 @@ class Gateway : public Handler {
   const GatewayConfig& config() const { return config_; }
   bool ready() const { return events_.caught_up(); }
   size_t pending_ingests() const { return ingest_.pending(); }  // uploads waiting for their worker (/metrics)
+  // Shutdown: uploads and imports still waiting for their worker at `until`
+  // get 503 with Retry-After then (their jobs stay queued and run later).
+  void drain_by(std::chrono::steady_clock::time_point until) { events_.cap_deadlines(until); }
 
  private:
   BodyPlan plan_upload(const Request& head);
