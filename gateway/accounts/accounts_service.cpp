@@ -7,6 +7,7 @@
 
 #include "gateway/accounts/secrets.h"
 #include "gateway/accounts/verify_token.h"
+#include "gateway/admin_backup.h"
 #include "gateway/api_responses.h"
 #include "gateway/image_ids.h"
 #include "gateway/error_response.h"
@@ -241,7 +242,7 @@ bool AccountsService::handle(const Request& request, Respond& respond) {
     images(request, respond);
     return true;
   }
-  if (p == "/admin/keys" || p.rfind("/admin/keys/", 0) == 0) {
+  if (p == "/admin/keys" || p.rfind("/admin/keys/", 0) == 0 || p == "/admin/backup") {
     admin(request, respond);
     return true;
   }
@@ -405,6 +406,18 @@ void AccountsService::admin(const Request& request, Respond respond) {
   if (!constant_time_equal(key_hash(presented), key_hash(config_.admin_token)))
     throw Error(ErrorCode::unauthorized, "The admin token is missing or wrong (see <data-dir>/admin.token).");
   const auto& p = request.path;
+  if (p == "/admin/backup") {  // gateway/admin_backup.h; a checkpoint flushes and links files: off the I/O thread
+    if (request.method != "POST") throw Error(ErrorCode::method_not_allowed);
+    bool queued = tasks_.try_submit([this, request, respond] {
+      try {
+        respond(admin_backup(request, db_, blobs_));
+      } catch (const Error& e) {
+        respond(error_response(e));
+      }
+    });
+    if (!queued) throw Error(ErrorCode::service_unavailable, "Busy; try again shortly.");
+    return;
+  }
   if (p == "/admin/keys") {
     if (request.method != "GET") throw Error(ErrorCode::method_not_allowed);
     json list = json::array();
