@@ -23,8 +23,10 @@ Commands:
   topics    create or check the Kafka topics (topics create --kafka HOST:PORT)
   reindex   rebuild a gateway's index from the images topic (offline)
   replay    re-run past ingest jobs from an offset or a time
+  backup    snapshot a running server into a folder (backup --to DIR)
+  restore   bring a backup back into a new data dir (restore --from DIR --data-dir NEW)
   keys      list API keys, change a key's plan, revoke a key (on a running server)
-  mail      read the outbox of verification mail (mail ls, mail show ID)
+  mail      the outbox of verification mail and its delivery (mail ls, mail show ID)
   errors    print the error reference (every code, HTTP status and action)
   version   print the version
 
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
   if (command == "topics") return imgpipe::ops::topics_command(argc - 1, argv + 1);
   if (command == "reindex") return imgpipe::ops::reindex_command(argc - 1, argv + 1);
   if (command == "replay") return imgpipe::ops::replay_command(argc - 1, argv + 1);
+  if (command == "backup") return imgpipe::ops::backup_command(argc - 1, argv + 1);
+  if (command == "restore") return imgpipe::ops::restore_command(argc - 1, argv + 1);
   if (command == "keys") return imgpipe::ops::keys_command(argc - 1, argv + 1);
   if (command == "mail") return imgpipe::ops::mail_command(argc - 1, argv + 1);
   if (command == "errors") {

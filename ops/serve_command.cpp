@@ -11,6 +11,7 @@
 #include "ops/bus_setup.h"
 #include "ops/serve_metrics.h"
 #include "ops/serve_options.h"
+#include "ops/worker_status.h"
 #include "schemas/metrics.h"
 #include "schemas/log.h"
 #include "storage/blob_store.h"
@@ -86,6 +87,18 @@ int serve_command(const char* command, int argc, char** argv) {
       http->start();
       write_admin_url(data, options.http.listen, http->port());
     }
+    // A worker-only process has no gateway to ask: its own small server for /metrics and /healthz.
+    std::unique_ptr<WorkerStatusHandler> status;
+    if (!http && pipeline && !options.metrics_listen.empty()) {
+      status = std::make_unique<WorkerStatusHandler>(*pipeline);
+      auto config = options.http;
+      config.listen = options.metrics_listen;
+      config.threads = 1;
+      config.on_response = nullptr;
+      http = std::make_unique<gateway::HttpServer>(config, *status);
+      http->start();
+      log::info("metrics_listening", {{"listen", options.metrics_listen}, {"port", http->port()}});
+    }
     register_gauges(*bus, blobs, gw ? &index : nullptr, pipeline.get(), gw.get(), http.get());
     log::info("started", {{"command", command}, {"bus", bus->kind()}, {"listen", options.http.listen},
                           {"public_url", options.gateway.public_url}, {"data_dir", options.data_dir},
@@ -100,8 +113,12 @@ int serve_command(const char* command, int argc, char** argv) {
       else if (sig == SIGUSR2 && pipeline) pipeline->resume();
       else if (sig == SIGTERM || sig == SIGINT) break;
     }
-    log::info("stopping", {{"drain_seconds", 15}});
-    if (http) http->stop(std::chrono::seconds(15));
+    constexpr auto kDrain = std::chrono::seconds(15);
+    log::info("stopping", {{"drain_seconds", kDrain.count()}});
+    // Uploads still waiting for their worker get 503 + Retry-After 3 s before
+    // the drain ends, while their connections can still carry an answer.
+    if (gw) gw->drain_by(std::chrono::steady_clock::now() + kDrain - std::chrono::seconds(3));
+    if (http) http->stop(kDrain);
     if (gw) gw->stop();
     if (pipeline) pipeline->stop();
     metrics::clear_gauges();

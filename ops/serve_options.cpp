@@ -73,6 +73,9 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("import-min-rate-window", po::value(&import_min_rate_window)->default_value(import_min_rate_window),
        "seconds below --import-min-rate before an import is aborted");
 
+  if (command == "worker")
+    wk.add_options()("metrics-listen", po::value(&o.metrics_listen)->default_value(""),
+                     "HOST:PORT serving GET /metrics and /healthz of this worker (e.g. 127.0.0.1:9464); empty: none");
   po::options_description all;
   all.add(common).add(gw).add(wk);
   if (command != "worker") add_account_options(all, o.accounts);

@@ -25,6 +25,7 @@ struct ServeOptions {
   AccountOptions accounts;                                 // ops/account_options.h
   gateway::HttpServerConfig http;
   workers::WorkerConfig worker;
+  std::string metrics_listen;  // --metrics-listen (worker only): HOST:PORT of /metrics and /healthz
   bool run_gateway = true;
   bool run_worker = true;
 };

@@ -64,6 +64,10 @@ class Db {
                                                                   std::string_view prefix);
   // Deletes every key of a column family (reindex).
   virtual void clear(std::string_view column_family) = 0;
+  // A consistent copy of the whole database at this moment in `dir` (which
+  // must not exist), openable with Db::open: a RocksDB checkpoint, its table
+  // files hard-linked where `dir` is on the same filesystem. Writes go on meanwhile.
+  virtual void checkpoint(const std::filesystem::path& dir) = 0;
 };
 
 // Big-endian encodings so that byte order is numeric order in keys.

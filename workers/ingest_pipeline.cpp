@@ -89,6 +89,8 @@ void IngestPipeline::process(const storage::BusMessage& message) {
       step_name = step.name;
       step.run(ctx);
       step_ms[step.name] = ms_since(step_started);
+      metrics::histogram("imgpipe_job_step_seconds", "Time per worker step of ingest jobs that ran it.", {{"step", step.name}})
+          .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count());
     }
   } catch (const Error& e) {
     if (e.id() == ErrorCode::service_unavailable) throw;  // transient: the runner retries

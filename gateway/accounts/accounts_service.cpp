@@ -315,6 +315,10 @@ void AccountsService::make_permanent(const std::string& owner) {
   }
 }
 
+void AccountsService::run_admin_task(std::function<void()> task) {
+  if (!tasks_.try_submit(std::move(task))) throw Error(ErrorCode::service_unavailable, "Busy; try again shortly.");
+}
+
 bool AccountsService::owner_is_permanent(const std::string& owner) {
   if (owner.rfind("key:", 0) != 0) return false;
   auto account = store_.by_id(owner.substr(4));

@@ -33,6 +33,7 @@ void delete_image(Services& s, const Call& call);
 void admin_list_keys(Services& s, const Call& call);
 void admin_set_plan(Services& s, const Call& call);
 void admin_revoke(Services& s, const Call& call);
+void admin_backup_route(Services& s, const Call& call);
 
 // health_routes.cpp: GET /healthz, /readyz, /metrics.
 void healthz(Services& s, const Call& call);

@@ -29,6 +29,7 @@ std::vector<Route> route_table() {
       {GET,    "/admin/keys",                    small,  admin_list_keys,  "/admin/keys",            F::operations},
       {POST,   "/admin/keys/{key_id}/plan",      small,  admin_set_plan,   "/admin/keys/{id}/plan",  F::operations},
       {POST,   "/admin/keys/{key_id}/revoke",    small,  admin_revoke,     "/admin/keys/{id}/revoke", F::operations},
+      {POST,   "/admin/backup",                  small,  admin_backup_route, "/admin/backup",        F::operations},
   };
 }
 

@@ -108,7 +108,8 @@ fs::path write_plans(const json& plans) {
 std::vector<fs::path> outbox(const ServerProcess& s) {
   std::vector<fs::path> files;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(s.data_dir() / "outbox", ec)) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(s.data_dir() / "outbox", ec))
+    if (e.path().extension() == ".eml") files.push_back(e.path());  // not the <id>.state beside each
   std::sort(files.begin(), files.end());
   return files;
 }
