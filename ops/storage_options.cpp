@@ -18,9 +18,9 @@ void add_storage_options(po::options_description& all, StorageOptions& o) {
        "embedded bus: how long a deleted image's event stays in the compacted images topic")
       ("bus-retention-interval", po::value<double>()->default_value(300),
        "embedded bus: seconds between retention passes; 0: never")
-      ("sweep-interval", po::value<double>()->default_value(600),
+      ("leftover-sweep-interval", po::value<double>()->default_value(600),
        "seconds between sweeps of crash leftovers and unreferenced blobs; 0: never")
-      ("sweep-grace", po::value<double>()->default_value(3600),
+      ("leftover-sweep-grace", po::value<double>()->default_value(3600),
        "seconds a file must be untouched before the sweeper may remove it (keep it above --job-deadline)");
   all.add(d);
 }
@@ -36,8 +36,8 @@ std::vector<std::string> check_storage_options(const po::variables_map& vm, Stor
   o.bus.retention_bytes = static_cast<int64_t>(value("bus-retention-mb") * (1 << 20));
   o.bus.tombstone_ms = static_cast<int64_t>(value("bus-tombstone-hours") * 3600 * 1000);
   o.bus.retention_interval = std::chrono::milliseconds(static_cast<int64_t>(value("bus-retention-interval") * 1000));
-  o.sweep.interval = std::chrono::milliseconds(static_cast<int64_t>(value("sweep-interval") * 1000));
-  o.sweep.grace = std::chrono::seconds(static_cast<int64_t>(value("sweep-grace")));
+  o.sweep.interval = std::chrono::milliseconds(static_cast<int64_t>(value("leftover-sweep-interval") * 1000));
+  o.sweep.grace = std::chrono::seconds(static_cast<int64_t>(value("leftover-sweep-grace")));
   return problems;
 }
 

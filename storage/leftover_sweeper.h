@@ -3,7 +3,7 @@
 // files (.tmp-*) of interrupted writes, staged uploads and imports nobody
 // will process, manifests of images the index does not have, and blobs no
 // image, variant or manifest refers to (variants of deleted images among
-// them). `imgpipe serve` runs sweep() every --sweep-interval.
+// them). `imgpipe serve` runs sweep() every --leftover-sweep-interval.
 //
 // What is never removed: anything modified within the grace period (a
 // write in progress, an upload between staging and its job, a blob a new
@@ -27,8 +27,8 @@
 namespace imgpipe::storage {
 
 struct SweepConfig {
-  std::chrono::seconds grace{3600};               // --sweep-grace: younger files are left alone
-  std::chrono::milliseconds interval{std::chrono::minutes(10)};  // --sweep-interval, for start()
+  std::chrono::seconds grace{3600};               // --leftover-sweep-grace: younger files are left alone
+  std::chrono::milliseconds interval{std::chrono::minutes(10)};  // --leftover-sweep-interval, for start()
   std::string worker_group = "imgpipe-workers";   // whose uncommitted jobs keep their files
   // Manifests and blobs are judged against this process's index, so only a
   // process whose index sees every image may collect them (the embedded

@@ -67,7 +67,7 @@ TEST(DiskFull, DataDirOnAFullFilesystem) {
   ASSERT_EQ(::geteuid(), 0u) << "this test mounts a tmpfs and needs root";
   const fs::path staging_mount = fs::temp_directory_path() / ("imgpipe-staging-" + std::to_string(::getpid()));
   ServerOptions o;
-  o.extra_args = {"--staging-dir", staging_mount.string(), "--sweep-interval", "0"};
+  o.extra_args = {"--staging-dir", staging_mount.string(), "--leftover-sweep-interval", "0"};
   ServerProcess s(o);
   Tmpfs data(s.data_dir(), "8m"), staging(staging_mount, "4m");
   ASSERT_TRUE(data.mounted() && staging.mounted()) << data.error() << staging.error();
