@@ -181,6 +181,9 @@ TEST(Crash, KillNineAtRandomMomentsLosesNoAcceptedUpload) {
   EXPECT_TRUE(settled) << orphans.size() << " orphaned blobs, " << missing.size() << " missing, "
                        << files_in(s.data_dir() / "staging") << " staged files\n" << s.log_tail();
   RecordProperty("blob_files", static_cast<int>(present.size()));
+  auto m = http_get(s.url("/metrics")).body;
+  EXPECT_GT(gauge(m, "imgpipe_sweep_last_timestamp_seconds"), 0) << "the sweeper ran";
+  EXPECT_EQ(gauge(m, "imgpipe_sweep_last_blob_files"), static_cast<double>(present.size()));
 
   // Variants are served (from the stored files: they are all named above).
   for (const auto& id : accepted_order)

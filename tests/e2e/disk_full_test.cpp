@@ -80,12 +80,20 @@ TEST(DiskFull, DataDirOnAFullFilesystem) {
   ASSERT_EQ(original.status, 200);
   ASSERT_TRUE(eventually([&] { return http_get(with_size(src, "s")).status == 200; }));
 
+  // /metrics says where the disk goes.
+  auto metrics = http_get(s.url("/metrics")).body;
+  for (const char* part : {"bus", "index", "blobs", "staging"})
+    EXPECT_NE(metrics.find(std::string("imgpipe_disk_bytes{part=\"") + part + "\"}"), std::string::npos) << part;
+
   // The data dir's disk full: the worker cannot store the original.
   data.fill(16 << 10);
+  int full = 0;
   for (const char* photo : {"portrait.jpg", "landscape.jpg", "under-1mp.jpg"}) {
     auto r = upload(s, corpus(photo));
     EXPECT_TRUE(refused_for_space(r)) << photo << "\n" << s.log_tail();
+    full += r.status == 507;
   }
+  RecordProperty("answers_507_of_3", full);
   auto again = http_get(src);
   EXPECT_EQ(again.status, 200) << "serving goes on";
   EXPECT_EQ(again.body, original.body);
