@@ -17,6 +17,7 @@
 #include "storage/blob_store.h"
 #include "storage/db.h"
 #include "storage/image_index.h"
+#include "storage/leftover_sweeper.h"
 #include "workers/image/engine.h"
 #include "workers/ingest_pipeline.h"
 
@@ -40,6 +41,7 @@ BusOptions bus_options(const ServeOptions& o) {
   b.kafka_config = o.kafka_config;
   b.topic_prefix = o.topic_prefix;
   b.embedded_partitions = o.embedded_partitions;
+  b.embedded = o.storage.bus;
   return b;
 }
 
@@ -53,7 +55,8 @@ int serve_command(const char* command, int argc, char** argv) {
     std::filesystem::path data(options.data_dir);
     std::filesystem::create_directories(data);
     auto db = storage::Db::open(data / "index");
-    storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir));
+    storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir),
+                             options.storage.staging_dir);
     // Kafka: refuse to start on missing or misconfigured topics (a clear
     // message naming `imgpipe topics create`), rather than fail every upload.
     require_topics(bus_options(options));
@@ -99,7 +102,15 @@ int serve_command(const char* command, int argc, char** argv) {
       http->start();
       log::info("metrics_listening", {{"listen", options.metrics_listen}, {"port", http->port()}});
     }
+    // Blobs and manifests are judged against this index: only where it sees
+    // every image, i.e. one process on the embedded bus.
+    auto sweep_config = options.storage.sweep;
+    sweep_config.collect_blobs = gw != nullptr && options.kafka.empty();
+    storage::LeftoverSweeper sweeper(blobs, *db, *bus, sweep_config,
+                                     [g = gw.get()] { return g != nullptr && g->ready(); });
+    if (sweep_config.interval.count() > 0) sweeper.start();
     register_gauges(*bus, blobs, gw ? &index : nullptr, pipeline.get(), gw.get(), http.get());
+    register_storage_gauges(*db, blobs, sweeper);
     log::info("started", {{"command", command}, {"bus", bus->kind()}, {"listen", options.http.listen},
                           {"public_url", options.gateway.public_url}, {"data_dir", options.data_dir},
                           {"gateway", options.run_gateway}, {"worker", options.run_worker}});
@@ -121,6 +132,7 @@ int serve_command(const char* command, int argc, char** argv) {
     if (http) http->stop(kDrain);
     if (gw) gw->stop();
     if (pipeline) pipeline->stop();
+    sweeper.stop();
     metrics::clear_gauges();
     log::info("stopped");
     return 0;

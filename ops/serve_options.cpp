@@ -79,6 +79,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   po::options_description all;
   all.add(common).add(gw).add(wk);
   if (command != "worker") add_account_options(all, o.accounts);
+  add_storage_options(all, o.storage);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
@@ -121,6 +122,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
     problems.push_back("--upgrade-url must start with http:// or https://");
   if (command != "worker")
     for (auto& p : check_account_options(vm, o.accounts)) problems.push_back(std::move(p));
+  for (auto& p : check_storage_options(vm, o.storage)) problems.push_back(std::move(p));
   if (command != "serve" && o.kafka.empty()) problems.push_back("imgpipe " + command + " needs --kafka");
   if (!problems.empty()) {
     for (const auto& p : problems) std::cerr << "imgpipe " << command << ": " << p << "\n";

@@ -68,6 +68,14 @@ class Db {
   // must not exist), openable with Db::open: a RocksDB checkpoint, its table
   // files hard-linked where `dir` is on the same filesystem. Writes go on meanwhile.
   virtual void checkpoint(const std::filesystem::path& dir) = 0;
+  // Deletes the keys in [begin, end) with one range tombstone (not synced:
+  // used for data that may come back after a crash, such as trimmed logs).
+  virtual void remove_range(std::string_view column_family, std::string_view begin, std::string_view end) = 0;
+  // Rewrites the files holding [begin, end) so deleted keys give their disk
+  // space back; runs beside writes and reads (it does not pause them).
+  virtual void compact_range(std::string_view column_family, std::string_view begin, std::string_view end) = 0;
+  // Bytes on disk of a column family (table files plus memtables): /metrics.
+  virtual uint64_t disk_bytes(std::string_view column_family) = 0;
 };
 
 // Big-endian encodings so that byte order is numeric order in keys.
