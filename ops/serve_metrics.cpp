@@ -84,6 +84,9 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
   if (pipeline != nullptr)
     metrics::gauge("imgpipe_worker_jobs_in_flight", "Ingest jobs this process is running.",
                    [pipeline] { return Values{{{}, static_cast<double>(pipeline->in_flight())}}; });
+  if (pipeline != nullptr)
+    metrics::gauge("imgpipe_worker_variant_backlog", "Jobs past `ready` whose variants wait or are rendering (--variant-backlog).",
+                   [pipeline] { return Values{{{}, static_cast<double>(pipeline->variant_backlog())}}; });
   if (gateway != nullptr)
     metrics::gauge("imgpipe_ingest_pending", "Uploads and imports waiting for their worker's answer.",
                    [gateway] { return Values{{{}, static_cast<double>(gateway->pending_ingests())}}; });

@@ -64,6 +64,8 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("max-pixels", po::value(&o.worker.engine.max_pixels)->default_value(o.worker.engine.max_pixels), "largest image in pixels (width x height x frames), decided from the header")
       ("job-deadline", po::value(&job_deadline)->default_value(job_deadline), "seconds one job may take")
       ("no-pregenerate", po::bool_switch(&no_pregenerate), "do not pre-generate s/m/l variants (render on demand only)")
+      ("variant-backlog", po::value(&o.worker.variant_backlog)->default_value(o.worker.variant_backlog),
+       "jobs whose variants wait behind urgent work; at this many no new job starts")
       ("import-allow-private", po::bool_switch(&o.worker.fetch.allow_private),
        "UNSAFE: let imports fetch loopback and private addresses (tests, trusted networks only)")
       ("import-timeout", po::value(&import_timeout)->default_value(import_timeout),
