@@ -36,9 +36,9 @@
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
-#include "schemas/log.h"
-
+#include "gateway/http/request_head.h"
 #include "schemas/errors.h"
+#include "schemas/log.h"
 
 namespace imgpipe::gateway {
 namespace {
@@ -279,6 +279,8 @@ struct HttpServer::Impl {
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> run_session(std::shared_ptr<Session> s);
   asio::awaitable<bool> wait_readable(Session& s);
+  asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf,
+                                               http::request_parser<http::empty_body>& hp, std::string& ambiguous);
   asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
                                   http::request_parser<http::empty_body>& hp, bool& keep_going);
   asio::awaitable<std::optional<Response>> await_response(Session& s, bool& close);
@@ -373,11 +375,16 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
     hp.body_limit(boost::none);  // checked against the handler's plan once the header is in
     s->idle = true;
     if (buf.size() == 0 && !co_await wait_readable(*s)) break;
-    s->stream.expires_after(cfg.read_timeout);
-    auto [ec, n] = co_await http::async_read_header(s->stream, buf, hp, nothrow_awaitable);
+    std::string ambiguous;
+    auto ec = co_await read_head(*s, buf, hp, ambiguous);
     s->idle = false;
     if (ec) {
-      if (ec == http::error::header_limit) {
+      if (!ambiguous.empty()) {
+        Head h;
+        h.request_id = new_request_id();
+        co_await send(*s, Response::error(Error(ErrorCode::bad_request, ambiguous)), h, true);
+        co_await linger_close(*s);
+      } else if (ec == http::error::header_limit) {
         Head h;
         h.request_id = new_request_id();
         co_await send(*s, Response::error(Error(ErrorCode::headers_too_large,
@@ -419,6 +426,41 @@ asio::awaitable<bool> HttpServer::Impl::wait_readable(Session& s) {
   auto [ec] = co_await s.stream.socket().async_wait(tcp::socket::wait_read, nothrow_awaitable);
   s.signal.cancel();
   co_return !ec;
+}
+
+// Reads one request's header block into `hp`. The raw block is checked
+// before Beast parses it: Beast quietly unfolds obs-fold lines and accepts
+// framing a proxy may read otherwise (request_head.h). On such a block
+// `ambiguous` says why and an error is returned.
+asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast::flat_buffer& buf,
+                                                               http::request_parser<http::empty_body>& hp,
+                                                               std::string& ambiguous) {
+  size_t scanned = 0;  // bytes already searched for the blank line
+  for (;;) {
+    std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
+    size_t end = data.find("\r\n\r\n", scanned > 3 ? scanned - 3 : 0);
+    if (end != std::string_view::npos) {
+      if (end + 4 > cfg.header_limit) co_return http::error::header_limit;
+      if (auto problem = ambiguous_request_head(data.substr(0, end + 4))) {
+        ambiguous = std::move(*problem);
+        co_return http::error::bad_field;
+      }
+      beast::error_code ec;
+      while (!hp.is_header_done() && !ec) {
+        size_t used = hp.put(buf.data(), ec);
+        buf.consume(used);
+        if (used == 0 && !ec) ec = http::error::bad_field;  // cannot happen with a whole header block
+      }
+      co_return ec;
+    }
+    if (data.size() > cfg.header_limit) co_return http::error::header_limit;
+    scanned = data.size();
+    s.stream.expires_after(cfg.read_timeout);
+    auto [ec, n] = co_await s.stream.async_read_some(buf.prepare(4096), nothrow_awaitable);
+    if (ec == asio::error::eof) co_return buf.size() == 0 ? http::error::end_of_stream : http::error::partial_message;
+    if (ec) co_return ec;
+    buf.commit(n);
+  }
 }
 
 asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,

@@ -607,5 +607,44 @@ TEST_F(HttpServerTest, GracefulStopDrainsInFlightAndRefusesNew) {
   server.reset();
 }
 
+
+// Issue 16: framing two parsers could read differently is refused with a 400
+// that says what was ambiguous, and the connection is closed (the rest of the
+// bytes are never read as a next request).
+TEST_F(HttpServerTest, AmbiguousFramingIs400AndCloses) {
+  struct Case {
+    std::string fields;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", "both Content-Length and Transfer-Encoding"},
+           {"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", "both Content-Length and Transfer-Encoding"},
+           {"Content-Length: 4\r\nContent-Length: 40\r\n", "more than one Content-Length"},
+           {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "more than one Transfer-Encoding"},
+           {"Transfer-Encoding: identity\r\n", "exactly \\\"chunked\\\""},
+           {"X-Pad: a\r\n Content-Length: 4\r\n", "obsolete line folding"},
+           {std::string("X-Pad: a\0b\r\n", 12), "NUL"},
+       }) {
+    Client client(server->port());
+    // The body, read by a parser that picked the other framing, would be a second request.
+    ASSERT_TRUE(client.send("POST /echo HTTP/1.1\r\nHost: x\r\n" + c.fields +
+                            "\r\n0\r\n\r\nGET /echo?name=smuggled HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = client.read();
+    ASSERT_TRUE(r.has_value()) << c.fields;
+    EXPECT_EQ(r->status, 400) << c.fields;
+    EXPECT_NE(r->body.find("validation_error"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(c.says), std::string::npos) << c.fields << " -> " << r->body;
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_FALSE(client.read().has_value()) << "a second answer means the smuggled request was served";
+  }
+  EXPECT_EQ(handler.plans.load(), 0);
+}
+
+TEST_F(HttpServerTest, SameRequestWithOneFramingIsServed) {
+  auto r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "abcd");
+}
+
 }  // namespace
 }  // namespace imgpipe::gateway
