@@ -1,6 +1,9 @@
 #include "gateway/http/request_head.h"
 
+#include <array>
 #include <cstring>
+
+#include <boost/url/parse.hpp>
 
 namespace imgpipe::gateway {
 namespace {
@@ -26,6 +29,25 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// The common request target — "/path?query" of RFC 3986 pchars without
+// %-escapes — split without a full URL parse (which was ~10 % of a hot src
+// request's instructions). Anything else goes to boost::urls.
+bool split_plain_target(std::string_view target, std::string& path, std::string& query) {
+  static const auto allowed = [] {
+    std::array<bool, 256> t{};
+    for (unsigned char c : std::string_view("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?"))
+      t[c] = true;
+    return t;
+  }();
+  if (target.empty() || target.front() != '/') return false;
+  for (char c : target)
+    if (!allowed[static_cast<unsigned char>(c)]) return false;
+  auto q = target.find('?');
+  path.assign(target.substr(0, q));
+  query.assign(q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
+  return true;
 }
 
 }  // namespace
@@ -71,6 +93,17 @@ std::optional<std::string> ambiguous_request_head(std::string_view block) {
   }
   if (content_lengths > 0 && transfer_encodings > 0)
     return "The request has both Content-Length and Transfer-Encoding; send one of them.";
+  return std::nullopt;
+}
+
+std::optional<std::string> split_request_target(std::string_view target, std::string& path, std::string& query) {
+  if (split_plain_target(target, path, query)) return std::nullopt;
+  auto u = boost::urls::parse_origin_form(target);
+  if (!u) u = boost::urls::parse_absolute_uri(target);
+  if (!u) return "The request target is not a valid URL path.";
+  path = u->path();
+  query = std::string(u->encoded_query());
+  if (path.find('\0') != std::string::npos || path.empty() || path.front() != '/') return "The request path is invalid.";
   return std::nullopt;
 }
 

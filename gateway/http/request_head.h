@@ -21,4 +21,9 @@ namespace imgpipe::gateway {
 // - Content-Length and Transfer-Encoding both present.
 std::optional<std::string> ambiguous_request_head(std::string_view block);
 
+// Splits a request target into the decoded path and the raw query. Returns
+// nullopt on success, else the problem in words for a 400: the target is not
+// origin- or absolute-form, or its path is empty, relative or holds a NUL.
+std::optional<std::string> split_request_target(std::string_view target, std::string& path, std::string& query);
+
 }  // namespace imgpipe::gateway
