@@ -12,6 +12,7 @@
 #include "gateway/error_response.h"
 #include "gateway/viewer_page.h"
 #include "schemas/log.h"
+#include "schemas/text_rules.h"
 
 namespace imgpipe::gateway::accounts {
 
@@ -62,10 +63,9 @@ std::vector<std::string> parse_tags(const std::string& raw) {
     auto b = piece.find_first_not_of(" \t");
     if (b == std::string::npos) continue;
     piece = piece.substr(b, piece.find_last_not_of(" \t") - b + 1);
-    for (unsigned char c : piece)
-      if (c < 0x20 || c == 0x7f) throw Error(ErrorCode::invalid_field, "Tags may not contain control characters.");
     for (auto& c : piece) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (piece.size() > 50) throw Error(ErrorCode::invalid_field, "Each tag is at most 50 characters.");
+    schemas::require_clean_text(piece, 50, "tags");
     if (std::find(tags.begin(), tags.end(), piece) == tags.end()) tags.push_back(piece);
     if (tags.size() > 10) throw Error(ErrorCode::invalid_field, "At most 10 tags.");
   }
@@ -81,6 +81,7 @@ std::string check_namespace(const std::string& raw) {
 }
 
 std::string normalise_email(const std::string& raw) {
+  schemas::require_clean_text(raw, 254, "email");
   std::string e = raw;
   for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto at = e.find('@');
@@ -260,7 +261,7 @@ void AccountsService::create_key(const Request& request, Respond respond) {
   if (auto n = body.find("name"); n != body.end() && !n->is_null()) {
     if (!n->is_string() || n->get<std::string>().size() > 100)
       throw Error(ErrorCode::invalid_field, "The field 'name' must be a string of at most 100 characters.");
-    name = n->get<std::string>();
+    name = schemas::clean_text(n->get<std::string>(), 100);
   }
   auto ip = config_.proxies.client_ip(request.peer_ip, request.header("X-Forwarded-For"));
   if (auto wait = limiter_.take("keys-ip:" + ip, {{kHour, config_.keys_per_ip_per_hour}}))
