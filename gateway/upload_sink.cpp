@@ -36,6 +36,8 @@ UploadSink::UploadSink(storage::BlobStore& blobs, std::string staged_name, std::
     if (part.name == "name") field_ = &staged_.name;
     else if (part.name == "tags") field_ = &staged_.tags;
     else if (part.name == "namespace") field_ = &staged_.ns;
+    if (field_ != nullptr && !seen_fields_.insert(part.name).second)
+      throw Error(ErrorCode::bad_request, "The multipart field '" + part.name + "' is sent more than once.");
     return field_ != nullptr;  // unknown fields are skipped
   };
   cb.on_part_data = [this](const char* data, size_t size) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/routes/handlers.h"
+#include "schemas/text_rules.h"
 #include "gateway/viewer_page.h"
 
 namespace imgpipe::gateway::routes {
@@ -57,7 +58,7 @@ void create_key(Services& s, const Call& call) {
   if (auto n = body.find("name"); n != body.end() && !n->is_null()) {
     if (!n->is_string() || n->get<std::string>().size() > 100)
       throw Error(ErrorCode::invalid_field, "The field 'name' must be a string of at most 100 characters.");
-    name = n->get<std::string>();
+    name = schemas::clean_text(n->get<std::string>(), 100);
   }
   const auto& tiers = s.accounts.config().tiers;
   s.accounts.create_key(email, name, s.accounts.client_ip(call.request),
