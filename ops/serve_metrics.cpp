@@ -107,7 +107,7 @@ void register_storage_gauges(storage::Db& db, storage::BlobStore& blobs, const s
                  [&db, &sweeper, staging] {
                    uint64_t bus = 0, index = 0;
                    for (const auto* family : {storage::cf::images, storage::cf::variants, storage::cf::listings,
-                                              storage::cf::expiry, storage::cf::keys, storage::cf::usage,
+                                              storage::cf::expiry, storage::cf::keys,
                                               storage::cf::positions, storage::cf::bus_log, storage::cf::bus_groups}) {
                      const auto bytes = db.disk_bytes(family);
                      (std::string_view(family).starts_with("bus_") ? bus : index) += bytes;

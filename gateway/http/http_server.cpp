@@ -365,7 +365,7 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     if (!admit(peer_ip)) {
       // Over a cap: closed before reading a byte; established clients are untouched.
       ++connections_refused;
-      spdlog::debug("http: connection from {} refused: over the connection cap", peer_ip);
+      log::debug("http_connection_refused", {{"peer", peer_ip}, {"reason", "over the connection cap"}});
       socket.close(pec);
       continue;
     }

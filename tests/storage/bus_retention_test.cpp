@@ -215,7 +215,7 @@ std::map<std::string, std::string> rebuilt_index(Bus& bus, const std::filesystem
   auto db = Db::open(dir);
   ImageIndex index(*db);
   for (const auto& m : read_all(bus, topics::images, StartAt::from_beginning()))
-    index.apply(schemas::decode_image_event(m.value), m.partition, m.offset);
+    index.apply(schemas::decode_image_event(m.value));
   return records(*db);
 }
 
@@ -236,7 +236,7 @@ TEST(BusRetention, ImagesCompactedByKeyRebuildTheSameIndexAndLevelOff) {
     for (int64_t at = -1; at + 1 < high;) {
       auto m = follower->poll(10s);
       ASSERT_TRUE(m.has_value());
-      live.apply(schemas::decode_image_event(m->value), m->partition, m->offset);
+      live.apply(schemas::decode_image_event(m->value));
       at = m->offset;
     }
   };

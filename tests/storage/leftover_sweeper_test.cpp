@@ -44,7 +44,7 @@ struct Fixture {
     return r;
   }
   void announce(const schemas::ImageRecord& r) {
-    index.apply(schemas::ImageEvent{"ready", r.id, "", r, std::nullopt}, 0, 0);
+    index.apply(schemas::ImageEvent{"ready", r.id, "", r, std::nullopt});
   }
   void age_everything() {
     for (const auto& root : {blobs.root(), blobs.staging_dir()})
