@@ -21,8 +21,9 @@
     $('new-key').value = key;
     $('key-email').textContent = email;
     const l = created.limits || {};
-    $('key-limits').textContent = 'Limits of this key: ' + l.uploads + ' uploads a month, ' + l.storage_mb +
-      ' MB of storage; uploads are kept ' + l.retention_days + ' days until your email is verified.';
+    const storage = l.storage_mb >= 1024 && l.storage_mb % 1024 === 0 ? l.storage_mb / 1024 + ' GB' : l.storage_mb + ' MB';
+    $('key-limits').textContent = 'Limits of this key: ' + l.uploads + ' uploads a month, ' + storage +
+      ' of storage; uploads are kept ' + l.retention_days + ' days until your email is verified.';
     $('curl-line').value = 'curl -H "Authorization: Bearer ' + key + '" -F "file=@photo.jpg" ' + base + '/v1/upload';
     const sxcu = {
       Version: '15.0.0',

@@ -99,6 +99,7 @@
       done(r) {
         progress.value = 100;
         progress.hidden = true;
+        if (preview.src.startsWith('blob:')) URL.revokeObjectURL(preview.src);
         preview.src = r.src + '?size=s';
         preview.alt = 'Preview of ' + (r.name || r.id);
         this.state('done', 'Done: ' + r.width + '×' + r.height);
@@ -122,8 +123,10 @@
   }
 
   function upload(file) {
-    const item = newItem(file.name || 'pasted image', URL.createObjectURL(file));
-    if (file.size > maxBytes()) {
+    const tooBig = file.size > maxBytes();
+    // A local preview while sending; a file that is not sent gets none.
+    const item = newItem(file.name || 'pasted image', tooBig ? '' : URL.createObjectURL(file));
+    if (tooBig) {
       item.failed('the file is ' + humanBytes(file.size) + '; the limit is ' + humanBytes(maxBytes()) +
         (apiKey() ? '.' : ' without a key. Get a key for larger files: /keys.'));
       return;
