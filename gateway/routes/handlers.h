@@ -16,9 +16,13 @@ void import_url(Services& s, const Call& call);
 // src_routes.cpp: GET /{prefix}/{id}.{ext}[?size=s|m|l].
 void serve_src(Services& s, const Call& call);
 
-// page_routes.cpp: GET / (the upload page), GET /{id} (the viewer).
+// page_routes.cpp: GET / (the upload page), /keys, /plans, GET /{id} (the
+// viewer), GET /assets/{version}/{file} (the pages' scripts and styles).
 void upload_page(Services& s, const Call& call);
+void keys_page(Services& s, const Call& call);
+void plans_page(Services& s, const Call& call);
 void viewer(Services& s, const Call& call);
+void serve_asset(Services& s, const Call& call);
 
 // key_routes.cpp: POST /v1/keys, GET /v1/keys/verify (the link in the email; HTML).
 void create_key(Services& s, const Call& call);
