@@ -23,6 +23,7 @@ std::vector<Route> route_table() {
       {GET,    "/{prefix}/{id}.{ext}",           small,  serve_src,        "src",                    F::shape_b},
       {GET,    "/",                              small,  upload_page,      "/",                      F::pages},
       {GET,    "/{id}",                          small,  viewer,           "viewer",                 F::pages},
+      {GET,    "/openapi.json",                  small,  serve_openapi,    "/openapi.json",          F::operations},
       {GET,    "/healthz",                       small,  healthz,          "/healthz",               F::operations},
       {GET,    "/readyz",                        small,  readyz,           "/readyz",                F::operations},
       {GET,    "/metrics",                       small,  serve_metrics,    "/metrics",               F::operations},
