@@ -164,6 +164,13 @@ json openapi_document(std::string_view server_url) {
             {"description", "An API key from POST /v1/keys. Keys carry the abilities read (GET) and write "
                             "(POST, PATCH, DELETE); anonymous callers may only create."}}}}}}},
   };
+  // The action names come from the error table, not a copy of them.
+  json actions = json::array();
+  for (auto a : {schemas::ActionType::fix_request, schemas::ActionType::retry, schemas::ActionType::wait,
+                 schemas::ActionType::verify, schemas::ActionType::upgrade, schemas::ActionType::register_key,
+                 schemas::ActionType::contact})
+    actions.push_back(schemas::action_name(a));
+  doc["components"]["schemas"]["ErrorB"]["properties"]["action"]["properties"]["type"]["enum"] = actions;
   if (!server_url.empty()) doc["servers"] = json::array({{{"url", server_url}}});
   return doc;
 }

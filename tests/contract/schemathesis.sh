@@ -30,7 +30,7 @@ key="$(curl -fsS -H 'Content-Type: application/json' -d '{"email":"schemathesis@
   /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
 
 run() {
-  "$st" run "$base/openapi.json" --url "$base" --checks all --phases examples,coverage,fuzzing,stateful \
+  "$st" --config-file "$root/tests/contract/schemathesis.toml" run "$base/openapi.json" --url "$base" --checks all --phases examples,coverage,fuzzing,stateful \
     --max-examples "${IMGPIPE_SCHEMATHESIS_EXAMPLES:-8}" --workers 1 --no-color --seed 1 "$@"
 }
 echo "== anonymous"

@@ -45,7 +45,9 @@ TEST(RouteDocs, PublishedEntriesDescribeTheirAnswers) {
     EXPECT_FALSE(d.answers.empty()) << d.path;
     for (const auto& a : d.answers) {
       std::string schema = a.schema;
-      if (!schema.empty() && schema != "binary") EXPECT_TRUE(schemas::api_schemas().contains(schema)) << schema;
+      if (!schema.empty() && schema != "binary") {
+        EXPECT_TRUE(schemas::api_schemas().contains(schema)) << schema;
+      }
     }
     for (const auto& b : d.bodies) EXPECT_TRUE(schemas::api_schemas().contains(b.schema)) << b.schema;
     // Path params of the pattern are all described.
@@ -75,7 +77,9 @@ TEST(OpenApi, ListsEveryPublishedOperationWithItsErrorCodes) {
       const auto& r = op["responses"][std::to_string(info.http_status)];
       ASSERT_TRUE(r.contains("content")) << d.path << " " << info.code;
       EXPECT_NE(r["description"].get<std::string>().find(info.code), std::string::npos) << d.path << info.code;
-      if (info.retryable) EXPECT_TRUE(r["headers"].contains("Retry-After")) << d.path << " " << info.code;
+      if (info.retryable) {
+        EXPECT_TRUE(r["headers"].contains("Retry-After")) << d.path << " " << info.code;
+      }
     }
   }
 }
