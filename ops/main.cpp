@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "gateway/docs/openapi.h"
 #include "ops/account_commands.h"
 #include "ops/maintenance_commands.h"
 #include "ops/serve_command.h"
@@ -28,6 +29,7 @@ Commands:
   keys      list API keys, change a key's plan, revoke a key (on a running server)
   mail      the outbox of verification mail and its delivery (mail ls, mail show ID)
   errors    print the error reference (every code, HTTP status and action)
+  openapi   print the OpenAPI 3.1 document (--public-url URL sets its server)
   version   print the version
 
 Quick start:
@@ -54,6 +56,11 @@ int main(int argc, char** argv) {
   if (command == "mail") return imgpipe::ops::mail_command(argc - 1, argv + 1);
   if (command == "errors") {
     std::cout << imgpipe::schemas::error_reference_markdown();
+    return 0;
+  }
+  if (command == "openapi") {
+    std::string url = argc >= 4 && !std::strcmp(argv[2], "--public-url") ? argv[3] : "";
+    std::cout << imgpipe::gateway::docs::openapi_document(url).dump(2) << "\n";
     return 0;
   }
   if (command == "version" || command == "--version") {
