@@ -64,7 +64,11 @@ void JobRunner::poll_loop() {
     }
     {
       std::unique_lock lock(mutex_);
-      auto has_room = [&] { return !paused_ && active_ < config_.concurrency && later_ < config_.later_limit; };
+      // Every job in flight may still add a later part, so it counts against
+      // the backlog too: later parts never exceed --variant-backlog.
+      auto has_room = [&] {
+        return !paused_ && active_ < config_.concurrency && later_ + active_ < config_.later_limit;
+      };
       capacity_.wait_for(lock, 200ms, [&] { return !running_ || has_room(); });
       if (!running_) break;
       if (!has_room()) continue;
