@@ -23,7 +23,8 @@ inline constexpr const char* images = "images";      // image id -> ImageRecord 
 inline constexpr const char* variants = "variants";  // id '\0' size '\0' format -> a rendered-on-demand variant (record-shaped JSON)
 inline constexpr const char* expiry = "expiry";      // be64(expires_at) id -> ""
 // UsageLedger (gateway/accounts/usage_ledger.h), from the images topic and
-// cleared with the index: usage counters, each owner's images, blob references.
+// cleared with the index: usage counters, each owner's images, blob references;
+// and ImageIndex's "deleted:" id tombstones (a late event never revives an image).
 inline constexpr const char* listings = "listings";
 // AccountStore (gateway/accounts/account_store.h), from the accounts topic:
 // "id:" key_id -> Account JSON, "h:" sha256(key) -> key_id, "e:" email '\0' key_id -> "".

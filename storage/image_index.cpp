@@ -28,6 +28,14 @@ void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::Varia
 void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> also) {
   std::vector<WriteOp> batch = std::move(also);
   auto existing = get(event.image_id);
+  // A deleted image stays deleted: a worker announces variants after `ready`
+  // (issue 14: as a later, low-priority part), so its `variants` event can
+  // arrive after a delete and must not bring the image back.
+  const auto tombstone = "deleted:" + event.image_id;
+  if (!existing && event.type != "deleted" && db_.get(cf::listings, tombstone)) {
+    if (!batch.empty()) db_.write(batch, false);
+    return;
+  }
   if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
     schemas::ImageRecord record = *event.image;
     if (existing) {
@@ -40,6 +48,7 @@ void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> al
     if (record.expires_at) batch.push_back({WriteOp::Kind::put, cf::expiry, expiry_key(record.expires_at, record.id), ""});
   } else if (event.type == "deleted" && existing) {
     batch.push_back({WriteOp::Kind::remove, cf::images, existing->id, ""});
+    batch.push_back({WriteOp::Kind::put, cf::listings, tombstone, ""});
     if (existing->expires_at)
       batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, existing->id), ""});
     db_.scan(cf::variants, existing->id + '\0', [&](std::string_view key, std::string_view) {
