@@ -92,21 +92,6 @@ class Admission {
  private:
   friend class AccountsService;
 
-// A key just created: the secret (shown once, never stored) and its account.
-struct CreatedKey {
-  std::string key;
-  schemas::Account account;
-};
-using KeyOutcome = std::variant<CreatedKey, schemas::Error>;
-
-// What opening a verification link did.
-enum class VerifyResult { verified, invalid_link, unknown_key, revoked, already_verified, busy, failed };
-struct VerifyOutcome {
-  VerifyResult result;
-  std::string detail;  // invalid_link: what is wrong with the token
-};
-
-using AccountOutcome = std::variant<schemas::Account, schemas::Error>;
   AccountsService& service_;
   uint64_t reserved_bytes_;
   int64_t taken_at_;
