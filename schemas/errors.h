@@ -36,6 +36,7 @@ enum class ErrorCode {
   service_unavailable,  // 503
   import_timeout,       // 504
   processing_timeout,   // 503: the pipeline did not answer in time
+  forbidden,            // 403: the key lacks the ability (read, write) the route needs
 };
 
 // What the caller should do next. Rendered as body.action.

@@ -35,6 +35,8 @@ struct Request {
   std::string_view header(std::string_view name) const;
   // Value of a query parameter (first occurrence, percent-decoded).
   std::optional<std::string> query_param(std::string_view name) const;
+  // Every query parameter in order, percent-decoded (none when malformed).
+  std::vector<std::pair<std::string, std::string>> query_params() const;
 };
 
 struct Response {
