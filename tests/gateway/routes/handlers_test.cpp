@@ -75,7 +75,7 @@ TEST_F(Handlers, AKeyListsOnlyItsOwnImages) {
   auto list = call(list_images, with_key(request("GET", "/v1/images"), key));
   ASSERT_TRUE(list.response);
   EXPECT_EQ(list.response->status, 200);
-  EXPECT_EQ(json::parse(list.response->body)["count"], 0);
+  EXPECT_EQ(json::parse(list.response->body)["data"], json::array());
   EXPECT_EQ(header(*list.response, "Cache-Control"), "no-store");
   PathParams id;
   id.add("id", "NotMine12345");
