@@ -76,7 +76,6 @@ std::string new_key(const ServerProcess& s, const std::string& email, json abili
   return r.js().value("key", "");
 }
 
-std::string path_of_url(const std::string& url) { return url.substr(url.find('/', url.find("://") + 3)); }
 
 // Shape C's nested error with its type; Retry-After mirrors action.retry_after.
 ::testing::AssertionResult nested_error(const Reply& r, int status, const std::string& type, const std::string& code) {
@@ -120,7 +119,8 @@ TEST(ImagesApi, TheImageObjectHasEveryFieldInOrder) {
                        {"metadata", R"({"source":"cms","post":"42"})"}});
   ASSERT_EQ(r.status, 201) << r.body;
   std::vector<std::string> keys;
-  for (const auto& [k, v] : r.ordered().items()) keys.push_back(k);
+  auto in_order = r.ordered();
+  for (const auto& [k, v] : in_order.items()) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"id", "object", "url", "page_url", "sizes", "filename", "format", "width",
                                             "height", "bytes", "transformable", "status", "public", "published_at",
                                             "expires_at", "created_at", "caption", "metadata", "labels", "nsfw"}));
@@ -195,14 +195,14 @@ TEST(ImagesApi, UpdateChangesFieldsAndPublicFalseHidesThePage) {
   // Read back: the same gateway shows its own write at once.
   EXPECT_EQ(api.get(id).js(), r.js());
   // The page is gone for everyone, the image URL still works.
-  EXPECT_EQ(http_get(s->url("/" + id)).status, 404);
+  EXPECT_EQ(http_get((*s).url("/" + id)).status, 404);
   EXPECT_EQ(http_get(img["url"].get<std::string>()).status, 200);
   // Labels are re-indexed: the old one no longer lists it, the new one does.
   EXPECT_EQ(api.list("?label[a]=1").js()["data"].size(), 0u);
   EXPECT_EQ(api.list("?label[b]=2").js()["data"].size(), 1u);
   // Back to public: the page returns.
   ASSERT_EQ(api.update(id, {{"public", true}}).status, 200);
-  EXPECT_EQ(http_get(s->url("/" + id)).status, 200);
+  EXPECT_EQ(http_get((*s).url("/" + id)).status, 200);
   // Validation names the field.
   auto bad = api.update(id, {{"labels", {{"k", 5}}}});
   EXPECT_TRUE(nested_error(bad, 422, "invalid_request_error", "validation_error"));
