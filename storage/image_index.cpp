@@ -55,6 +55,13 @@ void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::Varia
 void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> also) {
   std::vector<WriteOp> batch = std::move(also);
   auto existing = get(event.image_id);
+  // A deleted image stays deleted: a worker's `variants` event published
+  // after the delete must not bring it back (tombstone "d:" id in cf::listings).
+  const auto tombstone = "d:" + event.image_id;
+  if (!existing && event.type != "deleted" && db_.get(cf::listings, tombstone)) {
+    if (!also.empty()) db_.write(also, false);
+    return;
+  }
   if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
     schemas::ImageRecord record = *event.image;
     if (existing) {
@@ -71,6 +78,7 @@ void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> al
   } else if (event.type == "deleted" && existing) {
     batch.push_back({WriteOp::Kind::remove, cf::images, existing->id, ""});
     listing_ops(*existing, WriteOp::Kind::remove, batch);
+    batch.push_back({WriteOp::Kind::put, cf::listings, tombstone, ""});
     if (existing->expires_at)
       batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, existing->id), ""});
     db_.scan(cf::variants, existing->id + '\0', [&](std::string_view key, std::string_view) {
