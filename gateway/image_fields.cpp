@@ -15,18 +15,25 @@ bool has_control(std::string_view s) {
   return false;
 }
 
+// Bounds count characters (UTF-8 code points), as JSON Schema's maxLength does.
+size_t characters(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 StringMap string_map(std::string_view field, const json& j, size_t max_count, size_t max_key, size_t max_value) {
   const std::string name(field);
   if (!j.is_object()) bad_field(field, "must be a JSON object of strings");
   if (j.size() > max_count) bad_field(field, "at most " + std::to_string(max_count) + " entries");
   StringMap out;
   for (const auto& [key, value] : j.items()) {
-    if (key.empty() || key.size() > max_key || has_control(key))
-      bad_field(field, "keys are 1-" + std::to_string(max_key) + " bytes without control characters");
+    if (key.empty() || characters(key) > max_key || has_control(key))
+      bad_field(field, "keys are 1-" + std::to_string(max_key) + " characters without control characters");
     if (!value.is_string()) bad_field(field, "the value of '" + key + "' must be a string");
     const auto& v = value.get_ref<const std::string&>();
-    if (v.size() > max_value || has_control(v))
-      bad_field(field, "values are at most " + std::to_string(max_value) + " bytes without control characters");
+    if (characters(v) > max_value || has_control(v))
+      bad_field(field, "values are at most " + std::to_string(max_value) + " characters without control characters");
     out.emplace(key, v);
   }
   return out;
@@ -47,7 +54,7 @@ void bad_field(std::string_view field, const std::string& message) {
 }
 
 std::string check_caption(const std::string& text) {
-  if (text.size() > kMaxCaption) bad_field("caption", "at most " + std::to_string(kMaxCaption) + " bytes");
+  if (characters(text) > kMaxCaption) bad_field("caption", "at most " + std::to_string(kMaxCaption) + " characters");
   return text;
 }
 
@@ -102,8 +109,8 @@ ImageFields fields_from_json(const json& body, bool allow_filename) {
       f.is_public = value.get<bool>();
     } else if (key == "filename" && allow_filename) {
       if (!value.is_string() || value.get_ref<const std::string&>().empty() ||
-          value.get_ref<const std::string&>().size() > kMaxFilename || has_control(value.get_ref<const std::string&>()))
-        bad_field("filename", "1-" + std::to_string(kMaxFilename) + " bytes without control characters");
+          characters(value.get_ref<const std::string&>()) > kMaxFilename || has_control(value.get_ref<const std::string&>()))
+        bad_field("filename", "1-" + std::to_string(kMaxFilename) + " characters without control characters");
       f.filename = value.get<std::string>();
     } else if (key == "ttl" && !allow_filename) {
       f.ttl_seconds = ttl_from_text(value.is_string() ? value.get<std::string>() : value.dump());

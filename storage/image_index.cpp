@@ -50,18 +50,25 @@ void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::Varia
   }
 }
 
+// A deleted image stays deleted: a worker announces variants after `ready`
+// (as a later, low-priority part), so its `variants` event can arrive after a
+// delete and must not bring the image back. The marker lives in cf::listings.
+std::string deleted_key(const std::string& id) { return "deleted:" + id; }
+
 }  // namespace
+
+bool ImageIndex::revives_deleted(const schemas::ImageEvent& event) {
+  return event.type != "deleted" && !get_shared(event.image_id) && db_.get(cf::listings, deleted_key(event.image_id));
+}
 
 void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> also) {
   std::vector<WriteOp> batch = std::move(also);
-  auto existing = get(event.image_id);
-  // A deleted image stays deleted: a worker's `variants` event published
-  // after the delete must not bring it back (tombstone "d:" id in cf::listings).
-  const auto tombstone = "d:" + event.image_id;
-  if (!existing && event.type != "deleted" && db_.get(cf::listings, tombstone)) {
-    if (!also.empty()) db_.write(also, false);
+  if (revives_deleted(event)) {
+    if (!batch.empty()) db_.write(batch, false);
     return;
   }
+  auto existing = get(event.image_id);
+  const auto tombstone = deleted_key(event.image_id);
   if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
     schemas::ImageRecord record = *event.image;
     if (existing) {
