@@ -120,8 +120,9 @@ class AccountsService {
   // A new key for `email` (already normalised). Limits are checked before
   // anything is stored: throws Error(rate_limited | key_limit_reached).
   // `done` gets the key once its `created` event is durable, or the error.
+  // `abilities`: "read" and/or "write" (checked by the caller).
   void create_key(const std::string& email, const std::string& name, const std::string& client_ip,
-                  std::function<void(KeyOutcome)> done);
+                  std::function<void(KeyOutcome)> done, std::vector<std::string> abilities = {"read", "write"});
   // The link in the verification email. Every unverified key of the address
   // is verified, and their images made permanent. `done` is called once.
   void verify_email(const std::string& token, std::function<void(VerifyOutcome)> done);
