@@ -194,15 +194,16 @@
     const res = await fetch('/v1/images?limit=100', { headers: authHeaders() });
     const text = await res.text();
     if (!res.ok) { $('mine-state').textContent = 'Could not list: ' + errorText(res.status, text); return; }
-    const images = JSON.parse(text).images || [];
+    const images = JSON.parse(text).data || [];  // shape C list: newest first
     $('mine-state').textContent = images.length + (images.length === 1 ? ' image' : ' images');
     const list = $('image-list');
     list.replaceChildren();
     for (const r of images) {
-      const del = el('button', { type: 'button', text: 'Delete', 'aria-label': 'Delete ' + (r.name || r.id) });
+      const name = r.filename || r.id;
+      const del = el('button', { type: 'button', text: 'Delete', 'aria-label': 'Delete ' + name });
       const li = el('li', { className: 'item' }, [
-        el('img', { className: 'preview', src: r.src + '?size=s', alt: r.name || r.id }),
-        el('div', {}, [el('p', { className: 'name' }, [el('a', { href: r.url, text: r.name || r.id })]), del]),
+        el('img', { className: 'preview', src: r.url + '?size=s', alt: name }),
+        el('div', {}, [el('p', { className: 'name' }, [el('a', { href: r.page_url || r.url, text: name })]), del]),
       ]);
       del.addEventListener('click', async () => {
         del.disabled = true;
@@ -211,7 +212,7 @@
           li.remove();
           store.set(RECENT, store.get(RECENT, []).filter((x) => x.id !== r.id));
           showRecent();
-          $('mine-state').textContent = 'Deleted ' + (r.name || r.id) + '.';
+          $('mine-state').textContent = 'Deleted ' + name + '.';
         } else {
           del.disabled = false;
           $('mine-state').textContent = 'Could not delete: ' + errorText(d.status, await d.text());
