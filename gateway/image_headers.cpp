@@ -1,10 +1,75 @@
 #include "gateway/image_headers.h"
 
+#include "schemas/text_rules.h"
+#include "workers/image/format.h"
+
 namespace imgpipe::gateway {
 
 void image_security_headers(Response& r) {
   r.headers.emplace_back("X-Content-Type-Options", "nosniff");
   r.headers.emplace_back("Content-Security-Policy", "default-src 'none'; sandbox");
+}
+
+namespace {
+
+constexpr size_t kMaxStemBytes = 100;
+
+// The name without what a file system or a header would read as structure.
+std::string file_stem(std::string_view name) {
+  std::string cleaned = schemas::clean_text(name, 255);  // valid UTF-8, no control or bidi characters
+  std::string stem;
+  for (char c : cleaned) {
+    bool structural = c == '/' || c == '\\' || c == '"' || c == ':' || c == '*' || c == '?' || c == '<' ||
+                      c == '>' || c == '|' || c == ';' || c == '%';
+    stem += structural ? '_' : c;
+  }
+  auto dot = stem.rfind('.');
+  if (dot != std::string::npos && workers::image::format_from_name(stem.substr(dot + 1))) stem.resize(dot);
+  size_t lead = stem.find_first_not_of(". ");
+  stem.erase(0, lead == std::string::npos ? stem.size() : lead);
+  return schemas::clean_text(stem, kMaxStemBytes);  // cut at a character boundary, trimmed
+}
+
+// RFC 8187 attr-char stays, every other byte is %XX.
+std::string percent_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    bool attr_char = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    if (attr_char) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Printable ASCII only; a multi-byte character becomes one '_'.
+std::string ascii_fallback(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c < 0x80)
+      out += static_cast<char>(c);
+    else if ((c & 0xC0) != 0x80)  // the lead byte of a character, not a continuation
+      out += '_';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string content_disposition(bool attachment, std::string_view name, std::string_view fallback,
+                                std::string_view ext) {
+  std::string stem = file_stem(name);
+  if (stem.empty()) stem = file_stem(fallback);
+  if (stem.empty()) stem = "image";
+  std::string file = stem + "." + std::string(ext);
+  return std::string(attachment ? "attachment" : "inline") + "; filename=\"" + ascii_fallback(file) +
+         "\"; filename*=UTF-8''" + percent_encode(file);
 }
 
 }  // namespace imgpipe::gateway

@@ -2,6 +2,9 @@
 // Headers that make user content inert wherever it is opened (Google's
 // guidance on hosting user content; imgproxy sets the same).
 
+#include <string>
+#include <string_view>
+
 #include "gateway/http/http_types.h"
 
 namespace imgpipe::gateway {
@@ -16,5 +19,16 @@ namespace imgpipe::gateway {
 // - X-Content-Type-Options "nosniff": the browser keeps the declared
 //   image/* type (set by the caller from the decoded format only).
 void image_security_headers(Response& r);
+
+// The one rule for Content-Disposition (RFC 6266 with RFC 8187 filename*):
+//   attachment|inline; filename="ascii"; filename*=UTF-8''percent-encoded
+// for the stored name of an image served as `ext`. The name is user text:
+// it is cleaned (schemas/text_rules.h), loses path separators, quotes and
+// the characters Windows refuses in file names, leading dots and its own
+// image extension, and is cut to 100 bytes; `fallback` (the image id) is
+// used when nothing is left. The ASCII `filename` replaces every other
+// byte with '_' for clients that do not read filename*.
+std::string content_disposition(bool attachment, std::string_view name, std::string_view fallback,
+                                std::string_view ext);
 
 }  // namespace imgpipe::gateway

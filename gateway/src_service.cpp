@@ -56,16 +56,17 @@ BlobCache::Bytes read_blob(const std::filesystem::path& path, uint64_t size) {
 }  // namespace
 
 Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
-                       const std::string& format, BlobCache* cache) {
+                       const std::string& format, BlobCache* cache, std::string disposition) {
   auto fmt = workers::image::format_from_name(format);
   Response r;
   std::string etag = "\"" + blob + "\"";  // content hash: strong by construction
   // A fresh Response: appended directly (set() searches for a header to replace).
-  r.headers.reserve(5);
+  r.headers.reserve(6);
   r.headers.emplace_back("ETag", etag);
   r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
   image_security_headers(r);
   r.headers.emplace_back("Content-Type", fmt ? workers::image::mime_type(*fmt) : "application/octet-stream");
+  if (!disposition.empty()) r.headers.emplace_back("Content-Disposition", std::move(disposition));
   auto inm = request.header("If-None-Match");
   if (!inm.empty() && (inm == etag || inm == "*" || inm.find(etag) != std::string_view::npos)) {
     r.status = 304;
@@ -99,6 +100,9 @@ void SrcService::handle(const Request& request, Respond respond) {
   auto size = size_param.value_or("");
   if (size_param && !workers::image::short_edge_for(size))
     return respond(error_response(Error(ErrorCode::bad_request, "size must be s, m or l.")));
+  auto download = request.query_param("download");
+  if (download && *download != "1")
+    return respond(error_response(Error(ErrorCode::bad_request, "download must be 1.")));
   auto record = index_.get_shared(std::string(parsed->id));  // cached decoded record: no copy
   if (!record || src_prefix(record->id) != parsed->prefix || config_.expired(*record))
     return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
@@ -108,21 +112,23 @@ void SrcService::handle(const Request& request, Respond respond) {
     return respond(error_response(
         Error(ErrorCode::bad_request, "The extension must be jpg, jpeg, png, webp, avif or the original's.")));
   std::string fmt(workers::image::name(*format));
+  // ?download=1 (the viewer's download links) saves the file; otherwise it opens in the browser.
+  std::string disposition = content_disposition(download.has_value(), record->name, record->id, parsed->ext);
   if (size.empty() && is_original_format)
-    return respond(blob_response(request, blobs_, record->blob, fmt, &cache_));
+    return respond(blob_response(request, blobs_, record->blob, fmt, &cache_, std::move(disposition)));
   std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
   // Pre-generated variants are in the record already read; only on-demand
   // ones need the index again (one JSON decode less per hot request).
   for (const auto& x : record->variants)
     if (x.size == variant_size && x.format == fmt && (cache_.contains(x.blob) || blobs_.contains(x.blob)))
-      return respond(blob_response(request, blobs_, x.blob, fmt, &cache_));
+      return respond(blob_response(request, blobs_, x.blob, fmt, &cache_, std::move(disposition)));
   auto v = index_.find_variant(record->id, variant_size, fmt);
   if (v && (cache_.contains(v->blob) || blobs_.contains(v->blob)))
-    return respond(blob_response(request, blobs_, v->blob, fmt, &cache_));
+    return respond(blob_response(request, blobs_, v->blob, fmt, &cache_, std::move(disposition)));
   render(*record, variant_size, fmt,
-         [this, request, respond](std::optional<Variant> v, std::optional<Error> err) {
+         [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
            if (err) return respond(error_response(*err));
-           respond(blob_response(request, blobs_, v->blob, v->format, &cache_));
+           respond(blob_response(request, blobs_, v->blob, v->format, &cache_, disposition));
          });
 }
 

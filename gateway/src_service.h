@@ -49,7 +49,8 @@ class SrcService {
 
 // The response for a blob, honouring If-None-Match and HEAD. With a cache,
 // a blob it wants comes from (and goes into) memory instead of a file.
+// A non-empty `disposition` is sent as Content-Disposition (image_headers.h).
 Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
-                       const std::string& format, BlobCache* cache = nullptr);
+                       const std::string& format, BlobCache* cache = nullptr, std::string disposition = {});
 
 }  // namespace imgpipe::gateway

@@ -53,12 +53,14 @@ std::string viewer_page(const GatewayConfig& config, const schemas::ImageRecord&
 <meta name="twitter:image" content="{2}">
 )",
                           title, html_escape(page_url), og_image, l.width, l.height);
-  std::string downloads = "<li><a href=\"" + html_escape(original) + "\" download>Original</a> (" +
+  // ?download=1: the server names the file (Content-Disposition: attachment), which a
+  // browser honours even where it ignores `download` (a separate image host, --src-url).
+  std::string downloads = "<li><a href=\"" + html_escape(original + "?download=1") + "\" download>Original</a> (" +
                           std::to_string(record.width) + "×" + std::to_string(record.height) + ", " +
                           html_escape(record.format) + ")</li>";
   for (const char* size : {"s", "m", "l"}) {
     auto d = dims(size);
-    downloads += fmt::format("<li><a href=\"{}\" download>Size {}</a> ({}×{})</li>", html_escape(base + "?size=" + size),
+    downloads += fmt::format("<li><a href=\"{}\" download>Size {}</a> ({}×{})</li>", html_escape(base + "?size=" + size + "&download=1"),
                              size, d.width, d.height);
   }
   // One copy field: a label, the read-only text and a button (copy.js).

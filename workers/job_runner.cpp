@@ -71,7 +71,10 @@ void JobRunner::poll_loop() {
       };
       capacity_.wait_for(lock, 200ms, [&] { return !running_ || has_room(); });
       if (!running_) break;
-      if (!has_room()) continue;
+      if (!has_room()) {
+        ++times_full_;
+        continue;
+      }
     }
     std::optional<storage::BusMessage> message;
     try {

@@ -56,6 +56,10 @@ class JobRunner {
   size_t in_flight() const;   // urgent parts
   size_t later_backlog() const;  // later parts waiting or running
   uint64_t processed() const { return processed_; }
+  // How often the poller found no room for a message (paused, every place
+  // taken or the later backlog full) and left the topic alone: a test waits
+  // for it to grow to know a message was not taken, instead of sleeping.
+  uint64_t times_full() const { return times_full_; }
 
  private:
   struct PartitionProgress {
@@ -83,6 +87,7 @@ class JobRunner {
   std::atomic<bool> running_{false};
   std::atomic<bool> paused_{false};
   std::atomic<uint64_t> processed_{0};
+  std::atomic<uint64_t> times_full_{0};
   mutable std::mutex mutex_;
   std::condition_variable capacity_;
   size_t active_ = 0;  // urgent parts queued or running

@@ -1,5 +1,6 @@
 // GET /<id>: the viewer page with Open Graph tags and a srcset, safe against
 // a hostile name, checked as text and in a real headless browser.
+#include <algorithm>
 #include <regex>
 #include <unistd.h>
 
@@ -124,6 +125,52 @@ TEST_F(ViewerTest, HostileNameIsEscaped) {
       << "escaped name not found:\n" << page.body.substr(0, 3000);
   // The quotes did not break out of the attribute: og:title reads back whole.
   EXPECT_EQ(meta(page.body)["og:title"], kHostileName);
+}
+
+// Issue 16: the download links save the file (Content-Disposition:
+// attachment, which a browser honours even across origins, unlike the
+// `download` attribute) under the image's name, cleaned: one header line, no
+// quote, no path separator, the served format's extension.
+TEST_F(ViewerTest, DownloadLinksSaveTheFileUnderItsCleanedName) {
+  const std::string hostile = "..\\../Caf\xC3\xA9 \"x\";\r\nSet-Cookie: a=1\xE2\x80\xAE.jpg";
+  const auto& up = upload_once(s(), corpus("under-1mp.jpg"), hostile);
+  ASSERT_EQ(up.status, 201) << up.describe();
+  auto page = http_get(up.json().value("url", ""));
+  ASSERT_EQ(page.status, 200) << page.describe();
+  std::vector<std::string> hrefs;
+  for (auto& t : tags(page.body, "a"))
+    if (t.find(" download") != std::string::npos) hrefs.push_back(attributes(t)["href"]);
+  ASSERT_EQ(hrefs.size(), 4u) << page.body.substr(0, 3000);
+  for (const auto& href : hrefs) {
+    SCOPED_TRACE(href);
+    EXPECT_NE(href.find("download=1"), std::string::npos);
+    auto r = http_get(absolute(s(), href));
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.header("Set-Cookie"), "") << "the name injected a header";
+    std::string cd = r.header("Content-Disposition");
+    ASSERT_EQ(cd.rfind("attachment; filename=\"", 0), 0u) << cd;
+    EXPECT_EQ(std::count(cd.begin(), cd.end(), '"'), 2) << cd;
+    for (unsigned char c : cd) EXPECT_TRUE(c >= 0x20 && c < 0x7F) << cd;
+    auto start = cd.find('"') + 1;
+    std::string filename = cd.substr(start, cd.find('"', start) - start);
+    EXPECT_EQ(filename.find_first_of("/\\"), std::string::npos) << filename;
+    EXPECT_TRUE(!filename.empty() && filename.front() != '.') << filename;
+    EXPECT_NE(filename.find("Caf_"), std::string::npos) << filename;
+    std::string path = path_of(absolute(s(), href));
+    path = path.substr(0, path.find('?'));
+    std::string ext = path.substr(path.rfind('.'));
+    EXPECT_EQ(filename.substr(filename.size() - ext.size()), ext) << filename;
+    EXPECT_NE(cd.find("; filename*=UTF-8''"), std::string::npos) << cd;
+    EXPECT_NE(cd.find("Caf%C3%A9%20"), std::string::npos) << cd;
+    EXPECT_EQ(cd.find("%E2%80%AE"), std::string::npos) << "the right-to-left override survived: " << cd;
+  }
+  // Opened in the browser (no download=1): inline, under the same name.
+  auto inline_answer = http_get(up.json().value("src", ""));
+  ASSERT_EQ(inline_answer.status, 200) << inline_answer.describe();
+  EXPECT_EQ(inline_answer.header("Content-Disposition").rfind("inline; filename=\"_.._Caf_ _x__", 0), 0u)
+      << inline_answer.header("Content-Disposition");
+  auto bad = http_get(up.json().value("src", "") + "?download=yes");
+  EXPECT_EQ(bad.status, 400) << bad.describe();
 }
 
 TEST_F(ViewerTest, HeadlessChromiumRendersThePageWithoutRunningTheName) {

@@ -3,6 +3,7 @@
 // not finished when the runner stopped is delivered again.
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <random>
 #include <set>
@@ -44,6 +45,31 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
   return pred();
 }
 
+// A part waits at the gate until the test opens it. OpenOnExit opens it when
+// the test leaves early too (a failed assertion), so the runner's stop()
+// never waits forever on a part that waits for the gate.
+class Gate {
+ public:
+  void open() { std::call_once(once_, [this] { promise_.set_value(); }); }
+  void wait() const { opened_.wait(); }
+
+ private:
+  std::promise<void> promise_;
+  std::shared_future<void> opened_ = promise_.get_future().share();
+  std::once_flag once_;
+};
+struct OpenOnExit {
+  Gate& gate;
+  ~OpenOnExit() { gate.open(); }
+};
+
+// The poller has looked at least twice more and found no room: whatever it
+// has not taken by now, it left alone on purpose.
+bool poller_looked_again(const workers::JobRunner& runner) {
+  auto seen = runner.times_full();
+  return eventually([&] { return runner.times_full() >= seen + 2; });
+}
+
 workers::JobRunnerConfig config(size_t concurrency) {
   workers::JobRunnerConfig c;
   c.group = kGroup;
@@ -80,19 +106,20 @@ TEST(JobRunner, NeverCommitsPastAMessageStillInFlight) {
   auto db = storage::Db::open(dir.path() / "db");
   auto bus = storage::make_embedded_bus(*db, {1});
   publish_n(*bus, 10);
-  std::atomic<bool> release{false};
+  Gate release;
   std::atomic<int> done{0};
   workers::JobRunner runner(*bus, config(4), [&](const storage::BusMessage& msg) -> workers::Later {
-    if (msg.value == "2")
-      while (!release) std::this_thread::sleep_for(5ms);  // offset 2 is slow
+    if (msg.value == "2") release.wait();  // offset 2 is slow
     ++done;
     return {};
   });
+  OpenOnExit open_on_exit{release};
   runner.start();
-  ASSERT_TRUE(eventually([&] { return done == 9; }));
-  std::this_thread::sleep_for(100ms);
+  // Nine finished and accounted for (their commits decided): only 2 in flight.
+  ASSERT_TRUE(eventually([&] { return done == 9 && runner.in_flight() == 1; }));
+  ASSERT_TRUE(eventually([&] { return committed(*bus) >= 2; }));
   EXPECT_EQ(committed(*bus), 2) << "offsets 0 and 1 are done; 2 is still in flight";
-  release = true;
+  release.open();
   ASSERT_TRUE(eventually([&] { return committed(*bus) == 10; }));
   runner.stop();
 }
@@ -153,7 +180,7 @@ TEST(JobRunner, PausedRunnerTakesNothing) {
   runner.pause();
   runner.start();
   publish_n(*bus, 5);
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(poller_looked_again(runner));
   EXPECT_EQ(done, 0);
   runner.resume();
   ASSERT_TRUE(eventually([&] { return done == 5; }));
@@ -167,24 +194,25 @@ TEST(JobRunner, ALaterPartFreesTheJobPlaceButHoldsTheCommit) {
   auto db = storage::Db::open(dir.path() / "db");
   auto bus = storage::make_embedded_bus(*db, {1});
   publish_n(*bus, 10);
-  std::atomic<bool> release{false};
+  Gate release;
   std::atomic<int> urgent_done{0}, later_done{0};
   workers::JobRunner runner(*bus, config(1), [&](const storage::BusMessage& msg) -> workers::Later {
     ++urgent_done;
     if (msg.value != "0") return {};
     return [&] {
-      while (!release) std::this_thread::sleep_for(5ms);
+      release.wait();
       ++later_done;
     };
   });
+  OpenOnExit open_on_exit{release};
   runner.start();
-  // One job at a time, yet all ten urgent parts ran while 0's later part waits.
-  ASSERT_TRUE(eventually([&] { return urgent_done == 10; })) << urgent_done;
-  std::this_thread::sleep_for(100ms);
+  // One job at a time, yet all ten urgent parts ran (and were accounted
+  // for) while 0's later part waits.
+  ASSERT_TRUE(eventually([&] { return urgent_done == 10 && runner.in_flight() == 0; })) << urgent_done;
   EXPECT_EQ(later_done, 0);
   EXPECT_EQ(runner.later_backlog(), 1u);
   EXPECT_EQ(committed(*bus), 0) << "offset 0's later part is not done";
-  release = true;
+  release.open();
   ASSERT_TRUE(eventually([&] { return committed(*bus) == 10; }));
   EXPECT_EQ(later_done, 1);
   runner.stop();
@@ -197,23 +225,22 @@ TEST(JobRunner, AFullLaterBacklogStopsTakingMessages) {
   auto db = storage::Db::open(dir.path() / "db");
   auto bus = storage::make_embedded_bus(*db, {1});
   publish_n(*bus, 10);
-  std::atomic<bool> release{false};
+  Gate release;
   std::atomic<int> urgent_done{0};
   auto c = config(2);
   c.later_limit = 3;
   c.later_threads = 1;
   workers::JobRunner runner(*bus, c, [&](const storage::BusMessage&) -> workers::Later {
     ++urgent_done;
-    return [&] {
-      while (!release) std::this_thread::sleep_for(5ms);
-    };
+    return [&] { release.wait(); };
   });
+  OpenOnExit open_on_exit{release};
   runner.start();
-  ASSERT_TRUE(eventually([&] { return urgent_done >= 3; }));
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(eventually([&] { return urgent_done >= 3 && runner.later_backlog() == 3; }));
+  ASSERT_TRUE(poller_looked_again(runner));
   EXPECT_EQ(urgent_done, 3) << "taken past the backlog limit";
   EXPECT_EQ(runner.later_backlog(), 3u);
-  release = true;
+  release.open();
   ASSERT_TRUE(eventually([&] { return committed(*bus) == 10; }));
   EXPECT_EQ(urgent_done, 10);
   runner.stop();
