@@ -101,6 +101,9 @@ void UploadSink::finish(Respond respond) {
   written &= std::fclose(file_) == 0;
   file_ = nullptr;
   if (!written) throw Error(ErrorCode::service_unavailable, "The upload could not be staged (storage full?).");
+  // With a remote store the staged file goes there (workers may run on other
+  // machines); a failure is a 503 and no job is sent.
+  blobs_.publish_staged(staged_.file_name);
   staged_.sha256 = hash_.hex();
   done_ = true;
   on_complete_(std::move(staged_), std::move(respond));

@@ -14,6 +14,7 @@
 #include "schemas/metrics.h"
 #include "schemas/log.h"
 #include "storage/blob_store.h"
+#include "storage/s3/s3_blob_store.h"
 #include "storage/db.h"
 #include "storage/image_index.h"
 #include "workers/image/engine.h"
@@ -44,6 +45,29 @@ BusOptions bus_options(const ServeOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// The S3 store of --blob-store, checked before anything starts: a process
+// that cannot write there refuses to start with the reason.
+std::shared_ptr<storage::RemoteBlobs> open_remote_blobs(const ServeOptions& options) {
+  storage::s3::S3Config cfg;
+  cfg.endpoint = options.s3_endpoint;
+  cfg.region = options.s3_region;
+  cfg.path_style = options.s3_path_style;
+  try {
+    storage::s3::parse_s3_location(options.blob_store, cfg);
+    storage::s3::credentials_from_environment(cfg);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("--blob-store: ") + e.what());
+  }
+  auto store = std::make_shared<storage::s3::S3BlobStore>(std::move(cfg));
+  store->check_writable();
+  log::info("blob_store", {{"store", options.blob_store}, {"endpoint", store->client().config().endpoint}});
+  return store;
+}
+
+}  // namespace
+
 int serve_command(const char* command, int argc, char** argv) {
   auto options = parse_serve_options(command, argc, argv);
   auto signals = block_signals();
@@ -53,6 +77,7 @@ int serve_command(const char* command, int argc, char** argv) {
     std::filesystem::create_directories(data);
     auto db = storage::Db::open(data / "index");
     storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir));
+    if (!options.blob_store.empty()) blobs.set_remote(open_remote_blobs(options));
     // Kafka: refuse to start on missing or misconfigured topics (a clear
     // message naming `imgpipe topics create`), rather than fail every upload.
     require_topics(bus_options(options));

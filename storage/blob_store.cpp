@@ -182,15 +182,47 @@ BlobStore::BlobStore(fs::path root)
   }
 }
 
-fs::path BlobStore::path_of(const std::string& sha256) const {
+fs::path BlobStore::local_path(const std::string& sha256) const {
   require_sha256(sha256);
   return blobs_ / sha256.substr(0, 2) / sha256;
+}
+
+// Brings a blob from the remote store into blobs/ (temp file, rename), so
+// callers that open files (libvips, the file responder) work unchanged.
+bool BlobStore::fetch_blob(const std::string& sha256) const {
+  const auto target = local_path(sha256);
+  const auto tmp = temp_path(target.parent_path());
+  bool found = false;
+  try {
+    found = remote_->get_blob_to(sha256, tmp);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (!found) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    io_failure("rename", target, err);
+  }
+  return true;
+}
+
+fs::path BlobStore::path_of(const std::string& sha256) const {
+  auto path = local_path(sha256);
+  struct stat st {};
+  if (remote_ && ::stat(path.c_str(), &st) != 0) fetch_blob(sha256);
+  return path;
 }
 
 bool BlobStore::contains(const std::string& sha256) const {
   if (!valid_sha256(sha256)) return false;
   struct stat st {};
-  return ::stat(path_of(sha256).c_str(), &st) == 0;
+  if (::stat(local_path(sha256).c_str(), &st) == 0) return true;
+  return remote_ && remote_->blob_size(sha256).has_value();
 }
 
 std::optional<uint64_t> BlobStore::size_of(const std::string& sha256) const {
@@ -207,6 +239,10 @@ std::optional<std::string> BlobStore::read(const std::string& sha256) const {
 
 std::string BlobStore::put(std::string_view bytes) {
   auto sha = sha256_hex(bytes);
+  if (remote_) {
+    remote_->put_blob(sha, bytes);
+    return sha;
+  }
   if (contains(sha)) return sha;
   auto target = path_of(sha);
   ensure_dir(target.parent_path());
@@ -216,17 +252,40 @@ std::string BlobStore::put(std::string_view bytes) {
 
 void BlobStore::remove(const std::string& sha256) {
   if (!valid_sha256(sha256)) return;
-  remove_file(path_of(sha256));
+  if (remote_) remote_->remove_blob(sha256);
+  remove_file(local_path(sha256));
 }
 
 void BlobStore::put_manifest(const std::string& name, std::string_view content) {
   require_manifest_name(name);
+  if (remote_) return remote_->put_manifest(name, content);
   write_atomically(manifests_ / name, content);
 }
 
 std::optional<std::string> BlobStore::get_manifest(const std::string& name) const {
   require_manifest_name(name);
+  if (remote_) return remote_->get_manifest(name);
   return read_whole(manifests_ / name);
+}
+
+void BlobStore::publish_staged(const std::string& name) {
+  require_manifest_name(name);
+  if (remote_) remote_->put_staged_from(name, staging_ / name);
+}
+
+bool BlobStore::fetch_staged(const std::string& name) {
+  require_manifest_name(name);
+  const auto path = staging_ / name;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return true;
+  return remote_ && remote_->get_staged_to(name, path);
+}
+
+void BlobStore::remove_staged(const std::string& name) {
+  require_manifest_name(name);
+  if (remote_) remote_->remove_staged(name);
+  std::error_code ignored;
+  fs::remove(staging_ / name, ignored);
 }
 
 // --- sha256 through OpenSSL's EVP interface ---

@@ -6,9 +6,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "storage/remote_blobs.h"
 
 namespace imgpipe::storage {
 
@@ -32,8 +35,25 @@ class BlobStore {
 
   const std::filesystem::path& staging_dir() const { return staging_; }
 
+  // With a remote store (--blob-store s3://...), blobs, staged uploads and
+  // manifests live there: put() writes only to it, path_of() and read()
+  // fetch a blob missing here into blobs/ first (a cache filled by reads).
+  void set_remote(std::shared_ptr<RemoteBlobs> remote) { remote_ = std::move(remote); }
+  bool has_remote() const { return remote_ != nullptr; }
+  // Staged uploads by file name in staging_dir(): publish sends a finished
+  // one to the remote store; fetch brings it here when it is missing (false
+  // when it is nowhere); remove deletes it here and there. Without a remote
+  // store publish does nothing and fetch only looks here.
+  void publish_staged(const std::string& name);
+  bool fetch_staged(const std::string& name);
+  void remove_staged(const std::string& name);
+
  private:
+  std::filesystem::path local_path(const std::string& sha256) const;
+  bool fetch_blob(const std::string& sha256) const;
+
   std::filesystem::path root_, blobs_, staging_, manifests_;
+  std::shared_ptr<RemoteBlobs> remote_;
 };
 
 // sha256 of bytes, lowercase hex.

@@ -1,5 +1,7 @@
 #include "storage/s3/s3_blob_store.h"
 
+#include <cstdio>
+#include <fstream>
 #include <random>
 #include <regex>
 #include <stdexcept>
@@ -177,5 +179,56 @@ void S3BlobStore::put_manifest(const std::string& name, std::string_view content
 }
 
 std::optional<std::string> S3BlobStore::get_manifest(const std::string& name) { return read_key(manifest_key(name)); }
+
+void S3BlobStore::put_blob(const std::string& sha, std::string_view bytes) {
+  client_.put_object(blob_key(sha), bytes, /*create_only=*/true);
+}
+
+// Streams an object into a local file, flushed and closed before returning.
+bool S3BlobStore::get_to_file(const std::string& k, const std::filesystem::path& file) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  auto local_failure = [&] {
+    log::error("s3_local_write_failed", {{"file", file.string()}});
+    return schemas::Error(schemas::ErrorCode::service_unavailable, "The file storage is unavailable.");
+  };
+  if (!out) throw local_failure();
+  const bool found = client_.get_object(k, [&](std::string_view chunk) {
+    out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    if (!out) throw local_failure();
+  });
+  out.close();
+  if (!out) throw local_failure();
+  return found;
+}
+
+bool S3BlobStore::get_blob_to(const std::string& sha, const std::filesystem::path& file) {
+  return get_to_file(blob_key(sha), file);
+}
+
+bool S3BlobStore::get_staged_to(const std::string& name, const std::filesystem::path& file) {
+  const auto tmp = file.parent_path() / ("." + file.filename().string() + ".fetch");
+  bool found = false;
+  try {
+    found = get_to_file(staging_key(name), tmp);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (!found || std::rename(tmp.c_str(), file.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+void S3BlobStore::put_staged_from(const std::string& name, const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw schemas::Error(schemas::ErrorCode::service_unavailable, "The staged upload is not readable.");
+  auto writer = stage(name);
+  std::string buffer(1 << 16, '\0');
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
+    writer->write(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
+  writer->finish();
+}
 
 }  // namespace imgpipe::storage::s3

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "storage/blob_store.h"
+#include "storage/remote_blobs.h"
 #include "storage/s3/s3_client.h"
 
 namespace imgpipe::storage::s3 {
@@ -51,7 +52,7 @@ class ObjectWriter {
   bool done_ = false;
 };
 
-class S3BlobStore {
+class S3BlobStore : public RemoteBlobs {
  public:
   // Parts of 8 MiB (S3 wants at least 5 MiB for all parts but the last).
   static constexpr size_t kDefaultPartSize = 8 * 1024 * 1024;
@@ -75,10 +76,18 @@ class S3BlobStore {
   // A writer to staging/<name>: an upload streamed in as it arrives.
   std::unique_ptr<ObjectWriter> stage(const std::string& name);
   std::optional<std::string> read_staged(const std::string& name);
-  void remove_staged(const std::string& name);
+  void remove_staged(const std::string& name) override;
 
-  void put_manifest(const std::string& name, std::string_view content);
-  std::optional<std::string> get_manifest(const std::string& name);
+  void put_manifest(const std::string& name, std::string_view content) override;
+  std::optional<std::string> get_manifest(const std::string& name) override;
+
+  // RemoteBlobs, for BlobStore::set_remote.
+  void put_blob(const std::string& sha256, std::string_view bytes) override;
+  std::optional<uint64_t> blob_size(const std::string& sha256) override { return size_of(sha256); }
+  bool get_blob_to(const std::string& sha256, const std::filesystem::path& file) override;
+  void remove_blob(const std::string& sha256) override { remove(sha256); }
+  void put_staged_from(const std::string& name, const std::filesystem::path& file) override;
+  bool get_staged_to(const std::string& name, const std::filesystem::path& file) override;
 
   // Object keys, for the claim check in a job and for tools.
   std::string blob_key(const std::string& sha256) const;
@@ -90,6 +99,7 @@ class S3BlobStore {
  private:
   std::string key(const std::string& rel) const;
   std::optional<std::string> read_key(const std::string& key);
+  bool get_to_file(const std::string& key, const std::filesystem::path& file);
 
   S3Client client_;
   size_t part_size_;

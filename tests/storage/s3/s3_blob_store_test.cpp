@@ -7,9 +7,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "schemas/errors.h"
+#include "storage/blob_store.h"
+#include "tests/storage/temp_dir.h"
 
 namespace imgpipe::storage::s3 {
 namespace {
@@ -187,6 +191,50 @@ TEST_F(S3Store, UnreachableStoreIsServiceUnavailableWithRetryAfter) {
     EXPECT_GT(*e.retry_after_seconds, 0);
   }
   EXPECT_THROW(store.check_writable(), std::runtime_error);
+}
+
+// Two machines: each a local folder of its own, one bucket between them.
+TEST_F(S3Store, LocalStoresShareBlobsStagedUploadsAndManifestsThroughTheBucket) {
+  auto remote = std::make_shared<S3BlobStore>(cfg);
+  testing::TempDir dir_a, dir_b;
+  BlobStore a(dir_a.path()), b(dir_b.path());
+  a.set_remote(remote);
+  b.set_remote(remote);
+
+  const std::string bytes = pseudo_random_bytes(300000, 4);
+  const auto sha = a.put(bytes);
+  EXPECT_TRUE(remote->contains(sha));
+  EXPECT_FALSE(std::filesystem::exists(dir_a.path() / "blobs" / sha.substr(0, 2) / sha)) << "put fills no cache";
+  EXPECT_TRUE(b.contains(sha));
+  EXPECT_EQ(b.size_of(sha), bytes.size());
+  const auto path = b.path_of(sha);  // fetched into b's folder: libvips can open it
+  EXPECT_EQ(path, dir_b.path() / "blobs" / sha.substr(0, 2) / sha);
+  EXPECT_EQ(b.read(sha), bytes);
+  EXPECT_FALSE(b.contains(sha256_hex("nothing")));
+
+  a.put_manifest("img-1.json", "{\"id\":1}");
+  EXPECT_EQ(b.get_manifest("img-1.json"), "{\"id\":1}");
+  EXPECT_EQ(b.get_manifest("img-2.json"), std::nullopt);
+
+  const std::string upload = pseudo_random_bytes(70000, 5);
+  {
+    std::ofstream f(a.staging_dir() / "u1.upload", std::ios::binary);
+    f.write(upload.data(), static_cast<std::streamsize>(upload.size()));
+  }
+  a.publish_staged("u1.upload");
+  ASSERT_TRUE(b.fetch_staged("u1.upload"));
+  std::ifstream in(b.staging_dir() / "u1.upload", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), upload);
+  b.remove_staged("u1.upload");
+  EXPECT_FALSE(std::filesystem::exists(b.staging_dir() / "u1.upload"));
+  EXPECT_EQ(remote->read_staged("u1.upload"), std::nullopt);
+  testing::TempDir dir_c;
+  BlobStore c(dir_c.path());
+  c.set_remote(remote);
+  EXPECT_FALSE(c.fetch_staged("u1.upload"));
+
+  b.remove(sha);
+  EXPECT_FALSE(a.contains(sha));
 }
 
 TEST(S3Location, ParsesBucketAndPrefix) {
