@@ -41,6 +41,9 @@ class Gateway : public Handler {
   routes::Services& services() { return services_; }
   routes::Router& router() { return router_; }
   Retention& retention() { return retention_; }
+  // Shutdown: uploads and imports still waiting for their worker at `until`
+  // get 503 with Retry-After then (their jobs stay queued and run later).
+  void drain_by(std::chrono::steady_clock::time_point until) { events_.cap_deadlines(until); }
 
  private:
   GatewayConfig config_;

@@ -39,7 +39,14 @@ void ImageEventFollower::stop() {
 void ImageEventFollower::await(const std::string& image_id, std::chrono::steady_clock::time_point deadline,
                                OutcomeCallback done) {
   std::lock_guard lock(mutex_);
+  if (deadline_cap_) deadline = std::min(deadline, *deadline_cap_);
   waiters_.emplace(image_id, Waiter{deadline, std::move(done), std::chrono::steady_clock::now()});
+}
+
+void ImageEventFollower::cap_deadlines(std::chrono::steady_clock::time_point until) {
+  std::lock_guard lock(mutex_);
+  deadline_cap_ = until;
+  for (auto& [id, w] : waiters_) w.deadline = std::min(w.deadline, until);
 }
 
 size_t ImageEventFollower::waiting() const {
@@ -49,7 +56,7 @@ size_t ImageEventFollower::waiting() const {
 
 void ImageEventFollower::apply(const storage::BusMessage& message, storage::WriteOp position) {
   auto event = schemas::decode_image_event(message.value);
-  if (observer_) observer_(event);
+  if (observer_ && !index_.revives_deleted(event)) observer_(event);
   index_.apply(event, {std::move(position)});
   deliver(event);
 }

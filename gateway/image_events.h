@@ -31,6 +31,10 @@ class ImageEventFollower {
   // Register before publishing the job, so the outcome cannot be missed.
   void await(const std::string& image_id, std::chrono::steady_clock::time_point deadline, OutcomeCallback done);
   size_t waiting() const;
+  // Shutdown: every wait, present and future, ends by `until` at the latest
+  // (then its request gets 503 with Retry-After), so the HTTP drain can
+  // still write the answer instead of cutting the connection.
+  void cap_deadlines(std::chrono::steady_clock::time_point until);
 
   // Sees every event just before the index applies it (usage accounting).
   // Set before start().
@@ -59,6 +63,7 @@ class ImageEventFollower {
   storage::ImageIndex& index_;
   mutable std::mutex mutex_;
   std::multimap<std::string, Waiter> waiters_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_cap_;  // cap_deadlines()
   std::function<void(const schemas::ImageEvent&)> observer_;
   storage::TopicFollower follower_;  // last: its thread uses the members above
 };

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "schemas/text_rules.h"
+
 namespace imgpipe::gateway {
 
 bool valid_utf8(std::string_view s) {
@@ -18,12 +20,7 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-void clamp_name(std::string& name) {
-  if (name.size() <= 255) return;
-  size_t cut = 255;
-  while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) --cut;
-  name.resize(cut);
-}
+void clamp_name(std::string& name) { name = schemas::clean_text(name, 255); }
 
 std::string name_from_url(const std::string& url) {
   auto scheme = url.find("://");

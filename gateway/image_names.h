@@ -8,7 +8,8 @@
 namespace imgpipe::gateway {
 
 bool valid_utf8(std::string_view s);
-// At most 255 bytes, cut at a character boundary.
+// Cleaned by the text rule (schemas/text_rules.h): valid UTF-8 without
+// control or bidi characters, at most 255 bytes, cut at a character boundary.
 void clamp_name(std::string& name);
 // The default name of an import: the last segment of the URL's path,
 // percent-decoded when that gives printable UTF-8 ("" if the path has none).

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "gateway/http/error_response.h"
+#include "gateway/image_headers.h"
 #include "gateway/image_ids.h"
 #include "schemas/log.h"
 #include "workers/image/engine.h"
@@ -60,10 +61,10 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
   Response r;
   std::string etag = "\"" + blob + "\"";  // content hash: strong by construction
   // A fresh Response: appended directly (set() searches for a header to replace).
-  r.headers.reserve(4);
+  r.headers.reserve(5);
   r.headers.emplace_back("ETag", etag);
   r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  image_security_headers(r);
   r.headers.emplace_back("Content-Type", fmt ? workers::image::mime_type(*fmt) : "application/octet-stream");
   auto inm = request.header("If-None-Match");
   if (!inm.empty() && (inm == etag || inm == "*" || inm.find(etag) != std::string_view::npos)) {

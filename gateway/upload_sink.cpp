@@ -1,5 +1,6 @@
 #include "gateway/upload_sink.h"
 
+#include <cerrno>
 #include <span>
 
 #include "schemas/errors.h"
@@ -11,6 +12,13 @@ using schemas::Error;
 using schemas::ErrorCode;
 constexpr size_t kMagicBytes = 64;
 constexpr size_t kWriteBatch = 256 * 1024;
+
+// A full staging disk is a 507 (free space, then retry); anything else a 503.
+[[noreturn]] void staging_failed(int err) {
+  if (err == ENOSPC || err == EDQUOT)
+    throw Error(ErrorCode::insufficient_storage, "The upload could not be staged: the server's disk is full.");
+  throw Error(ErrorCode::service_unavailable, "The upload could not be staged.");
+}
 }  // namespace
 
 UploadSink::UploadSink(storage::BlobStore& blobs, std::string staged_name, std::string boundary,
@@ -28,6 +36,8 @@ UploadSink::UploadSink(storage::BlobStore& blobs, std::string staged_name, std::
     if (part.name == "name") field_ = &staged_.name;
     else if (part.name == "tags") field_ = &staged_.tags;
     else if (part.name == "namespace") field_ = &staged_.ns;
+    if (field_ != nullptr && !seen_fields_.insert(part.name).second)
+      throw Error(ErrorCode::bad_request, "The multipart field '" + part.name + "' is sent more than once.");
     return field_ != nullptr;  // unknown fields are skipped
   };
   cb.on_part_data = [this](const char* data, size_t size) {
@@ -54,7 +64,7 @@ void UploadSink::begin_file(const MultipartPart& part) {
   seen_file_ = true;
   staged_.original_filename = part.filename.value_or("");
   file_ = std::fopen(path_.c_str(), "wb");
-  if (!file_) throw Error(ErrorCode::service_unavailable, "The upload could not be staged.");
+  if (!file_) staging_failed(errno);
   std::setvbuf(file_, nullptr, _IONBF, 0);  // pending_ is the buffer
   pending_.reserve(kWriteBatch);
 }
@@ -75,8 +85,7 @@ void UploadSink::file_data(const char* data, size_t size) {
 void UploadSink::write_pending() {
   if (pending_.empty()) return;
   hash_.update(pending_.data(), pending_.size());
-  if (std::fwrite(pending_.data(), 1, pending_.size(), file_) != pending_.size())
-    throw Error(ErrorCode::service_unavailable, "The upload could not be staged (storage full?).");
+  if (std::fwrite(pending_.data(), 1, pending_.size(), file_) != pending_.size()) staging_failed(errno);
   pending_.clear();
 }
 
@@ -97,10 +106,10 @@ void UploadSink::finish(Respond respond) {
   // No fsync here: a 201 waits for the worker to store the normalised original
   // durably, and a staged file lost to a machine crash before that fails its
   // sha256 check, so nobody was ever told it was kept (docs/architecture.md).
-  bool written = std::fflush(file_) == 0;
-  written &= std::fclose(file_) == 0;
+  int err = std::fflush(file_) == 0 ? 0 : errno;
+  if (std::fclose(file_) != 0 && err == 0) err = errno;
   file_ = nullptr;
-  if (!written) throw Error(ErrorCode::service_unavailable, "The upload could not be staged (storage full?).");
+  if (err != 0) staging_failed(err);
   // With a remote store the staged file goes there (workers may run on other
   // machines); a failure is a 503 and no job is sent.
   blobs_.publish_staged(staged_.file_name);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "gateway/http/http_types.h"
@@ -53,6 +54,7 @@ class UploadSink : public BodySink {
   std::string head_;  // first bytes, for the magic-number check
   bool magic_checked_ = false;
   bool seen_file_ = false;
+  std::set<std::string> seen_fields_;  // form fields kept so far: a repeat is refused, not appended
   bool done_ = false;
   std::string* field_ = nullptr;  // the text field being read
   StagedUpload staged_;

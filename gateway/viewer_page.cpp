@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "gateway/api_responses.h"
+#include "gateway/pages/pages.h"
 #include "workers/image/sizes.h"
 
 namespace imgpipe::gateway {
@@ -31,21 +32,17 @@ std::string viewer_page(const GatewayConfig& config, const schemas::ImageRecord&
   // Browsers show every format we serve but HEIC: the page uses JPEG for it.
   std::string format = record.format == "heic" ? "jpeg" : record.format;
   std::string base = src_url(config, record, format);
+  std::string original = src_url(config, record);
   auto l = dims("l");
   std::string srcset;
   for (const char* size : {"s", "m", "l"})
     srcset += (srcset.empty() ? "" : ", ") + html_escape(base + "?size=" + size) + " " +
               std::to_string(dims(size).width) + "w";
-  std::string title = html_escape(record.name.empty() ? record.id : record.name);
+  std::string name = record.name.empty() ? record.id : record.name;
+  std::string title = html_escape(name);
   std::string og_image = html_escape(base + "?size=l");
-  std::string page_url = html_escape(viewer_url(config, record.id));
-  return fmt::format(R"(<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{0}</title>
-<meta property="og:type" content="website">
+  std::string page_url = viewer_url(config, record.id);
+  auto head = fmt::format(R"(<meta property="og:type" content="website">
 <meta property="og:title" content="{0}">
 <meta property="og:url" content="{1}">
 <meta property="og:image" content="{2}">
@@ -54,35 +51,37 @@ std::string viewer_page(const GatewayConfig& config, const schemas::ImageRecord&
 <meta name="twitter:card" content="summary_large_image">
 <meta name="twitter:title" content="{0}">
 <meta name="twitter:image" content="{2}">
-<style>
-body{{margin:0;background:#111;color:#eee;font:16px system-ui,sans-serif;display:flex;flex-direction:column;align-items:center;min-height:100vh}}
-main{{flex:1;display:flex;align-items:center;justify-content:center;padding:16px;box-sizing:border-box;width:100%}}
-img{{max-width:100%;max-height:85vh;width:auto;height:auto;object-fit:contain}}
-footer{{padding:12px;font-size:14px}} a{{color:#9cf}}
-</style>
-</head>
-<body>
-<main><img id="image" src="{5}" srcset="{6}" sizes="(max-width: 1080px) 100vw, 1080px" width="{3}" height="{4}" alt="{0}"></main>
-<footer>{0} · {7}×{8} · <a href="{9}">original</a></footer>
-</body>
-</html>
 )",
-                     title, page_url, og_image, l.width, l.height, html_escape(base + "?size=m"), srcset,
-                     record.width, record.height, html_escape(src_url(config, record)));
-}
-
-std::string upload_page(const GatewayConfig& config) {
-  return R"(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>imgpipe</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}</style></head>
-<body><h1>imgpipe</h1>
-<p>Upload an image (JPEG, PNG, WebP, GIF, AVIF, HEIC; up to 20 MB) and get a page URL and an image URL.</p>
-<form method="post" action="/v1/upload" enctype="multipart/form-data">
-<input type="file" name="file" accept="image/*" required> <button>Upload</button></form>
-<p>Or with curl: <code>curl -F "file=@photo.jpg" )" +
-         html_escape(config.public_url) + R"(/v1/upload</code></p></body></html>
-)";
+                          title, html_escape(page_url), og_image, l.width, l.height);
+  std::string downloads = "<li><a href=\"" + html_escape(original) + "\" download>Original</a> (" +
+                          std::to_string(record.width) + "×" + std::to_string(record.height) + ", " +
+                          html_escape(record.format) + ")</li>";
+  for (const char* size : {"s", "m", "l"}) {
+    auto d = dims(size);
+    downloads += fmt::format("<li><a href=\"{}\" download>Size {}</a> ({}×{})</li>", html_escape(base + "?size=" + size),
+                             size, d.width, d.height);
+  }
+  // One copy field: a label, the read-only text and a button (copy.js).
+  auto field = [](const char* id, const char* label, const std::string& value) {
+    return fmt::format(R"(<div class="copyrow"><label for="{0}">{1}</label><input id="{0}" readonly value="{2}">)"
+                       R"(<button type="button" data-copy="{0}">Copy</button></div>)",
+                       id, label, html_escape(value));
+  };
+  auto main = fmt::format(R"(<figure class="viewer"><img id="image" src="{0}" srcset="{1}" sizes="(max-width: 1080px) 100vw, 1080px" width="{2}" height="{3}" alt="{4}">
+<figcaption><h1>{4}</h1></figcaption></figure>
+<section class="panel" aria-labelledby="details-h">
+<h2 id="details-h">Details</h2>
+<dl class="facts"><dt>Dimensions</dt><dd>{5}×{6} pixels</dd><dt>Format</dt><dd>{7}</dd><dt>Size</dt><dd>{8}</dd></dl>
+<h2>Download</h2>
+<ul class="downloads">{9}</ul>
+<h2>Share</h2>
+{10}{11}{12}
+</section>)",
+                          html_escape(base + "?size=m"), srcset, l.width, l.height, title, record.width, record.height,
+                          html_escape(record.format), pages::human_bytes(record.filesize), downloads,
+                          field("page-url", "Page", page_url), field("image-url", "Image", original),
+                          field("markdown", "Markdown", "![" + name + "](" + original + ")"));
+  return pages::layout(name, main, {"copy.js"}, {}, head);
 }
 
 }  // namespace imgpipe::gateway

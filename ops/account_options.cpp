@@ -16,6 +16,10 @@ void add_account_options(po::options_description& into, AccountOptions& o) {
        "send verification mail over SMTP, e.g. smtp://mail:25 or smtps://user:pass@mail:465; mail always also goes to "
        "<data-dir>/outbox (imgpipe mail ls)")
       ("smtp-from", po::value(&o.smtp_from)->default_value("imgpipe <noreply@localhost>"), "From: of outgoing mail")
+      ("smtp-retry-min", po::value(&o.smtp_retry_min)->default_value(o.smtp_retry_min),
+       "seconds before the first retry of a mail the SMTP server did not take; doubles per attempt")
+      ("smtp-retry-max", po::value(&o.smtp_retry_max)->default_value(o.smtp_retry_max),
+       "the longest wait between two delivery attempts of a mail, in seconds")
       ("trusted-proxy", po::value(&o.trusted_proxies)->composing(),
        "CIDR of a reverse proxy whose X-Forwarded-For is believed (rightmost untrusted hop); repeatable")
       ("plans-file", po::value(&o.plans_file)->default_value(""),
@@ -45,6 +49,8 @@ std::vector<std::string> check_account_options(const po::variables_map& vm, Acco
   if (o.blob_grace < 0) problems.push_back("--blob-grace must not be negative");
   if (!o.smtp_url.empty() && o.smtp_url.rfind("smtp://", 0) != 0 && o.smtp_url.rfind("smtps://", 0) != 0)
     problems.push_back("--smtp-url must start with smtp:// or smtps://");
+  if (o.smtp_retry_min < 1 || o.smtp_retry_max < o.smtp_retry_min)
+    problems.push_back("--smtp-retry-min must be at least 1 and --smtp-retry-max at least --smtp-retry-min");
   if (!o.plans_file.empty()) try {
       acc::load_tiers(o.plans_file);
     } catch (const std::exception& e) {
@@ -67,6 +73,9 @@ acc::AccountsConfig make_accounts_config(const AccountOptions& o, const std::fil
   c.mail.outbox = data_dir / "outbox";
   c.mail.smtp_url = o.smtp_url;
   c.mail.from = o.smtp_from;
+  c.mail.retry_min_seconds = o.smtp_retry_min;
+  c.mail.retry_max_seconds = o.smtp_retry_max;
+  c.mail.give_up_seconds = c.verify_link_ttl_seconds;
   return c;
 }
 

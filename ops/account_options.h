@@ -16,6 +16,7 @@ struct AccountOptions {
   std::string token_secret;                 // --token-secret / IMGPIPE_TOKEN_SECRET; empty: <data-dir>/token.secret
   bool token_secret_given = false;
   std::string smtp_url, smtp_from;          // --smtp-url, --smtp-from
+  int smtp_retry_min = 10, smtp_retry_max = 3600;  // --smtp-retry-min, --smtp-retry-max (seconds)
   std::vector<std::string> trusted_proxies; // --trusted-proxy CIDR, repeatable
   std::string plans_file;                   // --plans-file
   long long anon_per_hour = 0, anon_per_day = 0;  // --anonymous-uploads-per-hour/-day; 0: the plans file or 20/100

@@ -18,7 +18,9 @@ std::unique_ptr<storage::Bus> open_bus(const BusOptions& o, storage::Db* db) {
   std::unique_ptr<storage::Bus> bus;
   if (o.kafka.empty()) {
     if (db == nullptr) throw std::logic_error("the embedded bus needs the data dir's index");
-    bus = storage::make_embedded_bus(*db, {o.embedded_partitions});
+    auto config = o.embedded;
+    config.partitions = o.embedded_partitions;
+    bus = storage::make_embedded_bus(*db, config);
   } else {
     storage::kafka::KafkaBusConfig kc;
     kc.brokers = o.kafka;

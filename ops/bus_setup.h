@@ -14,6 +14,7 @@
 
 #include "storage/bus.h"
 #include "storage/db.h"
+#include "storage/embedded_bus.h"
 #include "storage/kafka/topics.h"
 
 namespace imgpipe::ops {
@@ -23,6 +24,10 @@ struct BusOptions {
   std::vector<std::pair<std::string, std::string>> kafka_config;  // --kafka-config key=value
   std::string topic_prefix;                                        // --topic-prefix
   int embedded_partitions = 1;
+  // The embedded bus's topic policies. Off unless the caller turns them on
+  // (`imgpipe serve` from its flags): an operator command must not trim a
+  // log by defaults that differ from the server's.
+  storage::EmbeddedBusConfig embedded{.retention_interval = std::chrono::milliseconds(0)};
   // message.timeout.ms: a publish that the cluster does not acknowledge in
   // this time fails, so an upload answers 503 quickly when Kafka is away.
   std::chrono::milliseconds publish_timeout{5'000};

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 #include "ops/account_commands.h"
+#include "ops/admin_client.h"
 
 namespace imgpipe::ops {
 namespace {
@@ -41,46 +41,6 @@ How it works: the server holds its index open, so this command asks it over
 its admin API, which answers only on loopback and only to the bearer of the
 token the server generated in DIR/admin.token (mode 0600). See docs/accounts.md.
 )";
-
-std::string read_first_line(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
-}
-
-size_t collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-struct Answer {
-  long status = 0;
-  std::string body;
-  std::string error;
-};
-
-Answer call(const std::string& method, const std::string& url, const std::string& token, const std::string& body) {
-  Answer a;
-  CURL* curl = curl_easy_init();
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "POST") curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a.body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  auto rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) a.error = curl_easy_strerror(rc);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  return a;
-}
 
 std::string human_bytes(uint64_t b) {
   const char* units[] = {"B", "KB", "MB", "GB", "TB"};
@@ -134,13 +94,13 @@ int keys_command(int argc, char** argv) {
   }
   while (!server.empty() && server.back() == '/') server.pop_back();
   const auto& cmd = positional[0];
-  Answer answer;
-  if (cmd == "ls" && positional.size() == 1) answer = call("GET", server + "/admin/keys", token, "");
+  AdminAnswer answer;
+  if (cmd == "ls" && positional.size() == 1) answer = admin_call("GET", server + "/admin/keys", token, "");
   else if (cmd == "set-plan" && positional.size() == 3)
-    answer = call("POST", server + "/admin/keys/" + positional[1] + "/plan", token,
+    answer = admin_call("POST", server + "/admin/keys/" + positional[1] + "/plan", token,
                   nlohmann::json{{"plan", positional[2]}}.dump());
   else if (cmd == "revoke" && positional.size() == 2)
-    answer = call("POST", server + "/admin/keys/" + positional[1] + "/revoke", token, "{}");
+    answer = admin_call("POST", server + "/admin/keys/" + positional[1] + "/revoke", token, "{}");
   else {
     std::cerr << "imgpipe keys: bad arguments\n\n" << kKeysUsage;
     return 2;

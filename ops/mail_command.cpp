@@ -1,6 +1,7 @@
 // imgpipe mail: the outbox every outgoing message is written to (also when
-// it is sent over SMTP), for operators without a mail server and for tests.
-#include <algorithm>
+// it is sent over SMTP) with each message's delivery state, for operators
+// and for tests.
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/accounts/mailer.h"
 #include "ops/account_commands.h"
 
 namespace imgpipe::ops {
@@ -16,10 +18,13 @@ namespace {
 constexpr const char* kMailUsage = R"(Usage: imgpipe mail <command> [--data-dir DIR]
 
 The outbox: every message the server sends (email verification links) is
-written to DIR/outbox/<id>.eml, mode 0600, whether or not --smtp-url is set.
+written to DIR/outbox/<id>.eml, mode 0600, whether or not --smtp-url is set,
+with its delivery state in <id>.state.
 
 Commands:
-  ls          id, date, recipient and subject of each message, oldest first
+  ls          each message, oldest first: id, date, recipient, subject, then
+              its delivery: state (pending, sending, sent, failed,
+              outbox-only), attempts, next try or sent time (UTC), last error
   show ID     the whole message (headers and body)
 
 Options:
@@ -35,6 +40,16 @@ std::string header_of(const std::string& message, const std::string& name) {
     if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
   }
   return {};
+}
+
+std::string utc(int64_t t) {
+  if (t <= 0) return "-";
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 std::string slurp(const std::filesystem::path& p) {
@@ -61,15 +76,15 @@ int mail_command(int argc, char** argv) {
   }
   auto outbox = std::filesystem::path(data_dir) / "outbox";
   if (positional.size() == 1 && positional[0] == "ls") {
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(outbox, ec))
-      if (e.path().extension() == ".eml") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-      auto m = slurp(f);
-      std::cout << f.stem().string() << "  " << header_of(m, "Date") << "  " << header_of(m, "To") << "  "
-                << header_of(m, "Subject") << "\n";
+    for (const auto& e : gateway::accounts::read_outbox(outbox)) {
+      auto m = slurp(e.message);
+      const auto& d = e.delivery;
+      std::cout << e.id << "  " << header_of(m, "Date") << "  " << header_of(m, "To") << "  " << header_of(m, "Subject")
+                << "  state=" << d.state << " attempts=" << d.attempts;
+      if (d.state == "sent") std::cout << " sent=" << utc(d.sent_at);
+      else if (d.state == "pending") std::cout << " next_try=" << utc(d.next_try);
+      if (!d.last_error.empty()) std::cout << " last_error=\"" << d.last_error << "\"";
+      std::cout << "\n";
     }
     return 0;
   }

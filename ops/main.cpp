@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string_view>
 
+#include "gateway/docs/openapi.h"
 #include "ops/account_commands.h"
 #include "ops/maintenance_commands.h"
 #include "ops/serve_command.h"
@@ -23,9 +24,12 @@ Commands:
   topics    create or check the Kafka topics (topics create --kafka HOST:PORT)
   reindex   rebuild a gateway's index from the images topic (offline)
   replay    re-run past ingest jobs from an offset or a time
+  backup    snapshot a running server into a folder (backup --to DIR)
+  restore   bring a backup back into a new data dir (restore --from DIR --data-dir NEW)
   keys      list API keys, change a key's plan, revoke a key (on a running server)
-  mail      read the outbox of verification mail (mail ls, mail show ID)
+  mail      the outbox of verification mail and its delivery (mail ls, mail show ID)
   errors    print the error reference (every code, HTTP status and action)
+  openapi   print the OpenAPI 3.1 document (--public-url URL sets its server)
   version   print the version
 
 Quick start:
@@ -46,10 +50,17 @@ int main(int argc, char** argv) {
   if (command == "topics") return imgpipe::ops::topics_command(argc - 1, argv + 1);
   if (command == "reindex") return imgpipe::ops::reindex_command(argc - 1, argv + 1);
   if (command == "replay") return imgpipe::ops::replay_command(argc - 1, argv + 1);
+  if (command == "backup") return imgpipe::ops::backup_command(argc - 1, argv + 1);
+  if (command == "restore") return imgpipe::ops::restore_command(argc - 1, argv + 1);
   if (command == "keys") return imgpipe::ops::keys_command(argc - 1, argv + 1);
   if (command == "mail") return imgpipe::ops::mail_command(argc - 1, argv + 1);
   if (command == "errors") {
     std::cout << imgpipe::schemas::error_reference_markdown();
+    return 0;
+  }
+  if (command == "openapi") {
+    std::string url = argc >= 4 && !std::strcmp(argv[2], "--public-url") ? argv[3] : "";
+    std::cout << imgpipe::gateway::docs::openapi_document(url).dump(2) << "\n";
     return 0;
   }
   if (command == "version" || command == "--version") {

@@ -7,5 +7,9 @@ namespace imgpipe::ops {
 int reindex_command(int argc, char** argv);
 // imgpipe replay: re-run past ingest jobs through the pipeline.
 int replay_command(int argc, char** argv);
+// imgpipe backup: a consistent snapshot of a running server (index checkpoint + blobs).
+int backup_command(int argc, char** argv);
+// imgpipe restore: a backup into a new data dir.
+int restore_command(int argc, char** argv);
 
 }  // namespace imgpipe::ops

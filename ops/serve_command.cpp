@@ -11,12 +11,14 @@
 #include "ops/bus_setup.h"
 #include "ops/serve_metrics.h"
 #include "ops/serve_options.h"
+#include "ops/worker_status.h"
 #include "schemas/metrics.h"
 #include "schemas/log.h"
 #include "storage/blob_store.h"
 #include "storage/s3/s3_blob_store.h"
 #include "storage/db.h"
 #include "storage/image_index.h"
+#include "storage/leftover_sweeper.h"
 #include "workers/image/engine.h"
 #include "workers/ingest_pipeline.h"
 
@@ -40,6 +42,7 @@ BusOptions bus_options(const ServeOptions& o) {
   b.kafka_config = o.kafka_config;
   b.topic_prefix = o.topic_prefix;
   b.embedded_partitions = o.embedded_partitions;
+  b.embedded = o.storage.bus;
   return b;
 }
 
@@ -76,7 +79,8 @@ int serve_command(const char* command, int argc, char** argv) {
     std::filesystem::path data(options.data_dir);
     std::filesystem::create_directories(data);
     auto db = storage::Db::open(data / "index");
-    storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir));
+    storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir),
+                             options.storage.staging_dir);
     if (!options.blob_store.empty()) blobs.set_remote(open_remote_blobs(options));
     // Kafka: refuse to start on missing or misconfigured topics (a clear
     // message naming `imgpipe topics create`), rather than fail every upload.
@@ -111,7 +115,27 @@ int serve_command(const char* command, int argc, char** argv) {
       http->start();
       write_admin_url(data, options.http.listen, http->port());
     }
+    // A worker-only process has no gateway to ask: its own small server for /metrics and /healthz.
+    std::unique_ptr<WorkerStatusHandler> status;
+    if (!http && pipeline && !options.metrics_listen.empty()) {
+      status = std::make_unique<WorkerStatusHandler>(*pipeline);
+      auto config = options.http;
+      config.listen = options.metrics_listen;
+      config.threads = 1;
+      config.on_response = nullptr;
+      http = std::make_unique<gateway::HttpServer>(config, *status);
+      http->start();
+      log::info("metrics_listening", {{"listen", options.metrics_listen}, {"port", http->port()}});
+    }
+    // Blobs and manifests are judged against this index: only where it sees
+    // every image, i.e. one process on the embedded bus.
+    auto sweep_config = options.storage.sweep;
+    sweep_config.collect_blobs = gw != nullptr && options.kafka.empty();
+    storage::LeftoverSweeper sweeper(blobs, *db, *bus, sweep_config,
+                                     [g = gw.get()] { return g != nullptr && g->ready(); });
+    if (sweep_config.interval.count() > 0) sweeper.start();
     register_gauges(*bus, blobs, gw ? &index : nullptr, pipeline.get(), gw.get(), http.get());
+    register_storage_gauges(*db, blobs, sweeper);
     log::info("started", {{"command", command}, {"bus", bus->kind()}, {"listen", options.http.listen},
                           {"public_url", options.gateway.public_url}, {"data_dir", options.data_dir},
                           {"gateway", options.run_gateway}, {"worker", options.run_worker}});
@@ -125,10 +149,15 @@ int serve_command(const char* command, int argc, char** argv) {
       else if (sig == SIGUSR2 && pipeline) pipeline->resume();
       else if (sig == SIGTERM || sig == SIGINT) break;
     }
-    log::info("stopping", {{"drain_seconds", 15}});
-    if (http) http->stop(std::chrono::seconds(15));
+    constexpr auto kDrain = std::chrono::seconds(15);
+    log::info("stopping", {{"drain_seconds", kDrain.count()}});
+    // Uploads still waiting for their worker get 503 + Retry-After 3 s before
+    // the drain ends, while their connections can still carry an answer.
+    if (gw) gw->drain_by(std::chrono::steady_clock::now() + kDrain - std::chrono::seconds(3));
+    if (http) http->stop(kDrain);
     if (gw) gw->stop();
     if (pipeline) pipeline->stop();
+    sweeper.stop();
     metrics::clear_gauges();
     log::info("stopped");
     return 0;

@@ -84,6 +84,9 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
   if (pipeline != nullptr)
     metrics::gauge("imgpipe_worker_jobs_in_flight", "Ingest jobs this process is running.",
                    [pipeline] { return Values{{{}, static_cast<double>(pipeline->in_flight())}}; });
+  if (pipeline != nullptr)
+    metrics::gauge("imgpipe_worker_variant_backlog", "Jobs past `ready` whose variants wait or are rendering (--variant-backlog).",
+                   [pipeline] { return Values{{{}, static_cast<double>(pipeline->variant_backlog())}}; });
   if (gateway != nullptr)
     metrics::gauge("imgpipe_ingest_pending", "Uploads and imports waiting for their worker's answer.",
                    [gateway] { return Values{{{}, static_cast<double>(gateway->pending_ingests())}}; });
@@ -95,6 +98,45 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
                    [http] { return Values{{{}, static_cast<double>(http->stats().connections_open)}}; });
   metrics::gauge("imgpipe_build_info", "Constant 1, labelled with the bus in use.",
                  [kind = bus.kind()] { return Values{{{{"bus", kind}}, 1.0}}; });
+}
+
+void register_storage_gauges(storage::Db& db, storage::BlobStore& blobs, const storage::LeftoverSweeper& sweeper) {
+  const auto staging = blobs.staging_dir();
+  metrics::gauge("imgpipe_disk_bytes",
+                 "Bytes on disk by part: bus (the embedded bus log), index (RocksDB), blobs (as of the last sweep), staging.",
+                 [&db, &sweeper, staging] {
+                   uint64_t bus = 0, index = 0;
+                   for (const auto* family : {storage::cf::images, storage::cf::variants, storage::cf::listings,
+                                              storage::cf::expiry, storage::cf::keys,
+                                              storage::cf::positions, storage::cf::bus_log, storage::cf::bus_groups}) {
+                     const auto bytes = db.disk_bytes(family);
+                     (std::string_view(family).starts_with("bus_") ? bus : index) += bytes;
+                   }
+                   uint64_t staged = 0;
+                   std::error_code ec;
+                   for (std::filesystem::directory_iterator it(staging, ec), end; !ec && it != end; it.increment(ec)) {
+                     std::error_code size_ec;
+                     const auto size = it->file_size(size_ec);
+                     if (!size_ec) staged += size;
+                   }
+                   return Values{{{{"part", "bus"}}, static_cast<double>(bus)},
+                                 {{{"part", "index"}}, static_cast<double>(index)},
+                                 {{{"part", "blobs"}}, static_cast<double>(sweeper.last().blob_bytes)},
+                                 {{{"part", "staging"}}, static_cast<double>(staged)}};
+                 });
+  metrics::gauge("imgpipe_sweep_last_timestamp_seconds", "When the last leftover sweep finished (unix seconds; 0: none yet).",
+                 [&sweeper] { return Values{{{}, static_cast<double>(sweeper.last().finished_at)}}; });
+  metrics::gauge("imgpipe_sweep_last_removed", "Files the last leftover sweep removed, by kind.", [&sweeper] {
+    const auto r = sweeper.last();
+    return Values{{{{"kind", "temporary"}}, static_cast<double>(r.temp_files)},
+                  {{{"kind", "staged"}}, static_cast<double>(r.staged_files)},
+                  {{{"kind", "manifest"}}, static_cast<double>(r.manifests)},
+                  {{{"kind", "blob"}}, static_cast<double>(r.blobs)}};
+  });
+  metrics::gauge("imgpipe_sweep_last_freed_bytes", "Bytes the last leftover sweep freed.",
+                 [&sweeper] { return Values{{{}, static_cast<double>(sweeper.last().bytes_freed)}}; });
+  metrics::gauge("imgpipe_sweep_last_blob_files", "Blob files left after the last sweep.",
+                 [&sweeper] { return Values{{{}, static_cast<double>(sweeper.last().blob_files)}}; });
 }
 
 }  // namespace imgpipe::ops

@@ -6,7 +6,9 @@
 #include "gateway/http/http_server.h"
 #include "storage/blob_store.h"
 #include "storage/bus.h"
+#include "storage/db.h"
 #include "storage/image_index.h"
+#include "storage/leftover_sweeper.h"
 #include "workers/ingest_pipeline.h"
 
 namespace imgpipe::ops {
@@ -16,5 +18,9 @@ namespace imgpipe::ops {
 void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::ImageIndex* index,
                      const workers::IngestPipeline* pipeline, const gateway::Gateway* gateway,
                      const gateway::HttpServer* http);
+
+// Disk used by the bus log, the index, blobs and staging, and what the last
+// leftover sweep did.
+void register_storage_gauges(storage::Db& db, storage::BlobStore& blobs, const storage::LeftoverSweeper& sweeper);
 
 }  // namespace imgpipe::ops

@@ -32,6 +32,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   std::vector<std::string> kafka_config;
   long long anon_mb = 20;
   uint64_t src_cache_mb = o.gateway.src_cache_bytes >> 20;
+  long long min_rate_grace_ms = o.http.min_rate_grace.count();
   int ingest_timeout = 60, job_deadline = 120;
   long long import_timeout = 30, import_min_rate = 1024, import_min_rate_window = 10;
   bool no_pregenerate = false;
@@ -56,6 +57,11 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("public-url", po::value(&o.gateway.public_url)->default_value(o.gateway.public_url), "base URL of viewer pages and API links, as users reach it")
       ("src-url", po::value(&o.gateway.src_url)->default_value(""), "base URL of image (src) URLs; empty: --public-url")
       ("upgrade-url", po::value(&o.gateway.upgrade_url)->default_value(""), "where anonymous callers are sent to get an API key (answers and error actions); empty: <public-url>/keys")
+      ("max-connections", po::value(&o.http.max_connections)->default_value(o.http.max_connections), "connections open at once from all clients; more are closed at accept (0: no cap)")
+      ("max-connections-per-ip", po::value(&o.http.max_connections_per_ip)->default_value(o.http.max_connections_per_ip), "connections open at once from one TCP peer address; behind a reverse proxy that is the proxy's address: raise it or set 0 and cap per client at the proxy (docs/security.md)")
+      ("max-idle-connections", po::value(&o.http.max_idle_connections)->default_value(o.http.max_idle_connections), "keep-alive connections waiting for a next request; past it answers close the connection (0: no cap)")
+      ("min-receive-rate", po::value(&o.http.min_receive_rate)->default_value(o.http.min_receive_rate), "bytes/s a request's header and body must average once --min-rate-grace-ms has passed; slower clients are cut (0: off)")
+      ("min-rate-grace-ms", po::value(&min_rate_grace_ms)->default_value(min_rate_grace_ms), "ms before --min-receive-rate applies to a header or body; a new connection must start its request within it")
       ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; connections are dealt to them in turn (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; 0: off")
@@ -68,6 +74,8 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("max-pixels", po::value(&o.worker.engine.max_pixels)->default_value(o.worker.engine.max_pixels), "largest image in pixels (width x height x frames), decided from the header")
       ("job-deadline", po::value(&job_deadline)->default_value(job_deadline), "seconds one job may take")
       ("no-pregenerate", po::bool_switch(&no_pregenerate), "do not pre-generate s/m/l variants (render on demand only)")
+      ("variant-backlog", po::value(&o.worker.variant_backlog)->default_value(o.worker.variant_backlog),
+       "jobs whose variants wait behind urgent work; at this many no new job starts")
       ("import-allow-private", po::bool_switch(&o.worker.fetch.allow_private),
        "UNSAFE: let imports fetch loopback and private addresses (tests, trusted networks only)")
       ("import-timeout", po::value(&import_timeout)->default_value(import_timeout),
@@ -77,9 +85,13 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("import-min-rate-window", po::value(&import_min_rate_window)->default_value(import_min_rate_window),
        "seconds below --import-min-rate before an import is aborted");
 
+  if (command == "worker")
+    wk.add_options()("metrics-listen", po::value(&o.metrics_listen)->default_value(""),
+                     "HOST:PORT serving GET /metrics and /healthz of this worker (e.g. 127.0.0.1:9464); empty: none");
   po::options_description all;
   all.add(common).add(gw).add(wk);
   if (command != "worker") add_account_options(all, o.accounts);
+  add_storage_options(all, o.storage);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
@@ -108,6 +120,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
     else o.kafka_config.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   if (anon_mb <= 0) problems.push_back("--anonymous-max-mb must be positive");
+  if (min_rate_grace_ms <= 0) problems.push_back("--min-rate-grace-ms must be positive");
   if (ingest_timeout <= 0) problems.push_back("--ingest-timeout must be positive");
   if (o.worker.engine.max_pixels == 0) problems.push_back("--max-pixels must be positive");
   if (import_timeout <= 0) problems.push_back("--import-timeout must be positive");
@@ -122,6 +135,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
     problems.push_back("--upgrade-url must start with http:// or https://");
   if (command != "worker")
     for (auto& p : check_account_options(vm, o.accounts)) problems.push_back(std::move(p));
+  for (auto& p : check_storage_options(vm, o.storage)) problems.push_back(std::move(p));
   if (command != "serve" && o.kafka.empty()) problems.push_back("imgpipe " + command + " needs --kafka");
   if (!problems.empty()) {
     for (const auto& p : problems) std::cerr << "imgpipe " << command << ": " << p << "\n";
@@ -133,6 +147,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   o.gateway.src_cache_bytes = src_cache_mb << 20;
   o.gateway.sweep_interval_seconds = o.accounts.sweep_interval;
   o.gateway.blob_grace_seconds = o.accounts.blob_grace;
+  o.http.min_rate_grace = std::chrono::milliseconds(min_rate_grace_ms);
   o.worker.default_max_bytes = o.accounts.anonymous_max_bytes;
   o.gateway.ingest_timeout = std::chrono::seconds(ingest_timeout);
   o.http.handler_timeout = std::chrono::seconds(ingest_timeout + 10);

@@ -9,6 +9,7 @@
 #include "gateway/gateway_config.h"
 #include "gateway/http/http_server.h"
 #include "ops/account_options.h"
+#include "ops/storage_options.h"
 #include "workers/worker_config.h"
 
 namespace imgpipe::ops {
@@ -26,8 +27,10 @@ struct ServeOptions {
   int embedded_partitions = 1;
   gateway::GatewayConfig gateway;
   AccountOptions accounts;                                 // ops/account_options.h
+  StorageOptions storage;                                  // ops/storage_options.h
   gateway::HttpServerConfig http;
   workers::WorkerConfig worker;
+  std::string metrics_listen;  // --metrics-listen (worker only): HOST:PORT of /metrics and /healthz
   bool run_gateway = true;
   bool run_worker = true;
 };

@@ -55,6 +55,8 @@ constexpr std::array kTable = {
               "Try again, or host the image on a faster server", true, "processing_error"},
     ErrorInfo{processing_timeout, "processing_timeout", 503, "The image was not processed in time.", A::retry,
               "Try again after Retry-After seconds", true, "api_error"},
+    ErrorInfo{insufficient_storage, "insufficient_storage", 507, "The server has no room to store this upload.",
+              A::retry, "Try again later; the operator has to free disk space", true, "api_error"},
 };
 
 }  // namespace

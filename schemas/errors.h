@@ -36,6 +36,7 @@ enum class ErrorCode {
   service_unavailable,  // 503
   import_timeout,       // 504
   processing_timeout,   // 503: the pipeline did not answer in time
+  insufficient_storage, // 507: the server's disk is full
 };
 
 // What the caller should do next. Rendered as body.action.

@@ -32,6 +32,14 @@ T field(const nlohmann::json& j, const char* name) {
   }
 }
 
+// A nested object; j.at() would throw nlohmann's out_of_range past the codec
+// wall (found by tests/fuzz/messages_fuzz).
+inline const nlohmann::json& object_field(const nlohmann::json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_object()) bad(std::string("field '") + name + "' must be an object");
+  return *it;
+}
+
 template <typename T>
 T optional_field(const nlohmann::json& j, const char* name, T fallback) {
   auto it = j.find(name);

@@ -160,10 +160,10 @@ DeadLetter decode_dead_letter(const std::string& text) {
   auto j = parse(text);
   DeadLetter d;
   d.reason = field<std::string>(j, "reason");
-  const auto& err = j.at("error");
+  const auto& err = json_fields::object_field(j, "error");
   d.error = ErrorDetail{field<std::string>(err, "code"), optional_field<std::string>(err, "message", ""),
                         optional_field<std::string>(err, "step", "")};
-  const auto& o = j.at("original");
+  const auto& o = json_fields::object_field(j, "original");
   d.original_topic = field<std::string>(o, "topic");
   d.original_partition = field<int32_t>(o, "partition");
   d.original_offset = field<int64_t>(o, "offset");

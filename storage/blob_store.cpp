@@ -21,10 +21,13 @@ using schemas::ErrorCode;
 
 namespace {
 
-// Every I/O failure (ENOSPC, EIO, EACCES, ...) is a 503 for the caller; the
-// path and errno go to the log only (a client never sees a path).
+// A full disk (ENOSPC, EDQUOT) is a 507 for the caller, every other I/O
+// failure (EIO, EACCES, ...) a 503; the path and errno go to the log only
+// (a client never sees a path).
 [[noreturn]] void io_failure(std::string_view what, const fs::path& path, int err) {
   spdlog::error("blob store: {} {}: {}", what, path.string(), std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT)
+    throw Error(ErrorCode::insufficient_storage, "The server has no room to store this.");
   throw Error(ErrorCode::service_unavailable, "The file storage is unavailable.");
 }
 
@@ -141,6 +144,14 @@ std::optional<std::string> read_whole(const fs::path& path) {
   return out;
 }
 
+// True if `path` exists; then its time becomes now (the sweeper's
+// "recently needed"). A failed time update is harmless: the file is there.
+bool touch(const fs::path& path) {
+  if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) == 0) return true;
+  struct stat st {};
+  return errno != ENOENT && ::stat(path.c_str(), &st) == 0;
+}
+
 void remove_file(const fs::path& path) {
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return;
@@ -155,11 +166,13 @@ void remove_file(const fs::path& path) {
 // complete content, so "exists" means "stored". Concurrent writers of the same
 // bytes each write their own temp file and rename over one another; the
 // content is identical, so the last rename wins harmlessly.
-// Unreferenced blobs are removed by the gateway's retention sweep (it knows
-// the references); stale .tmp-* files left by a crash between create and
-// rename are not collected by anything yet.
-BlobStore::BlobStore(fs::path root)
-    : root_(std::move(root)), blobs_(root_ / "blobs"), staging_(root_ / "staging"), manifests_(root_ / "manifests") {
+// Unreferenced blobs and stale .tmp-* files (a crash between create and
+// rename) are collected by the leftover sweeper (leftover_sweeper.h).
+BlobStore::BlobStore(fs::path root, fs::path staging)
+    : root_(std::move(root)),
+      blobs_(root_ / "blobs"),
+      staging_(staging.empty() ? root_ / "staging" : std::move(staging)),
+      manifests_(root_ / "manifests") {
   std::error_code ec;
   for (const auto& dir : {root_, blobs_, staging_, manifests_}) {
     fs::create_directories(dir, ec);
@@ -243,11 +256,22 @@ std::string BlobStore::put(std::string_view bytes) {
     remote_->put_blob(sha, bytes);
     return sha;
   }
-  if (contains(sha)) return sha;
-  auto target = path_of(sha);
+  std::shared_lock lock(sweep_mu_);
+  const auto target = local_path(sha);
+  if (touch(target)) return sha;
   ensure_dir(target.parent_path());
   write_atomically(target, bytes);
   return sha;
+}
+
+std::optional<uint64_t> BlobStore::remove_if_older(const fs::path& file, fs::file_time_type cutoff) {
+  std::unique_lock lock(sweep_mu_);
+  std::error_code ec;
+  const auto at = fs::last_write_time(file, ec);
+  if (ec || at >= cutoff) return std::nullopt;
+  const auto size = fs::file_size(file, ec);
+  if (::unlink(file.c_str()) != 0) return std::nullopt;
+  return ec ? 0 : size;
 }
 
 void BlobStore::remove(const std::string& sha256) {

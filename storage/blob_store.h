@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,9 @@ namespace imgpipe::storage {
 class BlobStore {
  public:
   // Layout under root: blobs/ab/<sha256>, staging/, manifests/<name>.
-  explicit BlobStore(std::filesystem::path root);
+  // `staging` (--staging-dir) puts the staging folder elsewhere, e.g. on its
+  // own filesystem so a flood of uploads cannot fill the blobs' disk.
+  explicit BlobStore(std::filesystem::path root, std::filesystem::path staging = {});
 
   // Stores `bytes` durably; returns their sha256 (lowercase hex). Idempotent.
   std::string put(std::string_view bytes);
@@ -34,6 +37,16 @@ class BlobStore {
   std::optional<std::string> get_manifest(const std::string& name) const;
 
   const std::filesystem::path& staging_dir() const { return staging_; }
+  const std::filesystem::path& root() const { return root_; }
+  const std::filesystem::path& blobs_dir() const { return blobs_; }
+  const std::filesystem::path& manifests_dir() const { return manifests_; }
+
+  // For the leftover sweeper: removes `file` (a blob, manifest, staged or
+  // temporary file of this store) only if it was last modified before
+  // `cutoff`. A put() of the same bytes refreshes a blob's time under the
+  // same lock, so a blob a new image just deduplicated against survives.
+  // Returns the bytes freed, or nothing when the file was kept (or gone).
+  std::optional<uint64_t> remove_if_older(const std::filesystem::path& file, std::filesystem::file_time_type cutoff);
 
   // With a remote store (--blob-store s3://...), blobs, staged uploads and
   // manifests live there: put() writes only to it, path_of() and read()
@@ -54,6 +67,7 @@ class BlobStore {
 
   std::filesystem::path root_, blobs_, staging_, manifests_;
   std::shared_ptr<RemoteBlobs> remote_;
+  mutable std::shared_mutex sweep_mu_;  // put()s shared, remove_if_older() exclusive
 };
 
 // sha256 of bytes, lowercase hex.

@@ -5,11 +5,14 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <thread>
 
@@ -34,6 +37,7 @@ bool point_lookup_family(std::string_view name) { return name == cf::images || n
 // disk and becomes 500. The real status goes to the log, never to a client.
 [[noreturn]] void raise(const rocksdb::Status& s, std::string_view what) {
   spdlog::error("rocksdb {} failed: {}", what, s.ToString());
+  if (s.IsNoSpace()) throw Error(ErrorCode::insufficient_storage, "The server has no room to store this.");
   if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsShutdownInProgress() ||
       s.IsNoSpace() || s.IsMemoryLimit())
     throw Error(ErrorCode::service_unavailable, "The index storage is unavailable.");
@@ -119,11 +123,13 @@ class RocksDb final : public Db {
   }
 
   void put(std::string_view column_family, std::string_view key, std::string_view value, bool sync) override {
-    check(db_->Put(write_options(sync), handle(column_family), slice(key), slice(value)), "put");
+    resume_if_stopped();
+    check_write(db_->Put(write_options(sync), handle(column_family), slice(key), slice(value)), "put");
   }
 
   void remove(std::string_view column_family, std::string_view key, bool sync) override {
-    check(db_->Delete(write_options(sync), handle(column_family), slice(key)), "delete");
+    resume_if_stopped();
+    check_write(db_->Delete(write_options(sync), handle(column_family), slice(key)), "delete");
   }
 
   void write(const std::vector<WriteOp>& batch, bool sync) override {
@@ -135,7 +141,8 @@ class RocksDb final : public Db {
       else
         check(wb.Delete(h, op.key), "batch delete");
     }
-    check(db_->Write(write_options(sync), &wb), "write");
+    resume_if_stopped();
+    check_write(db_->Write(write_options(sync), &wb), "write");
   }
 
   void scan(std::string_view column_family, std::string_view prefix,
@@ -186,6 +193,37 @@ class RocksDb final : public Db {
     check(db_->CompactRange(compact, h, nullptr, nullptr), "compact");
   }
 
+  void checkpoint(const std::filesystem::path& dir) override {
+    rocksdb::Checkpoint* raw = nullptr;
+    check(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint");
+    std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+    // log_size_for_flush 0: memtables are flushed first, so the copy holds no WAL to replay.
+    check(cp->CreateCheckpoint(dir.string(), 0), "checkpoint");
+  }
+
+  void remove_range(std::string_view column_family, std::string_view begin, std::string_view end) override {
+    resume_if_stopped();
+    check_write(db_->DeleteRange(write_options(false), handle(column_family), slice(begin), slice(end)),
+                "delete range");
+  }
+
+  void compact_range(std::string_view column_family, std::string_view begin, std::string_view end) override {
+    rocksdb::CompactRangeOptions options;
+    options.exclusive_manual_compaction = false;  // automatic compactions (and so writes) go on meanwhile
+    // Rewrite the bottom level too: that is where old log records live.
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+    const auto b = slice(begin), e = slice(end);
+    check_write(db_->CompactRange(options, handle(column_family), &b, &e), "compact range");
+  }
+
+  uint64_t disk_bytes(std::string_view column_family) override {
+    auto* h = handle(column_family);
+    uint64_t sst = 0, mem = 0;
+    db_->GetIntProperty(h, rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+    db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &mem);
+    return sst + mem;
+  }
+
  private:
   rocksdb::ColumnFamilyOptions family_options(std::string_view name) const {
     rocksdb::ColumnFamilyOptions options;
@@ -219,6 +257,33 @@ class RocksDb final : public Db {
     return o;
   }
 
+  // A failed write to a full disk stops RocksDB's writes (a "background
+  // error") until Resume(); reads go on. Once a write failed, each later write
+  // first tries Resume() (at most once a second), so writes come back on
+  // their own once space is freed, without a restart.
+  void check_write(const rocksdb::Status& s, std::string_view what) {
+    if (s.ok()) return;
+    if (s.IsIOError() || s.IsNoSpace()) stopped_.store(true);
+    raise(s, what);
+  }
+
+  void resume_if_stopped() {
+    if (!stopped_.load()) return;
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    int64_t last = last_resume_ms_.load();
+    if (now - last < 1000 || !last_resume_ms_.compare_exchange_strong(last, now)) return;
+    auto s = db_->Resume();
+    if (s.ok()) {
+      stopped_.store(false);
+      spdlog::info("rocksdb writes resumed after a storage error");
+    } else {
+      spdlog::warn("rocksdb resume: {}", s.ToString());
+    }
+  }
+
+  std::atomic<bool> stopped_{false};
+  std::atomic<int64_t> last_resume_ms_{0};
   std::shared_ptr<rocksdb::Cache> cache_;
   std::unique_ptr<rocksdb::DB> db_;
   // Filled once at open, read-only afterwards: no lock needed.

@@ -23,7 +23,8 @@ inline constexpr const char* images = "images";      // image id -> ImageRecord 
 inline constexpr const char* variants = "variants";  // id '\0' size '\0' format -> a rendered-on-demand variant (record-shaped JSON)
 inline constexpr const char* expiry = "expiry";      // be64(expires_at) id -> ""
 // UsageLedger (gateway/accounts/usage_ledger.h), from the images topic and
-// cleared with the index: usage counters, each owner's images, blob references.
+// cleared with the index: usage counters, each owner's images, blob references;
+// and ImageIndex's "deleted:" id tombstones (a late event never revives an image).
 inline constexpr const char* listings = "listings";
 // AccountStore (gateway/accounts/account_store.h), from the accounts topic:
 // "id:" key_id -> Account JSON, "h:" sha256(key) -> key_id, "e:" email '\0' key_id -> "".
@@ -64,6 +65,18 @@ class Db {
                                                                   std::string_view prefix);
   // Deletes every key of a column family (reindex).
   virtual void clear(std::string_view column_family) = 0;
+  // A consistent copy of the whole database at this moment in `dir` (which
+  // must not exist), openable with Db::open: a RocksDB checkpoint, its table
+  // files hard-linked where `dir` is on the same filesystem. Writes go on meanwhile.
+  virtual void checkpoint(const std::filesystem::path& dir) = 0;
+  // Deletes the keys in [begin, end) with one range tombstone (not synced:
+  // used for data that may come back after a crash, such as trimmed logs).
+  virtual void remove_range(std::string_view column_family, std::string_view begin, std::string_view end) = 0;
+  // Rewrites the files holding [begin, end) so deleted keys give their disk
+  // space back; runs beside writes and reads (it does not pause them).
+  virtual void compact_range(std::string_view column_family, std::string_view begin, std::string_view end) = 0;
+  // Bytes on disk of a column family (table files plus memtables): /metrics.
+  virtual uint64_t disk_bytes(std::string_view column_family) = 0;
 };
 
 // Big-endian encodings so that byte order is numeric order in keys.

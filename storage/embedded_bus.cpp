@@ -1,5 +1,6 @@
 #include "storage/embedded_bus.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 namespace imgpipe::storage {
 namespace {
@@ -111,9 +113,49 @@ bool decode(std::string_view raw, BusMessage& m) {
   return true;
 }
 
-int64_t now_ms() {
+int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// The offset in a log key.
+int64_t offset_of(std::string_view log_key) {
+  return static_cast<int64_t>(read_be64(log_key.substr(log_key.size() - 8)));
+}
+
+// Splits a bus_groups key into its topic and partition.
+bool parse_group_key(std::string_view k, std::string& topic, int32_t& partition) {
+  const auto first = k.find('\0');
+  if (first == std::string_view::npos || k.size() < first + 1 + 5 || k[k.size() - 5] != '\0') return false;
+  topic.assign(k.substr(first + 1, k.size() - 5 - first - 1));
+  partition = static_cast<int32_t>(read_be32(k.substr(k.size() - 4)));
+  return true;
+}
+
+// The design's topic policies. A prefix (--topic-prefix) is allowed in front.
+enum class Policy { keep, trim, compact };
+Policy policy_of(std::string_view topic) {
+  if (topic.ends_with(topics::ingest) || topic.ends_with(topics::ingest_dlq)) return Policy::trim;
+  if (topic.ends_with(topics::images) || topic.ends_with(topics::accounts)) return Policy::compact;
+  return Policy::keep;  // topics of other producers (tests): ours to leave alone
+}
+
+// In a compacted topic, what a record means for the records of its key:
+// `state` carries the key's whole state (every account event; an image's
+// ready, variants and updated events) and replaces every earlier record;
+// `tombstone` (an image's deleted event) too, and then goes itself after the
+// tombstone delay; `transient` (a failed event) replaces nothing - a job that
+// fails after `ready` must not hide the image - and goes once anything newer
+// exists for its key or after the delay.
+enum class Role { state, tombstone, transient };
+Role role_of(std::string_view topic, std::string_view value) {
+  if (!topic.ends_with(topics::images)) return Role::state;
+  // A full parse: a look for "type" in the text could be fooled by a tag.
+  const auto j = nlohmann::json::parse(value, nullptr, false);
+  const auto type = j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
+  if (type == "deleted") return Role::tombstone;
+  if (type == "ready" || type == "variants" || type == "updated") return Role::state;
+  return Role::transient;
 }
 
 [[noreturn]] void shut_down() { throw Error(ErrorCode::service_unavailable, "The message bus is shut down."); }
@@ -151,10 +193,13 @@ struct Group {
 // State shared by the bus and its consumers. One mutex guards all of it:
 // the critical sections are short (no fsync happens under it).
 struct Core {
-  Core(Db& d, const EmbeddedBusConfig& config) : db(d), partitions(std::max(1, config.partitions)) {}
+  Core(Db& d, const EmbeddedBusConfig& c)
+      : db(d), partitions(std::max(1, c.partitions)), config(c), now_ms(c.clock ? c.clock : system_now_ms) {}
 
   Db& db;
   const int partitions;
+  const EmbeddedBusConfig config;
+  const std::function<int64_t()> now_ms;
 
   std::mutex mu;
   std::condition_variable writer_cv;  // the writer: work queued or stopping
@@ -318,10 +363,26 @@ class Consumer final : public BusConsumer {
         const auto& part = core_->topics[pos.topic].parts[static_cast<size_t>(pos.partition)];
         pos.next = std::max(pos.next, part.low);
         while (pos.next < part.high) {
-          const int64_t offset = pos.next++;
+          int64_t offset = pos.next++;
           auto raw = core_->db.get(cf::bus_log, log_key(pos.topic, pos.partition, offset));
+          if (!raw) {
+            // A hole left by retention or compaction: on to the next record kept.
+            core_->db.scan(
+                cf::bus_log, log_prefix(pos.topic, pos.partition),
+                [&](std::string_view k, std::string_view v) {
+                  offset = offset_of(k);
+                  raw.emplace(v);
+                  return false;
+                },
+                log_key(pos.topic, pos.partition, offset));
+            if (!raw || offset >= part.high) {
+              pos.next = part.high;
+              break;
+            }
+            pos.next = offset + 1;
+          }
           BusMessage m;
-          if (!raw || !decode(*raw, m)) {
+          if (!decode(*raw, m)) {
             spdlog::error("embedded bus: {}[{}]@{} missing or malformed, skipped", pos.topic, pos.partition, offset);
             continue;
           }
@@ -420,18 +481,24 @@ class Consumer final : public BusConsumer {
   bool closed_ = false;
 };
 
-// Retention (ingest, dlq: delete after N days) and compaction (images,
-// accounts: keep the last message per key) are not implemented yet: the log
-// only grows. Both would delete old bus_log keys and raise a partition's
-// `low`; readers already skip to `low` and tolerate holes.
-class EmbeddedBus final : public Bus {
+// Retention deletes old bus_log keys and raises a partition's `low`; readers
+// skip to `low` and over holes. It runs on its own thread and holds the
+// core's mutex only to read and raise the watermarks, never during I/O.
+class EmbeddedLog final : public EmbeddedBus {
  public:
-  EmbeddedBus(Db& db, const EmbeddedBusConfig& config) : core_(std::make_shared<Core>(db, config)) {
+  EmbeddedLog(Db& db, const EmbeddedBusConfig& config) : core_(std::make_shared<Core>(db, config)) {
     core_->recover();
     core_->writer = std::thread([core = core_.get()] { core->run_writer(); });
+    if (config.retention_interval.count() > 0) retainer_ = std::thread([this] { run_retention(); });
   }
 
-  ~EmbeddedBus() override {
+  ~EmbeddedLog() override {
+    {
+      std::lock_guard lock(retention_wake_mu_);
+      retention_stop_ = true;
+    }
+    retention_wake_.notify_all();
+    if (retainer_.joinable()) retainer_.join();
     {
       std::lock_guard lock(core_->mu);
       core_->stopping = true;
@@ -467,7 +534,7 @@ class EmbeddedBus final : public Bus {
     // modulo the partition count; round-robin without a key.
     const uint32_t p = key.empty() ? t.round_robin++ % n : (murmur2(key) & 0x7fffffff) % n;
     core_->queue.push_back(
-        Pending{topic, static_cast<int32_t>(p), std::move(key), std::move(value), now_ms(), bytes, std::move(done)});
+        Pending{topic, static_cast<int32_t>(p), std::move(key), std::move(value), core_->now_ms(), bytes, std::move(done)});
     core_->queue_bytes += bytes;
     lock.unlock();
     core_->writer_cv.notify_one();
@@ -547,7 +614,200 @@ class EmbeddedBus final : public Bus {
 
   std::string kind() const override { return "embedded"; }
 
+  RetentionReport apply_retention() override {
+    std::lock_guard pass(retention_mu_);  // one pass at a time
+    std::vector<std::pair<std::string, std::vector<PartitionLog>>> snapshot;
+    {
+      std::lock_guard lock(core_->mu);
+      if (core_->stopped) shut_down();
+      for (const auto& [name, t] : core_->topics)
+        if (policy_of(name) != Policy::keep) snapshot.emplace_back(name, t.parts);
+    }
+    const auto committed = committed_floor();
+    const int64_t now = core_->now_ms();
+    RetentionReport report;
+    for (const auto& [topic, parts] : snapshot) {
+      for (size_t i = 0; i < parts.size(); ++i) {
+        const auto partition = static_cast<int32_t>(i);
+        const auto& part = parts[i];
+        if (part.high - part.low <= 1) {
+          report.kept += static_cast<uint64_t>(part.high - part.low);
+          continue;
+        }
+        // Deletions stay below every group's committed offset and below the
+        // last record, which carries the next offset across a restart.
+        int64_t limit = part.high - 1;
+        if (auto it = committed.find({topic, partition}); it != committed.end()) limit = std::min(limit, it->second);
+        if (policy_of(topic) == Policy::trim)
+          trim(topic, partition, part, limit, now, report);
+        else
+          compact(topic, partition, part, limit, now, report);
+      }
+    }
+    if (report.removed > 0)
+      spdlog::info("embedded bus retention: {} records removed, {} kept, {} held back for consumer groups",
+                   report.removed, report.kept, report.held_back);
+    return report;
+  }
+
  private:
+  void run_retention() {
+    std::unique_lock lock(retention_wake_mu_);
+    for (;;) {
+      if (retention_wake_.wait_for(lock, core_->config.retention_interval, [&] { return retention_stop_; })) return;
+      lock.unlock();
+      try {
+        apply_retention();
+      } catch (const std::exception& e) {
+        spdlog::warn("embedded bus retention failed: {}", e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  // The lowest committed offset of any consumer group, per topic and partition.
+  std::map<std::pair<std::string, int32_t>, int64_t> committed_floor() {
+    std::map<std::pair<std::string, int32_t>, int64_t> out;
+    core_->db.scan(cf::bus_groups, "", [&](std::string_view k, std::string_view v) {
+      std::string topic;
+      int32_t partition = 0;
+      if (!parse_group_key(k, topic, partition)) return true;
+      const auto next = static_cast<int64_t>(read_be64(v));
+      auto [it, fresh] = out.emplace(std::pair{topic, partition}, next);
+      if (!fresh) it->second = std::min(it->second, next);
+      return true;
+    });
+    return out;
+  }
+
+  // Delete policy: the oldest records go while they are older than the
+  // retention time or the partition is over its byte budget.
+  void trim(const std::string& topic, int32_t partition, const PartitionLog& part, int64_t limit, int64_t now,
+            RetentionReport& report) {
+    struct Entry {
+      int64_t offset, timestamp_ms;
+      uint64_t bytes;
+    };
+    std::vector<Entry> entries;
+    uint64_t total = 0;
+    core_->db.scan(
+        cf::bus_log, log_prefix(topic, partition),
+        [&](std::string_view k, std::string_view v) {
+          const auto offset = offset_of(k);
+          if (offset >= part.high) return false;
+          BusMessage m;
+          const int64_t ts = decode(v, m) ? m.timestamp_ms : 0;
+          entries.push_back({offset, ts, k.size() + v.size()});
+          total += k.size() + v.size();
+          return true;
+        },
+        log_key(topic, partition, part.low));
+    const auto& c = core_->config;
+    int64_t new_low = part.low;
+    for (const auto& e : entries) {
+      const bool due = (c.retention_ms > 0 && e.timestamp_ms < now - c.retention_ms) ||
+                       (c.retention_bytes > 0 && total > static_cast<uint64_t>(c.retention_bytes));
+      if (!due) break;
+      if (e.offset >= limit) {
+        report.held_back += static_cast<uint64_t>(part.high - e.offset - 1);
+        break;
+      }
+      total -= e.bytes;
+      new_low = e.offset + 1;
+      ++report.removed;
+    }
+    report.kept += entries.size() - static_cast<size_t>(std::count_if(entries.begin(), entries.end(),
+                                                                       [&](const Entry& e) { return e.offset < new_low; }));
+    if (new_low == part.low) return;
+    raise_low(topic, partition, new_low);
+    core_->db.remove_range(cf::bus_log, log_key(topic, partition, part.low), log_key(topic, partition, new_low));
+    core_->db.compact_range(cf::bus_log, log_key(topic, partition, part.low), log_key(topic, partition, new_low));
+  }
+
+  // Compact policy (Kafka's log cleaner): the dirty part of the log - what
+  // arrived since the last pass - says which record is the newest per key;
+  // every older record of a key that has a newer `state` or `tombstone`
+  // record goes. Everything below the clean point was already cleaned
+  // against itself, so memory is bounded by the dirty part, not the log.
+  void compact(const std::string& topic, int32_t partition, const PartitionLog& part, int64_t limit, int64_t now,
+               RetentionReport& report) {
+    const auto prefix = log_prefix(topic, partition);
+    int64_t& clean = clean_points_[{topic, partition}];
+    clean = std::max(clean, part.low);
+    struct Newest {
+      int64_t any = -1;       // newest record of the key
+      int64_t replacing = -1; // newest state or tombstone record of the key
+    };
+    std::unordered_map<std::string, Newest> newest;
+    core_->db.scan(
+        cf::bus_log, prefix,
+        [&](std::string_view k, std::string_view v) {
+          const auto offset = offset_of(k);
+          if (offset >= part.high) return false;
+          BusMessage m;
+          if (!decode(v, m)) return true;
+          auto& n = newest[m.key];
+          n.any = offset;
+          if (role_of(topic, m.value) != Role::transient) n.replacing = offset;
+          return true;
+        },
+        log_key(topic, partition, clean));
+
+    std::vector<WriteOp> batch;
+    uint64_t kept = 0;
+    int64_t first_kept = -1;
+    const int64_t expired_before = now - core_->config.tombstone_ms;
+    core_->db.scan(
+        cf::bus_log, prefix,
+        [&](std::string_view k, std::string_view v) {
+          const auto offset = offset_of(k);
+          if (offset >= part.high) return false;
+          BusMessage m;
+          bool remove = false;
+          if (offset < limit && decode(v, m)) {
+            const auto n = newest.find(m.key);
+            const auto role = role_of(topic, m.value);
+            if (role == Role::transient)
+              remove = (n != newest.end() && n->second.any > offset) || m.timestamp_ms < expired_before;
+            else
+              remove = (n != newest.end() && n->second.replacing > offset) ||
+                       (role == Role::tombstone && m.timestamp_ms < expired_before);
+          } else if (offset >= limit && offset < part.high - 1) {
+            ++report.held_back;
+          }
+          if (remove) {
+            batch.push_back({WriteOp::Kind::remove, cf::bus_log, std::string(k), ""});
+          } else {
+            ++kept;
+            if (first_kept < 0) first_kept = offset;
+          }
+          return true;
+        },
+        log_key(topic, partition, part.low));
+    report.kept += kept;
+    report.removed += batch.size();
+    if (batch.empty()) {
+      clean = limit;
+      return;
+    }
+    if (first_kept > part.low) raise_low(topic, partition, first_kept);
+    // Not synced: a record that comes back after a crash is removed again.
+    for (size_t i = 0; i < batch.size(); i += 1024)
+      core_->db.write(std::vector<WriteOp>(batch.begin() + static_cast<ptrdiff_t>(i),
+                                           batch.begin() + static_cast<ptrdiff_t>(std::min(batch.size(), i + 1024))),
+                      false);
+    clean = limit;  // only once the deletions are written: a failed pass starts over
+    core_->db.compact_range(cf::bus_log, log_key(topic, partition, part.low), log_key(topic, partition, part.high));
+  }
+
+  // Readers below the new low skip to it; raised before the keys go so no
+  // reader is sent to a key being deleted.
+  void raise_low(const std::string& topic, int32_t partition, int64_t low) {
+    std::lock_guard lock(core_->mu);
+    auto& p = core_->topics[topic].parts[static_cast<size_t>(partition)];
+    p.low = std::max(p.low, low);
+  }
+
   // A linear scan: timestamps are only roughly ordered within a partition and
   // a time-based replay is an operator action, not a hot path.
   int64_t first_at_or_after(const std::string& topic, int32_t partition, const PartitionLog& part, int64_t time_ms) {
@@ -570,12 +830,18 @@ class EmbeddedBus final : public Bus {
   }
 
   std::shared_ptr<Core> core_;
+  std::mutex retention_mu_;                                          // one pass at a time
+  std::map<std::pair<std::string, int32_t>, int64_t> clean_points_;  // guarded by retention_mu_
+  std::mutex retention_wake_mu_;
+  std::condition_variable retention_wake_;
+  bool retention_stop_ = false;
+  std::thread retainer_;
 };
 
 }  // namespace
 
-std::unique_ptr<Bus> make_embedded_bus(Db& db, const EmbeddedBusConfig& config) {
-  return std::make_unique<EmbeddedBus>(db, config);
+std::unique_ptr<EmbeddedBus> make_embedded_bus(Db& db, const EmbeddedBusConfig& config) {
+  return std::make_unique<EmbeddedLog>(db, config);
 }
 
 }  // namespace imgpipe::storage

@@ -23,11 +23,25 @@ void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::Varia
   }
 }
 
+// A deleted image stays deleted: a worker announces variants after `ready`
+// (as a later, low-priority part), so its `variants` event can arrive after a
+// delete and must not bring the image back. The marker lives in cf::listings.
+std::string deleted_key(const std::string& id) { return "deleted:" + id; }
+
 }  // namespace
+
+bool ImageIndex::revives_deleted(const schemas::ImageEvent& event) {
+  return event.type != "deleted" && !get_shared(event.image_id) && db_.get(cf::listings, deleted_key(event.image_id));
+}
 
 void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> also) {
   std::vector<WriteOp> batch = std::move(also);
+  if (revives_deleted(event)) {
+    if (!batch.empty()) db_.write(batch, false);
+    return;
+  }
   auto existing = get(event.image_id);
+  const auto tombstone = deleted_key(event.image_id);
   if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
     schemas::ImageRecord record = *event.image;
     if (existing) {
@@ -40,6 +54,7 @@ void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> al
     if (record.expires_at) batch.push_back({WriteOp::Kind::put, cf::expiry, expiry_key(record.expires_at, record.id), ""});
   } else if (event.type == "deleted" && existing) {
     batch.push_back({WriteOp::Kind::remove, cf::images, existing->id, ""});
+    batch.push_back({WriteOp::Kind::put, cf::listings, tombstone, ""});
     if (existing->expires_at)
       batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, existing->id), ""});
     db_.scan(cf::variants, existing->id + '\0', [&](std::string_view key, std::string_view) {

@@ -32,6 +32,10 @@ class ImageIndex {
   // Applies one event of the images topic, with `also` (the follower's
   // position) in the same atomic write. Idempotent.
   void apply(const schemas::ImageEvent& event, std::vector<WriteOp> also = {});
+  // True for an event about an image that was deleted (a worker's late
+  // `variants` after a delete): apply() ignores it, and so must anything
+  // that counts events (the usage ledger).
+  bool revives_deleted(const schemas::ImageEvent& event);
 
   std::optional<schemas::ImageRecord> get(const std::string& id);
   // The same without a copy of the record.

@@ -2,9 +2,13 @@
 // Bounds concurrent libvips work in a worker (--image-threads), ready path
 // first: an upload's client waits for its probe + normalise (the 201), while
 // nobody waits for pre-generated variants (a src request renders a missing
-// one on demand). So variant work takes a free slot only when no probe or
-// normalise is waiting. Under a steady stream of uploads variants wait; they
-// are never needed for correctness.
+// one on demand). So background work starts only on an idle slot with no
+// ready-path work waiting, and ready-path work never waits for background
+// work: it has `slots` places of its own. A variant rendering already under
+// way is not interrupted; ready-path work then shares the cores with it
+// (at most 2 x slots at once, which bounds memory). Background work is not
+// starved for long: the job runner stops taking jobs while too many wait
+// (--variant-backlog).
 
 #include <condition_variable>
 #include <cstddef>
@@ -16,7 +20,7 @@ class ImageSlots {
  public:
   enum class Priority { ready_path, background };
 
-  explicit ImageSlots(size_t slots) : free_(slots > 0 ? slots : 1) {}
+  explicit ImageSlots(size_t slots) : slots_(slots > 0 ? slots : 1) {}
   ImageSlots(const ImageSlots&) = delete;
   ImageSlots& operator=(const ImageSlots&) = delete;
 
@@ -24,18 +28,19 @@ class ImageSlots {
     std::unique_lock lock(mu_);
     if (p == Priority::ready_path) {
       ++waiting_ready_;
-      cv_.wait(lock, [&] { return free_ > 0; });
+      cv_.wait(lock, [&] { return ready_ < slots_; });
       --waiting_ready_;
+      ++ready_;
     } else {
-      cv_.wait(lock, [&] { return free_ > 0 && waiting_ready_ == 0; });
+      cv_.wait(lock, [&] { return ready_ + background_ < slots_ && waiting_ready_ == 0; });
+      ++background_;
     }
-    --free_;
   }
 
-  void release() {
+  void release(Priority p) {
     {
       std::lock_guard lock(mu_);
-      ++free_;
+      --(p == Priority::ready_path ? ready_ : background_);
     }
     cv_.notify_all();
   }
@@ -43,7 +48,9 @@ class ImageSlots {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  size_t free_;
+  const size_t slots_;
+  size_t ready_ = 0;       // ready-path holders
+  size_t background_ = 0;  // background holders
   size_t waiting_ready_ = 0;
 };
 

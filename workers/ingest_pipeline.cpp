@@ -8,30 +8,34 @@
 #include "workers/steps/steps.h"
 
 namespace imgpipe::workers {
+
+struct IngestPipeline::NamedStep {
+  const char* name;
+  void (*run)(JobContext&);
+  bool skip_when_replayed;  // the earlier run already did it
+};
+
 namespace {
 
 using schemas::Error;
 using schemas::ErrorCode;
-using Step = void (*)(JobContext&);
+using NamedStep = IngestPipeline::NamedStep;
 
-struct NamedStep {
-  const char* name;
-  Step run;
-  bool skip_when_replayed;  // the earlier run already did it
-};
-
-// The order of an ingest job, listed once.
+// The order of an ingest job, listed once. Up to `ready` a client waits for
+// the 201; the steps after it run later, as low-priority work (JobRunner).
 constexpr NamedStep kUploadSteps[] = {
-    {"resume", steps::resume_if_done, true},     {"locate", steps::locate_upload, true},
-    {"probe", steps::probe, true},               {"normalise", steps::normalise, true},
-    {"store", steps::store_original, true},      {"announce_ready", steps::announce_ready, false},
-    {"variants", steps::derive_variants, false}, {"announce_variants", steps::announce_variants, false},
+    {"resume", steps::resume_if_done, true}, {"locate", steps::locate_upload, true},
+    {"probe", steps::probe, true},           {"normalise", steps::normalise, true},
+    {"store", steps::store_original, true},  {"announce_ready", steps::announce_ready, false},
 };
 constexpr NamedStep kImportSteps[] = {
-    {"resume", steps::resume_if_done, true},     {"fetch", steps::fetch, true},
-    {"probe", steps::probe, true},               {"normalise", steps::normalise, true},
-    {"store", steps::store_original, true},      {"announce_ready", steps::announce_ready, false},
-    {"variants", steps::derive_variants, false}, {"announce_variants", steps::announce_variants, false},
+    {"resume", steps::resume_if_done, true}, {"fetch", steps::fetch, true},
+    {"probe", steps::probe, true},           {"normalise", steps::normalise, true},
+    {"store", steps::store_original, true},  {"announce_ready", steps::announce_ready, false},
+};
+constexpr NamedStep kAfterReadySteps[] = {
+    {"variants", steps::derive_variants, false},
+    {"announce_variants", steps::announce_variants, false},
 };
 
 // A job that failed for good leaves nothing in staging: an import's download
@@ -56,11 +60,14 @@ IngestPipeline::IngestPipeline(storage::Bus& bus, storage::BlobStore& blobs, Wor
     : bus_(bus),
       blobs_(blobs),
       config_(std::move(config)),
-      image_slots_(std::max<size_t>(config_.image_threads, 1)) {
+      image_slots_(std::max<size_t>(config_.image_threads, 1)),
+      services_{bus_, blobs_, config_, image_slots_} {
   JobRunnerConfig runner;
   runner.concurrency = std::max<size_t>(config_.jobs, 1);
+  runner.later_limit = std::max<size_t>(config_.variant_backlog, 1);
+  runner.later_threads = std::max<size_t>(config_.image_threads, 1);  // they hold image slots
   runner.on_thread_exit = [] { image::release_thread(); };
-  runner_ = std::make_unique<JobRunner>(bus_, runner, [this](const storage::BusMessage& m) { process(m); });
+  runner_ = std::make_unique<JobRunner>(bus_, runner, [this](const storage::BusMessage& m) { return process_until_ready(m); });
 }
 
 IngestPipeline::~IngestPipeline() { stop(); }
@@ -69,20 +76,21 @@ void IngestPipeline::start() { runner_->start(); }
 void IngestPipeline::stop() { runner_->stop(); }
 
 void IngestPipeline::process(const storage::BusMessage& message) {
-  auto started = std::chrono::steady_clock::now();
-  schemas::IngestJob job;
-  try {
-    job = schemas::decode_ingest_job(message.value);
-  } catch (const Error& e) {
-    // A malformed message never blocks the partition: dead-letter it and move on.
-    fail(message, message.key, "", "decode", e);
-    return;
-  }
-  WorkerServices services{bus_, blobs_, config_, image_slots_};
-  JobContext ctx{services, job, started + config_.job_deadline, {}, false, {}, {}, {}, false};
-  const auto& plan = job.type == "upload" ? std::span<const NamedStep>(kUploadSteps) : std::span<const NamedStep>(kImportSteps);
-  const char* step_name = "start";
+  if (auto later = process_until_ready(message)) later();
+}
+
+struct IngestPipeline::Job {
+  Job(const WorkerServices& services, schemas::IngestJob j, std::chrono::steady_clock::time_point started,
+      std::chrono::steady_clock::time_point deadline)
+      : ctx{services, std::move(j), deadline, {}, false, {}, {}, {}, false}, started(started) {}
+  JobContext ctx;
+  std::chrono::steady_clock::time_point started;
   nlohmann::json step_ms = nlohmann::json::object();  // per step, for job_done (ops/bench reads it)
+};
+
+bool IngestPipeline::run_steps(Job& job, std::span<const NamedStep> plan, const storage::BusMessage& message) {
+  auto& ctx = job.ctx;
+  const char* step_name = "start";
   try {
     for (const auto& step : plan) {
       if (ctx.replayed && step.skip_when_replayed) continue;
@@ -91,23 +99,48 @@ void IngestPipeline::process(const storage::BusMessage& message) {
         throw Error(ErrorCode::processing_timeout, "The image took too long to process.");
       step_name = step.name;
       step.run(ctx);
-      step_ms[step.name] = ms_since(step_started);
+      job.step_ms[step.name] = ms_since(step_started);
+      metrics::histogram("imgpipe_job_step_seconds", "Time per worker step of ingest jobs that ran it.", {{"step", step.name}})
+          .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - step_started).count());
     }
+    return true;
   } catch (const Error& e) {
     if (e.id() == ErrorCode::service_unavailable) throw;  // transient: the runner retries
     discard_failed_source(ctx);
-    fail(message, job.image_id, job.request_id, step_name, e);
-    return;
+    fail(message, ctx.job.image_id, ctx.job.request_id, step_name, e);
   } catch (const std::exception& e) {
-    log::error("job_internal_error", {{"image_id", job.image_id}, {"step", step_name}, {"error", e.what()}});
+    log::error("job_internal_error", {{"image_id", ctx.job.image_id}, {"step", step_name}, {"error", e.what()}});
     discard_failed_source(ctx);
-    fail(message, job.image_id, job.request_id, step_name, Error(ErrorCode::internal_error));
-    return;
+    fail(message, ctx.job.image_id, ctx.job.request_id, step_name, Error(ErrorCode::internal_error));
   }
-  metrics::counter("imgpipe_jobs_total", "Ingest jobs finished, by type and outcome.", {{"type", job.type}, {"outcome", "done"}}).inc();
-  log::info("job_done", {{"image_id", job.image_id}, {"request_id", job.request_id}, {"type", job.type},
-                         {"replayed", ctx.replayed}, {"variants", ctx.record ? ctx.record->variants.size() : 0},
-                         {"ms", ms_since(started)}, {"steps_ms", step_ms}, {"partition", message.partition}, {"offset", message.offset}});
+  return false;
+}
+
+Later IngestPipeline::process_until_ready(const storage::BusMessage& message) {
+  auto started = std::chrono::steady_clock::now();
+  schemas::IngestJob decoded;
+  try {
+    decoded = schemas::decode_ingest_job(message.value);
+  } catch (const Error& e) {
+    // A malformed message never blocks the partition: dead-letter it and move on.
+    fail(message, message.key, "", "decode", e);
+    return {};
+  }
+  auto job = std::make_shared<Job>(services_, std::move(decoded), started, started + config_.job_deadline);
+  const auto plan = job->ctx.job.type == "upload" ? std::span<const NamedStep>(kUploadSteps)
+                                                  : std::span<const NamedStep>(kImportSteps);
+  if (!run_steps(*job, plan, message)) return {};
+  // The client has its 201. The variants wait behind other clients' urgent
+  // work, so their deadline counts from when they start.
+  return [this, job, message] {
+    job->ctx.deadline = std::chrono::steady_clock::now() + config_.job_deadline;
+    if (!run_steps(*job, kAfterReadySteps, message)) return;
+    const auto& ctx = job->ctx;
+    metrics::counter("imgpipe_jobs_total", "Ingest jobs finished, by type and outcome.", {{"type", ctx.job.type}, {"outcome", "done"}}).inc();
+    log::info("job_done", {{"image_id", ctx.job.image_id}, {"request_id", ctx.job.request_id}, {"type", ctx.job.type},
+                           {"replayed", ctx.replayed}, {"variants", ctx.record ? ctx.record->variants.size() : 0},
+                           {"ms", ms_since(job->started)}, {"steps_ms", job->step_ms}, {"partition", message.partition}, {"offset", message.offset}});
+  };
 }
 
 void IngestPipeline::fail(const storage::BusMessage& message, const std::string& image_id,

@@ -4,11 +4,13 @@
 
 #include <memory>
 #include <semaphore>
+#include <span>
 
 #include "storage/blob_store.h"
 #include "storage/bus.h"
 #include "workers/image_slots.h"
 #include "workers/job_runner.h"
+#include "workers/steps/job_context.h"
 #include "workers/worker_config.h"
 
 namespace imgpipe::workers {
@@ -25,10 +27,19 @@ class IngestPipeline {
   bool paused() const { return runner_->paused(); }
   size_t in_flight() const { return runner_->in_flight(); }
 
+  size_t variant_backlog() const { return runner_->later_backlog(); }
+
   // One message of the ingest topic, start to finish (also used by `replay`).
   void process(const storage::BusMessage& message);
 
+  struct NamedStep;  // one step of a job (ingest_pipeline.cpp lists them)
+
  private:
+  struct Job;
+  // Up to `ready` (the client waits for it); returns the rest (variants).
+  Later process_until_ready(const storage::BusMessage& message);
+  // False when the job failed for good (then dead-lettered).
+  bool run_steps(Job& job, std::span<const NamedStep> plan, const storage::BusMessage& message);
   void fail(const storage::BusMessage& message, const std::string& image_id, const std::string& request_id,
             const std::string& step, const schemas::Error& error);
 
@@ -36,6 +47,7 @@ class IngestPipeline {
   storage::BlobStore& blobs_;
   WorkerConfig config_;
   ImageSlots image_slots_;
+  WorkerServices services_;
   std::unique_ptr<JobRunner> runner_;
 };
 

@@ -19,6 +19,9 @@ void JobRunner::start() {
   consumer_ = bus_.subscribe(config_.group, {config_.topic});
   // The queue never holds more than `concurrency` jobs: the poller waits for capacity.
   pool_ = std::make_unique<TaskPool>("jobs", config_.concurrency, config_.concurrency, config_.on_thread_exit);
+  // Likewise later_ bounds this queue.
+  later_pool_ = std::make_unique<TaskPool>("later", config_.later_threads, std::max<size_t>(config_.later_limit, 1),
+                                           config_.on_thread_exit);
   poller_ = std::thread([this] { poll_loop(); });
 }
 
@@ -26,7 +29,8 @@ void JobRunner::stop() {
   if (!running_.exchange(false)) return;
   capacity_.notify_all();
   if (poller_.joinable()) poller_.join();
-  pool_->stop();
+  pool_->stop();        // urgent parts may still hand over later ones
+  later_pool_->stop();  // queued later parts see !running_ and stay uncommitted
   consumer_->close();
 }
 
@@ -46,6 +50,11 @@ size_t JobRunner::in_flight() const {
   return active_;
 }
 
+size_t JobRunner::later_backlog() const {
+  std::lock_guard lock(mutex_);
+  return later_;
+}
+
 void JobRunner::poll_loop() {
   auto last_recommit = std::chrono::steady_clock::now();
   while (running_) {
@@ -55,9 +64,14 @@ void JobRunner::poll_loop() {
     }
     {
       std::unique_lock lock(mutex_);
-      capacity_.wait_for(lock, 200ms, [&] { return !running_ || (!paused_ && active_ < config_.concurrency); });
+      // Every job in flight may still add a later part, so it counts against
+      // the backlog too: later parts never exceed --variant-backlog.
+      auto has_room = [&] {
+        return !paused_ && active_ < config_.concurrency && later_ + active_ < config_.later_limit;
+      };
+      capacity_.wait_for(lock, 200ms, [&] { return !running_ || has_room(); });
       if (!running_) break;
-      if (paused_ || active_ >= config_.concurrency) continue;
+      if (!has_room()) continue;
     }
     std::optional<storage::BusMessage> message;
     try {
@@ -84,16 +98,47 @@ void JobRunner::poll_loop() {
 }
 
 void JobRunner::run_job(storage::BusMessage message) {
+  Later later;
+  if (!run_with_retry(message, [&] { later = process_(message); })) return;
+  if (!later) {
+    finished(message, false);
+    return;
+  }
+  {
+    // The job's place goes to the next message now; its offset stays in
+    // flight (uncommitted) until the later part is done.
+    std::lock_guard lock(mutex_);
+    --active_;
+    ++later_;
+  }
+  capacity_.notify_all();
+  auto job = std::make_shared<std::pair<storage::BusMessage, Later>>(std::move(message), std::move(later));
+  if (!later_pool_->try_submit([this, job] { run_later(job->first, job->second); })) {
+    // Cannot happen while later_ bounds the queue; run inline rather than lose it.
+    run_later(job->first, job->second);
+  }
+}
+
+void JobRunner::run_later(const storage::BusMessage& message, const Later& later) {
+  if (!running_ || !run_with_retry(message, later)) {
+    std::lock_guard lock(mutex_);  // stopping: left uncommitted, replayed on restart
+    --later_;
+    return;
+  }
+  finished(message, true);
+}
+
+bool JobRunner::run_with_retry(const storage::BusMessage& message, const std::function<void()>& part) {
   auto backoff = 500ms;
   for (;;) {
     try {
-      process_(message);
-      break;
+      part();
+      return true;
     } catch (const schemas::Error& e) {
       if (e.id() != schemas::ErrorCode::service_unavailable || !running_) {
         log::error("job_aborted", {{"offset", message.offset}, {"key", message.key}, {"error", e.what()}});
-        if (!running_) return;  // leave it uncommitted: replayed on restart
-        break;
+        if (!running_) return false;  // leave it uncommitted: replayed on restart
+        return true;
       }
       log::warn("job_retry", {{"offset", message.offset}, {"key", message.key}, {"error", e.what()},
                               {"retry_in_ms", backoff.count()}});
@@ -101,8 +146,6 @@ void JobRunner::run_job(storage::BusMessage message) {
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10s));
     }
   }
-  ++processed_;
-  finished(message.topic, message.partition, message.offset);
 }
 
 // A commit that failed (the bus was away, a rebalance) is not retried by
@@ -127,15 +170,19 @@ void JobRunner::recommit() {
   }
 }
 
-void JobRunner::finished(const std::string& topic, int32_t partition, int64_t offset) {
+// Called once per message, when all of it is done (urgent and later part).
+void JobRunner::finished(const storage::BusMessage& message, bool was_later) {
+  const auto& topic = message.topic;
+  const auto partition = message.partition;
+  ++processed_;
   int64_t commit_to = -1;
   {
     std::lock_guard lock(mutex_);
     auto& p = progress_[{topic, partition}];
-    p.in_flight.erase(offset);
+    p.in_flight.erase(message.offset);
     int64_t next = p.in_flight.empty() ? p.next_seen : *p.in_flight.begin();
     if (next > p.committed) commit_to = p.committed = next;
-    --active_;
+    --(was_later ? later_ : active_);
   }
   capacity_.notify_all();
   if (commit_to >= 0) {

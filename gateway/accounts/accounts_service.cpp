@@ -8,6 +8,7 @@
 #include "gateway/accounts/secrets.h"
 #include "gateway/accounts/verify_token.h"
 #include "schemas/log.h"
+#include "schemas/text_rules.h"
 
 namespace imgpipe::gateway::accounts {
 
@@ -40,10 +41,9 @@ std::vector<std::string> parse_tags(const std::string& raw) {
     auto b = piece.find_first_not_of(" \t");
     if (b == std::string::npos) continue;
     piece = piece.substr(b, piece.find_last_not_of(" \t") - b + 1);
-    for (unsigned char c : piece)
-      if (c < 0x20 || c == 0x7f) throw Error(ErrorCode::invalid_field, "Tags may not contain control characters.");
     for (auto& c : piece) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (piece.size() > 50) throw Error(ErrorCode::invalid_field, "Each tag is at most 50 characters.");
+    schemas::require_clean_text(piece, 50, "tags");
     if (std::find(tags.begin(), tags.end(), piece) == tags.end()) tags.push_back(piece);
     if (tags.size() > 10) throw Error(ErrorCode::invalid_field, "At most 10 tags.");
   }
@@ -59,6 +59,7 @@ std::string check_namespace(const std::string& raw) {
 }
 
 std::string normalise_email(const std::string& raw) {
+  schemas::require_clean_text(raw, 254, "email");
   std::string e = raw;
   for (auto& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto at = e.find('@');
@@ -313,6 +314,10 @@ void AccountsService::make_permanent(const std::string& owner) {
       log::error("make_permanent_failed", {{"image_id", id}, {"error", e.what()}});
     }
   }
+}
+
+void AccountsService::run_admin_task(std::function<void()> task) {
+  if (!tasks_.try_submit(std::move(task))) throw Error(ErrorCode::service_unavailable, "Busy; try again shortly.");
 }
 
 bool AccountsService::owner_is_permanent(const std::string& owner) {

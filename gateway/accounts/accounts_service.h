@@ -147,6 +147,9 @@ class AccountsService {
   void check_admin(const Request& request) const;
   void set_plan(const std::string& key_id, const std::string& plan, std::function<void(AccountOutcome)> done);
   void revoke(const std::string& key_id, std::function<void(AccountOutcome)> done);
+  // Blocking admin work (a backup's checkpoint) off the I/O threads, on this
+  // service's pool; throws Error(service_unavailable) when its queue is full.
+  void run_admin_task(std::function<void()> task);
 
   // A verified key's images are permanent.
   bool owner_is_permanent(const std::string& owner);

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -33,8 +34,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 
+#include "gateway/http/request_head.h"
 #include "schemas/errors.h"
 #include "schemas/log.h"
 
@@ -108,6 +109,7 @@ struct Session : std::enable_shared_from_this<Session> {
   beast::tcp_stream stream;
   asio::steady_timer signal;  // woken when `response` arrives
   std::string peer_ip;
+  Clock::time_point accepted = Clock::now();
   // Touched only on the connection's thread.
   uint64_t seq = 0;
   std::optional<Response> response;
@@ -228,25 +230,6 @@ bool sendable_header(std::string_view name, std::string_view value, const std::s
   return false;
 }
 
-// The common request target — "/path?query" of RFC 3986 pchars without
-// %-escapes — split without a full URL parse (which was ~10 % of a hot src
-// request's instructions). Anything else goes to boost::urls.
-bool split_plain_target(std::string_view target, std::string& path, std::string& query) {
-  static const auto allowed = [] {
-    std::array<bool, 256> t{};
-    for (unsigned char c : std::string_view("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?"))
-      t[c] = true;
-    return t;
-  }();
-  if (target.empty() || target.front() != '/') return false;
-  for (char c : target)
-    if (!allowed[static_cast<unsigned char>(c)]) return false;
-  auto q = target.find('?');
-  path.assign(target.substr(0, q));
-  query.assign(q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
-  return true;
-}
-
 // The status line and header block of `r`, ending in the blank line.
 std::string response_head(const Response& r, const Head& h, bool keep, std::string_view content_length) {
   std::string out;
@@ -290,7 +273,10 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> run_session(std::shared_ptr<Session> s);
-  asio::awaitable<bool> wait_readable(Session& s);
+  asio::awaitable<bool> wait_readable(Session& s, Clock::time_point deadline);
+  asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf,
+                                               http::request_parser<http::empty_body>& hp, std::string& ambiguous,
+                                               Clock::time_point start);
   asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
                                   http::request_parser<http::empty_body>& hp, bool& keep_going);
   asio::awaitable<std::optional<Response>> await_response(Session& s, bool& close);
@@ -298,6 +284,30 @@ struct HttpServer::Impl {
   asio::awaitable<void> linger_close(Session& s);
   Clock::time_point read_deadline(Clock::time_point request_deadline) const {
     return std::min(Clock::now() + cfg.read_timeout, request_deadline);
+  }
+  // `deadline`, brought forward to when the average rate since `start` falls
+  // below min_receive_rate if no more than `received` bytes arrive (never
+  // before the grace period ends).
+  Clock::time_point rate_deadline(Clock::time_point start, uint64_t received, Clock::time_point deadline) const {
+    if (cfg.min_receive_rate == 0) return deadline;
+    auto earned = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double>(static_cast<double>(received) / cfg.min_receive_rate));
+    return std::min(deadline, start + std::max<Clock::duration>(cfg.min_rate_grace, earned));
+  }
+  // Counts a new connection from `ip` against the caps; false: refuse it.
+  bool admit(const std::string& ip) {
+    if (cfg.max_connections && connections_open.load() >= cfg.max_connections) return false;
+    if (!cfg.max_connections_per_ip) return true;
+    std::lock_guard lock(per_ip_mu);
+    auto& n = per_ip[ip];
+    if (n >= cfg.max_connections_per_ip) return false;
+    ++n;
+    return true;
+  }
+  void release(const std::string& ip) {
+    if (!cfg.max_connections_per_ip) return;
+    std::lock_guard lock(per_ip_mu);
+    if (auto it = per_ip.find(ip); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
   }
 
   HttpServerConfig cfg;
@@ -326,7 +336,10 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
 
   std::atomic<uint64_t> connections_open{0}, connections_total{0}, requests_in_flight{0}, requests_total{0},
-      responses_4xx{0}, responses_5xx{0};
+      responses_4xx{0}, responses_5xx{0}, connections_refused{0}, connections_idle{0};
+  // Open connections per socket peer address; touched once per connection.
+  std::mutex per_ip_mu;
+  std::unordered_map<std::string, uint32_t> per_ip;
 };
 
 asio::awaitable<void> HttpServer::Impl::accept_loop() {
@@ -348,8 +361,16 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     // 44 ms p50 for a 13 KB hot variant (docs/performance.md).
     socket.set_option(tcp::no_delay(true), pec);
     auto peer = socket.remote_endpoint(pec);
+    std::string peer_ip = pec ? std::string() : peer.address().to_string();
+    if (!admit(peer_ip)) {
+      // Over a cap: closed before reading a byte; established clients are untouched.
+      ++connections_refused;
+      log::debug("http_connection_refused", {{"peer", peer_ip}, {"reason", "over the connection cap"}});
+      socket.close(pec);
+      continue;
+    }
     auto s = std::make_shared<Session>(std::move(socket));
-    s->peer_ip = pec ? std::string() : peer.address().to_string();
+    s->peer_ip = std::move(peer_ip);
     {
       std::lock_guard lock(mu);
       sessions.insert(s);
@@ -361,6 +382,7 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
         log::error("unhandled_exception", {{"peer", s->peer_ip}, {"where", "connection"}, {"error", what_of(ep)}});
       beast::error_code ignored;
       s->stream.socket().close(ignored);
+      release(s->peer_ip);
       --connections_open;
       std::lock_guard lock(mu);
       sessions.erase(s);
@@ -372,17 +394,31 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
 asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) {
   beast::flat_buffer buf;
   bool keep_going = true;
-  while (keep_going && !stopping && !s->closing) {
+  for (uint64_t requests = 0; keep_going && !stopping && !s->closing; ++requests) {
     http::request_parser<http::empty_body> hp;
     hp.header_limit(cfg.header_limit);
     hp.body_limit(boost::none);  // checked against the handler's plan once the header is in
     s->idle = true;
-    if (buf.size() == 0 && !co_await wait_readable(*s)) break;
-    s->stream.expires_after(cfg.read_timeout);
-    auto [ec, n] = co_await http::async_read_header(s->stream, buf, hp, nothrow_awaitable);
+    // A new connection must begin its first request within the rate grace;
+    // a kept-alive one may wait read_timeout, counted against the idle cap.
+    const bool first = requests == 0;
+    if (buf.size() == 0) {
+      if (!first) ++connections_idle;
+      bool readable = co_await wait_readable(
+          *s, first ? rate_deadline(s->accepted, 0, Clock::now() + cfg.read_timeout) : Clock::now() + cfg.read_timeout);
+      if (!first) --connections_idle;
+      if (!readable) break;
+    }
+    std::string ambiguous;
+    auto ec = co_await read_head(*s, buf, hp, ambiguous, first ? s->accepted : Clock::now());
     s->idle = false;
     if (ec) {
-      if (ec == http::error::header_limit) {
+      if (!ambiguous.empty()) {
+        Head h;
+        h.request_id = new_request_id();
+        co_await send(*s, Response::error(Error(ErrorCode::bad_request, ambiguous)), h, true);
+        co_await linger_close(*s);
+      } else if (ec == http::error::header_limit) {
         Head h;
         h.request_id = new_request_id();
         co_await send(*s, Response::error(Error(ErrorCode::headers_too_large,
@@ -415,8 +451,8 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
 // before reading. Reading at once (asio tries the read before polling)
 // almost always found nothing — one wasted recvmsg per request, measured at
 // 1.9 per answered request. False when the idle connection timed out or closed.
-asio::awaitable<bool> HttpServer::Impl::wait_readable(Session& s) {
-  s.signal.expires_after(cfg.read_timeout);
+asio::awaitable<bool> HttpServer::Impl::wait_readable(Session& s, Clock::time_point deadline) {
+  s.signal.expires_at(deadline);
   s.signal.async_wait([&s, alive = s.weak_from_this()](const beast::error_code& ec) {
     if (auto keep = alive.lock(); keep && !ec) {
       beast::error_code ignored;
@@ -426,6 +462,41 @@ asio::awaitable<bool> HttpServer::Impl::wait_readable(Session& s) {
   auto [ec] = co_await s.stream.socket().async_wait(tcp::socket::wait_read, nothrow_awaitable);
   s.signal.cancel();
   co_return !ec;
+}
+
+// Reads one request's header block into `hp`. The raw block is checked
+// before Beast parses it: Beast quietly unfolds obs-fold lines and accepts
+// framing a proxy may read otherwise (request_head.h). On such a block
+// `ambiguous` says why and an error is returned.
+asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast::flat_buffer& buf,
+                                                               http::request_parser<http::empty_body>& hp,
+                                                               std::string& ambiguous, Clock::time_point start) {
+  size_t scanned = 0;  // bytes already searched for the blank line
+  for (;;) {
+    std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
+    size_t end = data.find("\r\n\r\n", scanned > 3 ? scanned - 3 : 0);
+    if (end != std::string_view::npos) {
+      if (end + 4 > cfg.header_limit) co_return http::error::header_limit;
+      if (auto problem = ambiguous_request_head(data.substr(0, end + 4))) {
+        ambiguous = std::move(*problem);
+        co_return http::error::bad_field;
+      }
+      beast::error_code ec;
+      while (!hp.is_header_done() && !ec) {
+        size_t used = hp.put(buf.data(), ec);
+        buf.consume(used);
+        if (used == 0 && !ec) ec = http::error::bad_field;  // cannot happen with a whole header block
+      }
+      co_return ec;
+    }
+    if (data.size() > cfg.header_limit) co_return http::error::header_limit;
+    scanned = data.size();
+    s.stream.expires_at(rate_deadline(start, data.size(), Clock::now() + cfg.read_timeout));
+    auto [ec, n] = co_await s.stream.async_read_some(buf.prepare(4096), nothrow_awaitable);
+    if (ec == asio::error::eof) co_return buf.size() == 0 ? http::error::end_of_stream : http::error::partial_message;
+    if (ec) co_return ec;
+    buf.commit(n);
+  }
 }
 
 asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
@@ -461,19 +532,9 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     }
   };
 
-  if (!split_plain_target(req.target, req.path, req.query)) {
-    auto u = boost::urls::parse_origin_form(req.target);
-    if (!u) u = boost::urls::parse_absolute_uri(req.target);
-    if (!u) {
-      co_await answer_early(Response::error(Error(ErrorCode::bad_request, "The request target is not a valid URL path.")));
-      co_return;
-    }
-    req.path = u->path();
-    req.query = std::string(u->encoded_query());
-    if (req.path.find('\0') != std::string::npos || req.path.empty() || req.path.front() != '/') {
-      co_await answer_early(Response::error(Error(ErrorCode::bad_request, "The request path is invalid.")));
-      co_return;
-    }
+  if (auto problem = split_request_target(req.target, req.path, req.query)) {
+    co_await answer_early(Response::error(Error(ErrorCode::bad_request, *problem)));
+    co_return;
   }
   h.path = req.path;
 
@@ -547,13 +608,16 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   if (std::holds_alternative<BufferBody>(plan)) {
     http::request_parser<http::string_body> bp{std::move(hp)};
     bp.body_limit(limit);
+    const auto body_start = Clock::now();
+    uint64_t received = 0;
     while (!bp.is_done()) {
-      s->stream.expires_at(read_deadline(deadline));
+      s->stream.expires_at(rate_deadline(body_start, received, read_deadline(deadline)));
       auto [ec, n] = co_await http::async_read_some(s->stream, buf, bp, nothrow_awaitable);
       if (ec) {
         co_await body_error(ec);
         co_return;
       }
+      received += n;
     }
     req.body = std::move(bp.get().body());
     respond = make_respond();
@@ -580,10 +644,11 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
       ~ShrinkAfter() { b.shrink_to_fit(); }
     } shrink_after{buf};
     uint64_t total = 0;
+    const auto body_start = Clock::now();
     while (!sp.is_done()) {
       sp.get().body().data = chunk.data();
       sp.get().body().size = chunk.size();
-      s->stream.expires_at(read_deadline(deadline));
+      s->stream.expires_at(rate_deadline(body_start, total, read_deadline(deadline)));
       auto [ec, n] = co_await http::async_read_some(s->stream, buf, sp, nothrow_awaitable);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
@@ -659,7 +724,8 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
       r = Response::error(Error(ErrorCode::not_found));
     }
   }
-  bool keep = h.keep_alive && cfg.keep_alive && !close && !stopping;
+  bool keep = h.keep_alive && cfg.keep_alive && !close && !stopping &&
+              (!cfg.max_idle_connections || connections_idle.load() < cfg.max_idle_connections);
   for (const auto& [k, v] : r.headers)
     if (iequals(k, "Connection") && iequals(v, "close")) keep = false;
 
@@ -837,8 +903,9 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
 
 HttpServerStats HttpServer::stats() const {
   const auto& d = *impl_;
-  return HttpServerStats{d.connections_open.load(), d.connections_total.load(), d.requests_in_flight.load(),
-                         d.requests_total.load(),   d.responses_4xx.load(),     d.responses_5xx.load()};
+  return HttpServerStats{d.connections_open.load(),    d.connections_total.load(), d.requests_in_flight.load(),
+                         d.requests_total.load(),      d.responses_4xx.load(),     d.responses_5xx.load(),
+                         d.connections_refused.load(), d.connections_idle.load()};
 }
 
 }  // namespace imgpipe::gateway

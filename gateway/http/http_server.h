@@ -43,6 +43,27 @@ struct HttpServerConfig {
   std::chrono::milliseconds handler_timeout{120'000};
   // Keep connections open between requests (HTTP/1.1 persistent connections).
   bool keep_alive = true;
+  // Connection limits (issue 16). Over a cap a new connection is closed at
+  // accept, before anything is read; connections already open keep being
+  // served. 0 turns a cap off.
+  // Connections open at once, from all clients. Flag --max-connections.
+  uint32_t max_connections = 10'000;
+  // Connections open at once from one socket peer address. Counted on the
+  // TCP peer, not X-Forwarded-For: behind a reverse proxy every client is the
+  // proxy's address, so raise this (or set 0) there and cap per client at the
+  // proxy. Flag --max-connections-per-ip.
+  uint32_t max_connections_per_ip = 256;
+  // Keep-alive connections waiting for a next request; at the cap an answer
+  // carries Connection: close instead. Flag --max-idle-connections.
+  uint32_t max_idle_connections = 2'000;
+  // A request's header, and then its body, must arrive at this average rate
+  // (bytes/s) once `min_rate_grace` has passed since it began: a client that
+  // trickles a byte now and then (slowloris) is cut long before
+  // read_timeout/request_timeout. A new connection must start its first
+  // request within the grace. 0 turns it off. Flags --min-receive-rate,
+  // --min-rate-grace-ms.
+  uint32_t min_receive_rate = 1024;
+  std::chrono::milliseconds min_rate_grace{10'000};
   // Bytes of a streamed body handed to BodySink::write at most at once.
   size_t stream_chunk = 64 * 1024;
   // Called on an I/O thread after each answer is written (keep it cheap).
@@ -57,6 +78,8 @@ struct HttpServerStats {
   uint64_t requests_total = 0;
   uint64_t responses_4xx = 0;
   uint64_t responses_5xx = 0;
+  uint64_t connections_refused = 0;  // closed at accept: over a connection cap
+  uint64_t connections_idle = 0;     // keep-alive connections waiting for a request
 };
 
 class HttpServer {

@@ -82,6 +82,9 @@ HeaderValue parse_header_value(std::string_view s, std::string_view what) {
     }
     while (i < s.size() && is_ows(s[i])) ++i;
     if (i < s.size() && s[i] != ';') bad("malformed parameter in " + std::string(what));
+    // Two parsers may keep different copies of a repeated parameter (the
+    // first, the last): refuse instead of picking one.
+    if (out.param(key) != nullptr) bad("repeated parameter '" + key + "' in " + std::string(what));
     out.params.emplace_back(std::move(key), std::move(value));
   }
   return out;
@@ -207,7 +210,8 @@ void MultipartParser::start_part() {
   if (++parts_ > limits_.max_parts) bad("multipart body has more than " + std::to_string(limits_.max_parts) + " parts");
   part_ = MultipartPart{};
   bool has_disposition = false;
-  // Split into lines, joining obsolete folded lines (leading SP/HT) to the previous one.
+  // Split into lines. Obsolete folding (a line starting with SP/HT) and a
+  // repeated header are refused: parsers disagree on what they mean.
   std::vector<std::pair<std::string, std::string>> fields;
   std::string_view block = header_block_;
   while (!block.empty()) {
@@ -215,14 +219,13 @@ void MultipartParser::start_part() {
     std::string_view line = block.substr(0, eol);
     block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
     if (line.empty()) continue;
-    if (is_ows(line.front())) {
-      if (fields.empty()) bad("malformed multipart part header");
-      fields.back().second += ' ';
-      fields.back().second += trim(line);
-      continue;
-    }
+    if (is_ows(line.front())) bad("multipart part header uses obsolete line folding");
+    if (line.find('\0') != std::string_view::npos) bad("multipart part header contains a NUL byte");
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) bad("malformed multipart part header");
+    for (const auto& f : fields)
+      if (iequals(f.first, line.substr(0, colon)))
+        bad("multipart part has more than one " + std::string(line.substr(0, colon)) + " header");
     fields.emplace_back(std::string(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
   }
   for (const auto& [name, value] : fields) {

@@ -3,6 +3,7 @@
 // <data-dir>/admin.token gets past check_admin(); anyone else sees 404.
 #include <nlohmann/json.hpp>
 
+#include "gateway/admin_backup.h"
 #include "gateway/routes/handlers.h"
 
 namespace imgpipe::gateway::routes {
@@ -49,6 +50,20 @@ void admin_set_plan(Services& s, const Call& call) {
 void admin_revoke(Services& s, const Call& call) {
   s.accounts.check_admin(call.request);
   s.accounts.revoke(std::string(call.params.get("key_id")), answer(call));
+}
+
+// The running server's half of `imgpipe backup` (gateway/admin_backup.h): a
+// checkpoint flushes and links files, so it runs off the I/O thread.
+void admin_backup_route(Services& s, const Call& call) {
+  s.accounts.check_admin(call.request);
+  // The request is copied: `call` refers to the transport's, which ends with this handler.
+  s.accounts.run_admin_task([&s, request = call.request, respond = call.respond, errors = call.errors] {
+    try {
+      respond(admin_backup(request, s.index.db(), s.blobs));
+    } catch (...) {
+      respond(error_response(std::current_exception(), errors, request.request_id));
+    }
+  });
 }
 
 }  // namespace imgpipe::gateway::routes

@@ -3,8 +3,9 @@
 // browser, so it answers with small HTML pages. The rules are in accounts/.
 #include <nlohmann/json.hpp>
 
+#include "gateway/pages/pages.h"
 #include "gateway/routes/handlers.h"
-#include "gateway/viewer_page.h"
+#include "schemas/text_rules.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -13,34 +14,35 @@ using json = nlohmann::json;
 using schemas::Error;
 using schemas::ErrorCode;
 
-Response page(int status, const std::string& title, const std::string& text) {
-  auto r = Response::html(status, "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
-                                      "</title><meta name=\"viewport\" content=\"width=device-width\"></head>"
-                                      "<body style=\"font-family:sans-serif;max-width:36em;margin:4em auto\"><h1>" +
-                                      html_escape(title) + "</h1><p>" + html_escape(text) + "</p></body></html>");
-  r.set("Cache-Control", "no-store");
-  r.set("X-Content-Type-Options", "nosniff");
-  r.set("Referrer-Policy", "no-referrer");  // the link carries a token
-  r.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+// The link is opened in a browser: each outcome is a page that says what
+// happened and what to do next (gateway/pages/).
+Response page(const GatewayConfig& config, int status, const std::string& title, const std::string& text,
+              bool get_new_key = false) {
+  auto r = pages::page_response(config, status,
+                                pages::message_page(title, text, get_new_key ? "Get a new key" : "Upload images",
+                                                    get_new_key ? "/keys" : "/"));
   return r;
 }
 
-Response verify_page(const accounts::VerifyOutcome& outcome) {
+Response verify_page(const GatewayConfig& config, const accounts::VerifyOutcome& outcome) {
   using R = accounts::VerifyResult;
   const std::string bad = "This link does not work";
   switch (outcome.result) {
     case R::verified:
-      return page(200, "Email verified",
+      return page(config, 200, "Email verified",
                   "Your keys are verified: everything uploaded with them, before and from now on, is kept "
                   "permanently.");
-    case R::invalid_link: return page(400, bad, outcome.detail + " Create a new key to get a fresh link.");
-    case R::unknown_key: return page(400, bad, "The key this link was made for does not exist.");
-    case R::revoked: return page(400, bad, "The key was revoked.");
-    case R::already_verified: return page(400, "This link was already used", "The email address is already verified.");
-    case R::busy: return page(503, "Please try again", "The server is busy; open the link again shortly.");
+    case R::invalid_link:
+      return page(config, 400, bad, outcome.detail + " Create a new key to get a fresh link.", true);
+    case R::unknown_key: return page(config, 400, bad, "The key this link was made for does not exist.", true);
+    case R::revoked: return page(config, 400, bad, "The key was revoked.", true);
+    case R::already_verified:
+      return page(config, 400, "This link was already used",
+                  "The email address is already verified: nothing more to do.");
+    case R::busy: return page(config, 503, "Please try again", "The server is busy; open the link again shortly.");
     case R::failed: break;
   }
-  return page(503, "Please try again", "The verification could not be saved; open the link again shortly.");
+  return page(config, 503, "Please try again", "The verification could not be saved; open the link again shortly.");
 }
 
 }  // namespace
@@ -57,7 +59,7 @@ void create_key(Services& s, const Call& call) {
   if (auto n = body.find("name"); n != body.end() && !n->is_null()) {
     if (!n->is_string() || n->get<std::string>().size() > 100)
       throw Error(ErrorCode::invalid_field, "The field 'name' must be a string of at most 100 characters.");
-    name = n->get<std::string>();
+    name = schemas::clean_text(n->get<std::string>(), 100);
   }
   const auto& tiers = s.accounts.config().tiers;
   s.accounts.create_key(email, name, s.accounts.client_ip(call.request),
@@ -82,7 +84,9 @@ void create_key(Services& s, const Call& call) {
 
 void verify_email(Services& s, const Call& call) {
   s.accounts.verify_email(call.request.query_param("token").value_or(""),
-                          [respond = call.respond](accounts::VerifyOutcome outcome) { respond(verify_page(outcome)); });
+                          [&config = s.config, respond = call.respond](accounts::VerifyOutcome outcome) {
+                            respond(verify_page(config, outcome));
+                          });
 }
 
 }  // namespace imgpipe::gateway::routes

@@ -108,7 +108,8 @@ fs::path write_plans(const json& plans) {
 std::vector<fs::path> outbox(const ServerProcess& s) {
   std::vector<fs::path> files;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(s.data_dir() / "outbox", ec)) files.push_back(e.path());
+  for (const auto& e : fs::directory_iterator(s.data_dir() / "outbox", ec))
+    if (e.path().extension() == ".eml") files.push_back(e.path());  // not the <id>.state beside each
   std::sort(files.begin(), files.end());
   return files;
 }
@@ -513,6 +514,33 @@ TEST(Accounts, TokenSecretIsKeptAndAShortOneRefused) {
     EXPECT_EQ(r.exit_code, 2) << r.out;
     EXPECT_NE(r.out.find("token-secret"), std::string::npos) << r.out;
   }
+}
+
+
+// Issue 16: tags, namespace and email are refused (422 validation_error)
+// when they hold hostile text, through every route that takes them.
+TEST(Accounts, HostileTagsNamespaceAndEmailAre422) {
+  Server s;
+  auto key = create_key(*s, "dev@x.com").js().value("key", "");
+  ASSERT_FALSE(key.empty());
+  for (const auto& h : hostile_texts()) {
+    SCOPED_TRACE(h.label);
+    EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg", {{"tags", "ok, " + h.text}}), 422, "validation_error"));
+    EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg", {{"namespace", "ns" + h.text}}), 422, "validation_error"));
+    if (h.label != "overlong" && h.label != "invalid") {  // JSON strings cannot carry those bytes
+      EXPECT_TRUE(is_err(request(*s, "POST", "/v1/import", {"Authorization: Bearer " + key},
+                                 json{{"url", "http://example.com/a.jpg"}, {"tags", json{"ok", h.text}}}.dump()),
+                         422, "validation_error"));
+      EXPECT_TRUE(is_err(request(*s, "POST", "/v1/import", {"Authorization: Bearer " + key},
+                                 json{{"url", "http://example.com/a.jpg"}, {"namespace", h.text}}.dump()),
+                         422, "validation_error"));
+      EXPECT_TRUE(is_err(create_key(*s, "a" + h.text + "@x.com"), 422, "validation_error"));
+    }
+  }
+  // Raw bytes that are not UTF-8, in a JSON body: refused too.
+  EXPECT_EQ(request(*s, "POST", "/v1/keys", {}, "{\"email\":\"a\xc0\xaf@x.com\"}").status / 100, 4);
+  // Only the valid upload was counted.
+  EXPECT_EQ(upload_as(*s, key, "under-1mp.jpg", {{"tags", "fine"}}).status, 201);
 }
 
 }  // namespace

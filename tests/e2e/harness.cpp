@@ -281,6 +281,14 @@ void ServerProcess::start() {
   }
   for (auto& a : transport_args(topic_prefix_)) argv.push_back(a);
   for (auto& a : options_.extra_args) argv.push_back(a);
+  // A suite run as one process (the Kafka pass) shares one server, so its
+  // uploads from 127.0.0.1 add up past the anonymous tier's hourly limit;
+  // tests of the limits bring their own plans file.
+  auto given = [&](const std::string& flag) {
+    return std::find(options_.extra_args.begin(), options_.extra_args.end(), flag) != options_.extra_args.end();
+  };
+  if (!given("--plans-file") && !given("--anonymous-uploads-per-hour"))
+    argv.insert(argv.end(), {"--anonymous-uploads-per-hour", "100000", "--anonymous-uploads-per-day", "100000"});
 
   int out_fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   int in_fd = open("/dev/null", O_RDONLY);
@@ -871,6 +879,41 @@ bool eventually(const std::function<bool()>& f, std::chrono::seconds deadline, s
     if (std::chrono::steady_clock::now() >= until) return false;
     std::this_thread::sleep_for(every);
   }
+}
+
+}  // namespace imgpipe::e2e
+
+namespace imgpipe::e2e {
+
+std::vector<HostileText> hostile_texts() {
+  return {{"NUL", std::string("cat\0.jpg", 8)},
+          {"CRLF", "cat\r\nX-Injected: 1.jpg"},
+          {"ESC", "cat\x1b[31m.jpg"},
+          {"DEL", "cat\x7f.jpg"},
+          {"C1", "cat\xc2\x9b.jpg"},
+          {"U+202E", "cat\xe2\x80\xaegpj.exe"},
+          {"overlong", "cat\xc0\xaf.jpg"},
+          {"invalid", "cat\xff.jpg"},
+          {"10KB", std::string(10 * 1024, 'n') + ".jpg"}};
+}
+
+std::string text_flaw(std::string_view s, size_t max_bytes) {
+  if (s.size() > max_bytes) return "longer than " + std::to_string(max_bytes) + " bytes";
+  try {
+    (void)nlohmann::json(std::string(s)).dump();  // throws on invalid (and overlong) UTF-8
+  } catch (const nlohmann::json::exception&) {
+    return "invalid UTF-8";
+  }
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return "a C0 control or DEL at byte " + std::to_string(i);
+    auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    auto third = i + 2 < s.size() ? static_cast<unsigned char>(s[i + 2]) : 0;
+    if (c == 0xc2 && next >= 0x80 && next <= 0x9f) return "a C1 control at byte " + std::to_string(i);
+    if (c == 0xe2 && ((next == 0x80 && third >= 0xaa && third <= 0xae) || (next == 0x81 && third >= 0xa6 && third <= 0xa9)))
+      return "a bidi control at byte " + std::to_string(i);
+  }
+  return "";
 }
 
 }  // namespace imgpipe::e2e

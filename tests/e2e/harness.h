@@ -211,6 +211,17 @@ std::string path_of(const std::string& url); // "/x/id.jpeg" from "http://h:p/x/
 
 std::string html_unescape(std::string_view s);
 
+// User text the owners call hostile (issue 16): NUL, CR/LF, ESC, DEL, a C1
+// control, U+202E, an overlong '/', invalid UTF-8 and 10 KB, each labelled.
+struct HostileText {
+  std::string label, text;
+};
+std::vector<HostileText> hostile_texts();
+// Why `s` is not clean text — invalid UTF-8, a control or bidi character, or
+// longer than `max_bytes` — or "" when it is. Written apart from the server's
+// rule (schemas/text_rules) so that the tests check it rather than repeat it.
+std::string text_flaw(std::string_view s, size_t max_bytes);
+
 // Polls f() until it returns true or the deadline passes.
 bool eventually(const std::function<bool()>& f, std::chrono::seconds deadline = 30s,
                 std::chrono::milliseconds every = 200ms);

@@ -590,5 +590,26 @@ TEST_F(ImportDefaultDeny, ValidationStillComesFirst) {
   EXPECT_TRUE(is_error(import(s(), "http://2130706433/x.jpg"), 400, "validation_error"));
 }
 
+
+// Issue 16: an import's name is cleaned like an upload's.
+TEST_F(ImportTest, HostileNamesAreStoredClean) {
+  origin_.route("/x.jpg", Origin::file(corpus("under-1mp.jpg"), "image/jpeg"));
+  for (const auto& h : hostile_texts()) {
+    if (h.label == "overlong" || h.label == "invalid") continue;  // not expressible in a JSON string
+    SCOPED_TRACE(h.label);
+    auto r = import(s(), origin_.url("/x.jpg"), h.text);
+    ASSERT_TRUE(is_upload_body(s(), r));
+    std::string name = r.json()["name"];
+    EXPECT_EQ(text_flaw(name, 255), "") << name;
+    EXPECT_FALSE(name.empty());
+  }
+  // Raw bytes that are not UTF-8 in the JSON body: refused before anything is fetched.
+  std::string body = "{\"url\":\"" + origin_.url("/x.jpg") + "\",\"name\":\"cat\xc0\xaf\"}";
+  auto raw = parse_raw(raw_exchange(s().port(), "POST /v1/import HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                                "Content-Type: application/json\r\nContent-Length: " +
+                                                std::to_string(body.size()) + "\r\n\r\n" + body));
+  EXPECT_EQ(raw.status / 100, 4) << raw.body;
+}
+
 }  // namespace
 }  // namespace imgpipe::e2e

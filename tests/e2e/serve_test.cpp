@@ -238,5 +238,44 @@ TEST_F(ServeTest, ConcurrentFirstRequestsForOneVariantAgree) {
   EXPECT_TRUE(dims_match({d.width, d.height}, expected_variant(dims(j), 640)));
 }
 
+
+// Issue 16: user content is inert wherever it is opened. Every image answer
+// — original, pre-made variant, on-demand render, 304 — is sandboxed, keeps
+// its declared type, and the type comes from the decoded bytes only.
+void expect_inert(const std::string& what, int status, const std::string& csp, const std::string& nosniff,
+                  const std::string& type) {
+  SCOPED_TRACE(what);
+  EXPECT_TRUE(status == 200 || status == 304) << status;
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("sandbox"), std::string::npos) << csp;
+  EXPECT_EQ(nosniff, "nosniff");
+  if (status == 200) {
+    EXPECT_EQ(type.rfind("image/", 0), 0u) << type;
+  }
+}
+
+TEST_F(ServeTest, EveryImageAnswerIsSandboxedWithItsDecodedType) {
+  Multipart m;
+  m.file = corpus("medium.jpg");
+  m.filename = "page.html";          // the name and the declared type say HTML...
+  m.content_type = "text/html";
+  auto up = post_multipart(s().url("/v1/upload"), m);
+  ASSERT_EQ(up.status, 201) << up.describe();
+  auto j = up.json();
+  for (std::string url : {j["src"].get<std::string>(), with_size(j["src"], "m"),
+                          with_size(with_ext(j["src"], "png"), "s"), with_ext(j["src"], "webp")}) {
+    auto r = http_get(url);
+    ASSERT_EQ(r.status, 200) << url << " " << r.describe();
+    expect_inert(url, r.status, r.header("Content-Security-Policy"), r.header("X-Content-Type-Options"),
+                 r.header("Content-Type"));
+    EXPECT_EQ(r.header("Content-Type"), "image/" + decode(r.body).format) << url;  // ...the bytes decide
+    auto rr = parse_raw(raw_exchange(s().port(), "GET " + path_of(url) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: " +
+                                                     r.header("ETag") + "\r\nConnection: close\r\n\r\n"));
+    ASSERT_EQ(rr.status, 304) << url;
+    expect_inert(url + " (304)", rr.status, rr.headers["Content-Security-Policy"], rr.headers["X-Content-Type-Options"],
+                 "");
+  }
+}
+
 }  // namespace
 }  // namespace imgpipe::e2e

@@ -244,5 +244,62 @@ TEST(UploadPipeline, PausedWorkersHoldTheUploadUntilResumed) {
   EXPECT_EQ(s.stop(), 0) << s.log_tail();
 }
 
+
+// Issue 16: a name is cleaned, never refused and never stored raw — sent as
+// the `name` field and as the file part's filename.
+TEST_F(UploadTest, HostileNamesAreStoredClean) {
+  for (const auto& h : hostile_texts()) {
+    SCOPED_TRACE(h.label);
+    auto r = upload(s(), corpus("under-1mp.jpg"), h.text);
+    ASSERT_EQ(r.status, 201) << r.describe();
+    std::string name = r.json().value("name", "");
+    EXPECT_EQ(text_flaw(name, 255), "") << name;
+    EXPECT_FALSE(name.empty());
+    auto listed = http_get(s().url("/" + r.json().value("id", "")));  // the viewer page echoes the name too
+    EXPECT_EQ(listed.body.find(h.text), std::string::npos);
+  }
+  // In the Content-Disposition filename (a header: no CR/LF; NUL is refused there).
+  for (const auto& h : hostile_texts()) {
+    if (h.label == "CRLF" || h.label == "10KB") continue;  // cannot be a header value / over the part-header limit
+    SCOPED_TRACE("filename " + h.label);
+    Multipart m;
+    m.file = corpus("under-1mp.jpg");
+    m.filename = h.text;
+    auto r = post_multipart(s().url("/v1/upload"), m);
+    if (h.label == "NUL") {
+      EXPECT_TRUE(is_error(r, 400, "validation_error"));
+      continue;
+    }
+    ASSERT_EQ(r.status, 201) << r.describe();
+    std::string name = r.json().value("name", "");
+    EXPECT_EQ(text_flaw(name, 255), "") << name;
+  }
+}
+
+// Issue 16: a form field or the file sent twice is ambiguous, so refused.
+TEST_F(UploadTest, RepeatedFieldsAndTwoFilePartsAre400) {
+  Multipart twice;
+  twice.file = corpus("under-1mp.jpg");
+  twice.fields = {{"name", "a"}, {"name", "b"}};
+  EXPECT_TRUE(is_error(post_multipart(s().url("/v1/upload"), twice), 400, "validation_error"));
+
+  const std::string b = "xXx";
+  std::string jpeg = read_file(corpus("under-1mp.jpg"));
+  std::string part = "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n" + jpeg + "\r\n";
+  std::string body = part + part + "--" + b + "--\r\n";
+  auto raw = parse_raw(raw_exchange(s().port(), "POST /v1/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                                "Content-Type: multipart/form-data; boundary=" + b +
+                                                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  EXPECT_EQ(raw.status, 400);
+  EXPECT_NE(raw.body.find("exactly one 'file' part"), std::string::npos) << raw.body;
+
+  std::string one = part + "--" + b + "--\r\n";
+  raw = parse_raw(raw_exchange(s().port(), "POST /v1/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                           "Content-Type: multipart/form-data; boundary=" + b + "; boundary=other\r\n"
+                                           "Content-Length: " + std::to_string(one.size()) + "\r\n\r\n" + one));
+  EXPECT_EQ(raw.status, 400);
+  EXPECT_NE(raw.body.find("repeated parameter 'boundary'"), std::string::npos) << raw.body;
+}
+
 }  // namespace
 }  // namespace imgpipe::e2e

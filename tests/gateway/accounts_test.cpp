@@ -113,6 +113,17 @@ TEST(Validation, Tags) {
   EXPECT_EQ(code_of([] { parse_tags("1,2,3,4,5,6,7,8,9,10,11"); }), ErrorCode::invalid_field);
   EXPECT_EQ(code_of([] { parse_tags(std::string(51, 'x')); }), ErrorCode::invalid_field);
   EXPECT_EQ(parse_tags(std::string(50, 'X')).front(), std::string(50, 'x'));
+  // Issue 16: the text rule (schemas/text_rules.h) refuses what could spoof or break a display.
+  for (std::string bad : {std::string("a\0b", 3), std::string("a\x1b[0m"), std::string("a\xc2\x85"),
+                          std::string("a\xe2\x80\xae"), std::string("a\xc0\xaf"), std::string("a\xff")})
+    EXPECT_EQ(code_of([&] { parse_tags("ok," + bad); }), ErrorCode::invalid_field) << bad;
+  EXPECT_EQ(parse_tags("Caf\xc3\xa9"), std::vector<std::string>{"caf\xc3\xa9"});
+}
+
+TEST(Validation, EmailFollowsTheTextRule) {
+  for (std::string bad : {std::string("a\xe2\x80\xae@x.com"), std::string("a\xc0\xaf@x.com"),
+                          std::string("a\xc2\x85@x.com"), std::string("a\xff@x.com")})
+    EXPECT_EQ(code_of([&] { normalise_email(bad); }), ErrorCode::invalid_field) << bad;
 }
 
 TEST(Validation, Namespace) {

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -54,8 +56,24 @@ class Client {
   ~Client() {
     if (fd_ >= 0) ::close(fd_);
   }
-  static int connect_to(uint16_t port) {
+  // From a given loopback source address (127.0.0.2 is a second client).
+  Client(uint16_t port, const char* from) {
+    fd_ = connect_to(port, from);
+    if (fd_ < 0) throw std::runtime_error("connect failed");
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  static int connect_to(uint16_t port, const char* from = nullptr) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (from != nullptr) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      inet_pton(AF_INET, from, &src.sin_addr);
+      if (::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+        ::close(fd);
+        return -1;
+      }
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -113,6 +131,12 @@ class Client {
       buf_.clear();
     }
     return r;
+  }
+  // Whether the server closed the connection within `wait` (a poll, no sleep).
+  bool closed_by_peer_within(std::chrono::milliseconds wait) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return false;
+    return closed_by_peer();
   }
   // True when the server closed the connection (EOF or reset) within the timeout.
   bool closed_by_peer() {
@@ -629,6 +653,213 @@ TEST_F(HttpServerTest, GracefulStopDrainsInFlightAndRefusesNew) {
   EXPECT_LT(took, 4s);
   EXPECT_EQ(server->stats().requests_in_flight, 0u);
   server.reset();
+}
+
+
+// Issue 16: framing two parsers could read differently is refused with a 400
+// that says what was ambiguous, and the connection is closed (the rest of the
+// bytes are never read as a next request).
+TEST_F(HttpServerTest, AmbiguousFramingIs400AndCloses) {
+  struct Case {
+    std::string fields;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", "both Content-Length and Transfer-Encoding"},
+           {"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", "both Content-Length and Transfer-Encoding"},
+           {"Content-Length: 4\r\nContent-Length: 40\r\n", "more than one Content-Length"},
+           {"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", "more than one Transfer-Encoding"},
+           {"Transfer-Encoding: identity\r\n", "exactly \\\"chunked\\\""},
+           {"X-Pad: a\r\n Content-Length: 4\r\n", "obsolete line folding"},
+           {std::string("X-Pad: a\0b\r\n", 12), "NUL"},
+       }) {
+    Client client(server->port());
+    // The body, read by a parser that picked the other framing, would be a second request.
+    ASSERT_TRUE(client.send("POST /echo HTTP/1.1\r\nHost: x\r\n" + c.fields +
+                            "\r\n0\r\n\r\nGET /echo?name=smuggled HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = client.read();
+    ASSERT_TRUE(r.has_value()) << c.fields;
+    EXPECT_EQ(r->status, 400) << c.fields;
+    EXPECT_NE(r->body.find("validation_error"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find(c.says), std::string::npos) << c.fields << " -> " << r->body;
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_FALSE(client.read().has_value()) << "a second answer means the smuggled request was served";
+  }
+  EXPECT_EQ(handler.plans.load(), 0);
+}
+
+TEST_F(HttpServerTest, SameRequestWithOneFramingIsServed) {
+  auto r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "abcd");
+}
+
+
+// ---- connection limits (issue 16) ------------------------------------------
+
+// Spins (yielding) until `ready` or 10 s: a bounded wait on a condition.
+bool eventually(const std::function<bool()>& ready) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+class HttpServerLimitsTest : public HttpServerTest {
+ protected:
+  void configure(HttpServerConfig& cfg) override {
+    cfg.max_connections_per_ip = 16;
+    cfg.max_connections = 1000;
+    cfg.max_idle_connections = 100;
+    cfg.min_receive_rate = 0;  // this suite is about the caps; the rate has its own
+  }
+};
+
+// Hundreds of connections from 127.0.0.2 trickle their headers a byte per
+// round; a client on 127.0.0.1 uploads and downloads between the rounds. The
+// caps turn most of the flood away at accept; the normal client never notices.
+TEST_F(HttpServerLimitsTest, SlowLorisFromOneAddressLeavesOtherClientsServed) {
+  constexpr int kLoris = 300;
+  std::vector<std::unique_ptr<Client>> loris;
+  for (int i = 0; i < kLoris; ++i) {
+    loris.push_back(std::make_unique<Client>(server->port(), "127.0.0.2"));
+    loris.back()->send("GET /echo HTTP/1.1\r\nHost: x\r\n");
+  }
+  // All but the per-address cap are refused at accept.
+  ASSERT_TRUE(eventually([&] { return server->stats().connections_refused >= kLoris - 16; }))
+      << server->stats().connections_refused;
+
+  Client normal(server->port());
+  const std::string upload(256 * 1024, 'u');
+  for (int round = 0; round < 20; ++round) {
+    for (auto& l : loris) l->send("X");  // the admitted ones stay open, a byte at a time
+    ASSERT_TRUE(normal.send("POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(upload.size()) +
+                            "\r\n\r\n" + upload));
+    auto up = normal.read();
+    ASSERT_TRUE(up) << round;
+    EXPECT_EQ(up->status, 201) << round;
+    ASSERT_TRUE(normal.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+    auto down = normal.read();
+    ASSERT_TRUE(down) << round;
+    EXPECT_EQ(down->status, 200);
+    EXPECT_EQ(down->body, "hello");
+    {
+      std::lock_guard lock(handler.mu);
+      handler.streamed.clear();
+    }
+  }
+  // Exactly the cap's worth of 127.0.0.2 connections is open beside ours.
+  EXPECT_EQ(server->stats().connections_open, 16u + 1u);
+  EXPECT_EQ(server->stats().connections_refused, static_cast<uint64_t>(kLoris - 16));
+}
+
+TEST_F(HttpServerLimitsTest, PerAddressCapFreesWhenAConnectionCloses) {
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 16; ++i) held.push_back(std::make_unique<Client>(server->port(), "127.0.0.2"));
+  ASSERT_TRUE(eventually([&] { return server->stats().connections_open == 16; }));
+  Client over(server->port(), "127.0.0.2");
+  EXPECT_TRUE(over.closed_by_peer());
+  // Another address is not affected by 127.0.0.2's cap.
+  EXPECT_EQ(roundtrip("GET /head HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status, 200);
+  held.pop_back();
+  ASSERT_TRUE(eventually([&] { return server->stats().connections_open == 15; }));
+  Client again(server->port(), "127.0.0.2");
+  ASSERT_TRUE(again.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = again.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+class HttpServerTotalCapTest : public HttpServerTest {
+ protected:
+  void configure(HttpServerConfig& cfg) override {
+    cfg.max_connections = 4;
+    cfg.min_receive_rate = 0;
+  }
+};
+
+TEST_F(HttpServerTotalCapTest, OverTheTotalCapNewConnectionsAreClosedAndOpenOnesServed) {
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 4; ++i) held.push_back(std::make_unique<Client>(server->port()));
+  ASSERT_TRUE(eventually([&] { return server->stats().connections_open == 4; }));
+  Client over(server->port());
+  EXPECT_TRUE(over.closed_by_peer());
+  EXPECT_EQ(server->stats().connections_refused, 1u);
+  for (auto& c : held) {  // the established ones keep being served
+    ASSERT_TRUE(c->send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c->read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+class HttpServerIdleCapTest : public HttpServerTest {
+ protected:
+  void configure(HttpServerConfig& cfg) override {
+    cfg.max_idle_connections = 2;
+    cfg.min_receive_rate = 0;
+  }
+};
+
+TEST_F(HttpServerIdleCapTest, PastTheIdleCapAnswersCloseTheConnection) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<Client>(server->port()));
+    ASSERT_TRUE(clients.back()->send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = clients.back()->read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    if (i < 2) {
+      EXPECT_NE(r->header("connection"), "close") << i;
+      ASSERT_TRUE(eventually([&] { return server->stats().connections_idle == static_cast<uint64_t>(i + 1); }));
+    } else {
+      EXPECT_EQ(r->header("connection"), "close");  // two are idle already: this one is not kept
+      EXPECT_TRUE(clients.back()->closed_by_peer());
+    }
+  }
+}
+
+class HttpServerRateTest : public HttpServerTest {
+ protected:
+  void configure(HttpServerConfig& cfg) override {
+    cfg.min_receive_rate = 1000;  // bytes/s
+    cfg.min_rate_grace = 300ms;
+    cfg.read_timeout = 30s;  // far away: only the rate can end these
+  }
+};
+
+TEST_F(HttpServerRateTest, TricklingHeaderIsCutByTheRateNotTheReadTimeout) {
+  Client c(server->port());
+  ASSERT_TRUE(c.send("GET /head HTTP/1.1\r\n"));
+  // Each byte resets the read timeout; the average rate still falls behind.
+  bool closed = false;
+  for (int i = 0; i < 1000 && !closed; ++i) closed = !c.send("X") || c.closed_by_peer_within(20ms);
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(HttpServerRateTest, SilentNewConnectionIsClosedAfterTheGrace) {
+  Client c(server->port());
+  EXPECT_TRUE(c.closed_by_peer());  // within the 10 s receive timeout, long before read_timeout
+}
+
+TEST_F(HttpServerRateTest, TricklingBodyIsCut) {
+  Client c(server->port());
+  ASSERT_TRUE(c.send("POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"));
+  bool closed = false;
+  for (int i = 0; i < 1000 && !closed; ++i) closed = !c.send("X") || c.closed_by_peer_within(20ms);
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(HttpServerRateTest, FastClientsAreUnaffected) {
+  Client c(server->port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"));
+    auto r = c.read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "hello");
+  }
 }
 
 }  // namespace

@@ -300,5 +300,60 @@ TEST(MultipartBoundary, Invalid) {
   }
 }
 
+
+// Ambiguity is refused, not guessed (issue 16): whatever a proxy or another
+// parser would pick from these, imgpipe picks nothing.
+TEST(MultipartStrict, RepeatedContentTypeParameterIsRefused) {
+  std::string msg;
+  EXPECT_EQ(code_of([&] { multipart_boundary("multipart/form-data; boundary=a; boundary=b"); }, &msg),
+            ErrorCode::bad_request);
+  EXPECT_NE(msg.find("repeated parameter 'boundary'"), std::string::npos) << msg;
+  EXPECT_EQ(code_of([&] { multipart_boundary("multipart/form-data; BOUNDARY=a; boundary=a"); }), ErrorCode::bad_request);
+  EXPECT_EQ(code_of([&] { multipart_boundary("multipart/form-data; boundary=a; charset=x; charset=y"); }),
+            ErrorCode::bad_request);
+}
+
+TEST(MultipartStrict, RepeatedDispositionParameterIsRefused) {
+  for (std::string disposition : {std::string("form-data; name=a; name=file"),
+                                  std::string("form-data; name=file; filename=a.jpg; filename=b.html"),
+                                  std::string("form-data; name=file; FILENAME=a.jpg; filename=a.jpg")}) {
+    MultipartParser p("B", Recorder().callbacks());
+    std::string msg;
+    EXPECT_EQ(code_of([&] { p.feed("--B\r\nContent-Disposition: " + disposition + "\r\n\r\nx\r\n--B--"); }, &msg),
+              ErrorCode::bad_request)
+        << disposition;
+    EXPECT_NE(msg.find("repeated parameter"), std::string::npos) << msg;
+  }
+}
+
+TEST(MultipartStrict, RepeatedPartHeaderIsRefused) {
+  MultipartParser p("B", Recorder().callbacks());
+  std::string msg;
+  EXPECT_EQ(code_of([&] {
+              p.feed("--B\r\nContent-Disposition: form-data; name=a\r\n"
+                     "Content-Disposition: form-data; name=file; filename=x.jpg\r\n\r\nx\r\n--B--");
+            }, &msg),
+            ErrorCode::bad_request);
+  EXPECT_NE(msg.find("more than one Content-Disposition"), std::string::npos) << msg;
+}
+
+TEST(MultipartStrict, ObsoleteLineFoldingInPartHeaderIsRefused) {
+  MultipartParser p("B", Recorder().callbacks());
+  std::string msg;
+  EXPECT_EQ(code_of([&] {
+              p.feed("--B\r\nContent-Disposition: form-data;\r\n name=file; filename=x.jpg\r\n\r\nx\r\n--B--");
+            }, &msg),
+            ErrorCode::bad_request);
+  EXPECT_NE(msg.find("folding"), std::string::npos) << msg;
+}
+
+TEST(MultipartStrict, NulInPartHeaderIsRefused) {
+  MultipartParser p("B", Recorder().callbacks());
+  std::string body = "--B\r\nContent-Disposition: form-data; name=file; filename=\"a.jpg";
+  body.push_back('\0');
+  body += ".html\"\r\n\r\nx\r\n--B--";
+  EXPECT_EQ(code_of([&] { p.feed(body); }), ErrorCode::bad_request);
+}
+
 }  // namespace
 }  // namespace imgpipe::gateway

@@ -81,3 +81,16 @@ TEST(DeadLetterCodec, KeepsTheOriginalBytesEvenWhenNotUtf8) {
   EXPECT_EQ(back.error.step, "decode");
   EXPECT_NE(back.original_value.find("garbage"), std::string::npos);
 }
+
+// Found by tests/fuzz/messages_fuzz (issue 16): a dead letter without its
+// nested objects escaped the codec as nlohmann's out_of_range (an uncaught
+// exception in whoever read the topic) instead of a malformed-message Error.
+TEST(DeadLetterCodec, MissingOrWrongNestedObjectsAreMalformedMessages) {
+  const std::string crash = R"({"v": 1, "type": "dead_letter", "reason": "malformed message", "error": {"code": "x"}})";
+  EXPECT_EQ(code_of([&] { decode_dead_letter(crash); }), ErrorCode::bad_request);
+  EXPECT_EQ(code_of([&] { decode_dead_letter(R"({"reason": "r"})"); }), ErrorCode::bad_request);
+  EXPECT_EQ(code_of([&] { decode_dead_letter(R"({"reason": "r", "error": "x", "original": {}})"); }),
+            ErrorCode::bad_request);
+  EXPECT_EQ(code_of([&] { decode_dead_letter(R"({"reason": "r", "error": {"code": "c"}, "original": [1]})"); }),
+            ErrorCode::bad_request);
+}

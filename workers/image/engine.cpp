@@ -284,12 +284,15 @@ std::string encode_as(const VImage& image, Format f, const EncodeSettings& s) {
     case Format::heic: {
       if (!s.heif_keep_icc && img.get_typeof(VIPS_META_ICC_NAME) != 0)
         img = img.icc_transform("srgb", VImage::option()->set("embedded", true));
-      return take_blob(img.heifsave_buffer(
-          VImage::option()
-              ->set("Q", s.quality)
-              ->set("compression",
-                    f == Format::avif ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1 : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC)
-              ->set("strip", !s.heif_keep_icc)));
+      auto* options = VImage::option()
+                          ->set("Q", s.quality)
+                          ->set("compression", f == Format::avif ? VIPS_FOREIGN_HEIF_COMPRESSION_AV1
+                                                                 : VIPS_FOREIGN_HEIF_COMPRESSION_HEVC)
+                          ->set("strip", !s.heif_keep_icc);
+      if (f == Format::avif) options->set("effort", g_config.avif_effort);
+      // Variants: 4:2:0 chosen by measurement; originals keep libvips' auto (4:4:4 from Q90).
+      if (!s.heif_keep_icc) options->set("subsample_mode", VIPS_FOREIGN_SUBSAMPLE_ON);
+      return take_blob(img.heifsave_buffer(options));
     }
   }
   throw Error(ErrorCode::internal_error, std::string(kEncodeFailed));

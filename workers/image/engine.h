@@ -23,7 +23,10 @@ struct EngineConfig {
   int max_pages = 200;                     // frames of an animation
   int jpeg_quality = 85;
   int webp_quality = 80;
-  int avif_quality = 50;
+  // AVIF: effort 2 and Q60 with 4:2:0 chroma match WebP Q80's SSIM at half
+  // its bytes for WebP's CPU per megapixel (docs/performance.md, "AVIF").
+  int avif_quality = 60;
+  int avif_effort = 2;                     // libaom speed; libvips' default 4 costs 4-6x more CPU
   int heic_quality = 50;
   int original_jpeg_quality = 92;          // re-encoding the normalised original
   int original_webp_quality = 90;          // lossy WebP originals (lossless ones stay lossless)

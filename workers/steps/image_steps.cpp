@@ -8,13 +8,14 @@ namespace {
 
 class ImageSlot {
  public:
-  ImageSlot(ImageSlots& s, ImageSlots::Priority p) : s_(s) { s_.acquire(p); }
-  ~ImageSlot() { s_.release(); }
+  ImageSlot(ImageSlots& s, ImageSlots::Priority p) : s_(s), p_(p) { s_.acquire(p); }
+  ~ImageSlot() { s_.release(p_); }
   ImageSlot(const ImageSlot&) = delete;
   ImageSlot& operator=(const ImageSlot&) = delete;
 
  private:
   ImageSlots& s_;
+  ImageSlots::Priority p_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/pages/pages.h"
 #include "gateway/routes/handlers.h"
 #include "tests/gateway/routes/gateway_fixture.h"
 
@@ -59,6 +60,60 @@ TEST_F(Handlers, PagesAnswerHtmlAndAnUnknownViewerIdIsNotFound) {
   PathParams bad;
   bad.add("id", "../etc");
   EXPECT_EQ(call(viewer, request("GET", "/..%2Fetc"), bad).thrown, ErrorCode::not_found);
+}
+
+// Every page links only this origin's scripts and styles under a strict CSP,
+// and says the tier table's limits (one source: accounts/plans.h).
+TEST_F(Handlers, PagesCarryAStrictCspAndTheTierLimits) {
+  for (auto handler : {upload_page, keys_page, plans_page}) {
+    auto page = call(handler, request("GET", "/"));
+    ASSERT_TRUE(page.response);
+    EXPECT_EQ(page.response->status, 200);
+    auto csp = header(*page.response, "Content-Security-Policy");
+    EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("style-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_EQ(header(*page.response, "X-Frame-Options"), "DENY");
+    EXPECT_EQ(page.response->body.find("<script>"), std::string::npos) << "an inline script";
+    EXPECT_EQ(page.response->body.find("style=\""), std::string::npos) << "an inline style";
+  }
+  const auto& tiers = accounts_->config().tiers;
+  auto upload = call(upload_page, request("GET", "/"));
+  EXPECT_NE(upload.response->body.find("data-max-anonymous=\"" + std::to_string(tiers.anonymous.max_file_bytes) + "\""),
+            std::string::npos);
+  auto plans = call(plans_page, request("GET", "/plans"));
+  EXPECT_NE(plans.response->body.find(pages::human_bytes(tiers.anonymous.max_file_bytes)), std::string::npos);
+  for (const auto& [name, plan] : tiers.plans)
+    EXPECT_NE(plans.response->body.find(">" + name), std::string::npos) << name;
+}
+
+// The scripts and styles are served from the binary with a version in the
+// path: the current version is cached for good, a 304 for a known ETag.
+TEST_F(Handlers, AssetsAreServedWithTheirVersionAsETag) {
+  auto page = call(upload_page, request("GET", "/"));
+  auto at = page.response->body.find("/assets/");
+  ASSERT_NE(at, std::string::npos);
+  auto path = page.response->body.substr(at, page.response->body.find('"', at) - at);  // /assets/<v>/site.css
+  auto version = path.substr(8, path.find('/', 8) - 8);
+  auto file = path.substr(path.rfind('/') + 1);
+  PathParams params;
+  params.add("version", version);
+  params.add("file", file);
+  auto got = call(serve_asset, request("GET", path), params);
+  ASSERT_TRUE(got.response);
+  EXPECT_EQ(got.response->status, 200);
+  EXPECT_FALSE(got.response->body.empty());
+  EXPECT_EQ(header(*got.response, "ETag"), "\"" + version + "\"");
+  EXPECT_NE(header(*got.response, "Cache-Control").find("immutable"), std::string::npos);
+  EXPECT_EQ(header(*got.response, "Content-Type").rfind("text/css", 0), 0u);
+  auto again = request("GET", path);
+  again.headers.emplace_back("If-None-Match", "\"" + version + "\"");
+  EXPECT_EQ(call(serve_asset, again, params).response->status, 304);
+  PathParams missing;
+  missing.add("version", version);
+  missing.add("file", "nope.js");
+  EXPECT_EQ(call(serve_asset, request("GET", "/assets/x/nope.js"), missing).thrown, ErrorCode::not_found);
 }
 
 TEST_F(Handlers, KeysAreValidatedBeforeAnythingIsStored) {

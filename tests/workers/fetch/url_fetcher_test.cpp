@@ -11,11 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "schemas/errors.h"
 #include "tests/workers/fetch/http_fixture.h"
+#include "tests/workers/fetch/refused_addresses.h"
 #include "workers/fetch/fetch_hooks.h"
 
 namespace imgpipe::workers::fetch {
@@ -375,6 +377,94 @@ TEST_F(Fetch, IsThreadSafe) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 4);
+}
+
+
+// ---- import safety through the fetcher, never touching a private network --
+// (issue 16). The resolver hook hands out the addresses; the connect hook
+// proves no socket toward them was ever opened.
+
+// Every refused address, reached by name and as a literal, with the
+// production policy (no address_allowed hook): forbidden before any connect.
+TEST_F(Fetch, EveryRefusedAddressIsForbiddenWithoutAConnection) {
+  config_.allow_private = false;
+  for (const char* text : test::kRefusedAddresses) {
+    const auto address = *parse_ip_literal(text);
+    hooks_.resolve = [&](const std::string&) { return std::vector<IpAddress>{address}; };
+    EXPECT_EQ(fail("http://victim.example/a.jpg").first, ErrorCode::import_forbidden) << text;
+    const std::string literal = address.v6 ? "[" + std::string(text) + "]" : std::string(text);
+    EXPECT_EQ(fail("http://" + literal + "/a.jpg").first, ErrorCode::import_forbidden) << text;
+  }
+  EXPECT_TRUE(connects().empty()) << connects().front();
+}
+
+// A name with one public and one private address is refused whatever the
+// order: curl could pick either.
+TEST_F(Fetch, NameResolvingToPublicAndPrivateAddressesIsForbidden) {
+  config_.allow_private = false;
+  const auto pub = *parse_ip_literal("93.184.216.34");
+  for (const char* text : {"10.0.0.1", "169.254.169.254", "127.0.0.1", "::1", "fd00::1"}) {
+    const auto priv = *parse_ip_literal(text);
+    for (bool private_first : {false, true}) {
+      hooks_.resolve = [&](const std::string&) {
+        return private_first ? std::vector<IpAddress>{priv, pub} : std::vector<IpAddress>{pub, priv};
+      };
+      const auto [code, message] = fail("http://mixed.example/a.jpg");
+      EXPECT_EQ(code, ErrorCode::import_forbidden) << text;
+      EXPECT_EQ(message.find(text), std::string::npos) << "the resolved address leaked: " << message;
+    }
+  }
+  EXPECT_TRUE(connects().empty());
+}
+
+// Every hop of a redirect chain is resolved, checked, and connected to
+// exactly the address that was checked.
+TEST_F(Fetch, EachRedirectHopConnectsToTheAddressItChecked) {
+  HttpFixture second(serve(response(200, "landed")), "127.0.0.3");
+  HttpFixture first([&](int fd, const std::string& req, const HttpFixture&) {
+    if (req.starts_with("GET /a ")) send_all(fd, response(302, "", "Location: /b\r\n"));
+    else if (req.starts_with("GET /b ")) send_all(fd, response(302, "", "Location: http://two.localhost:" +
+                                                                     std::to_string(second.port()) + "/c\r\n"));
+    else send_all(fd, response(404, ""));
+  }, "127.0.0.2");
+  config_.allow_private = false;
+  std::vector<std::string> checked;
+  hooks_.address_allowed = [&](const IpAddress& a) {
+    checked.push_back(a.to_string());
+    return a.to_string() == "127.0.0.2" || a.to_string() == "127.0.0.3";  // stand-ins for public addresses
+  };
+  hooks_.resolve = [&](const std::string& host) {
+    return std::vector<IpAddress>{*parse_ip_literal(host == "one.localhost" ? "127.0.0.2" : "127.0.0.3")};
+  };
+  auto r = fetch("http://one.localhost:" + std::to_string(first.port()) + "/a");
+  EXPECT_EQ(contents(), "landed");
+  EXPECT_EQ(r.redirects, 2);
+  std::vector<std::string> connected;
+  for (const auto& c : connects()) connected.push_back(c.substr(0, c.rfind(':')));
+  const std::vector<std::string> hops{"127.0.0.2", "127.0.0.2", "127.0.0.3"};
+  EXPECT_EQ(checked, hops);
+  EXPECT_EQ(connected, hops);
+}
+
+// DNS rebinding across hops: the name answered an allowed address for the
+// first request and a refused one when the redirect came back to it. The
+// second hop is refused, and nothing connects to the refused address.
+TEST_F(Fetch, RebindingOnARedirectHopIsRefusedWithoutConnecting) {
+  HttpFixture inner(serve(response(200, "secret")));  // 127.0.0.1: must never be reached
+  config_.allow_private = false;
+  hooks_.address_allowed = [](const IpAddress& a) { return a.to_string() == "127.0.0.2"; };
+  int lookups = 0;
+  hooks_.resolve = [&](const std::string&) {
+    return std::vector<IpAddress>{*parse_ip_literal(lookups++ == 0 ? "127.0.0.2" : "127.0.0.1")};
+  };
+  // The redirect names the same host, at the port where 127.0.0.1 has something to steal.
+  HttpFixture outer_to_inner(serve(response(302, "", "Location: http://rebind.localhost:" +
+                                                         std::to_string(inner.port()) + "/admin\r\n")), "127.0.0.2");
+  EXPECT_EQ(fail("http://rebind.localhost:" + std::to_string(outer_to_inner.port()) + "/").first,
+            ErrorCode::import_forbidden);
+  EXPECT_EQ(lookups, 2);
+  EXPECT_EQ(connects(), std::vector<std::string>{"127.0.0.2:" + std::to_string(outer_to_inner.port())});
+  EXPECT_EQ(inner.accepts(), 0);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "schemas/errors.h"
 #include "storage/db.h"
 #include "storage/embedded_bus.h"
 #include "tests/storage/temp_dir.h"
@@ -61,10 +62,11 @@ TEST(JobRunner, ProcessesEveryMessageOnceAndCommitsToTheEnd) {
   std::mutex m;
   std::multiset<std::string> seen;
   std::mt19937 rng(7);
-  workers::JobRunner runner(*bus, config(6), [&](const storage::BusMessage& msg) {
+  workers::JobRunner runner(*bus, config(6), [&](const storage::BusMessage& msg) -> workers::Later {
     std::this_thread::sleep_for(std::chrono::microseconds(std::hash<std::string>{}(msg.value) % 3000));
     std::lock_guard lock(m);
     seen.insert(msg.value);
+    return {};
   });
   runner.start();
   ASSERT_TRUE(eventually([&] { return committed(*bus) == 200; })) << "committed " << committed(*bus);
@@ -80,10 +82,11 @@ TEST(JobRunner, NeverCommitsPastAMessageStillInFlight) {
   publish_n(*bus, 10);
   std::atomic<bool> release{false};
   std::atomic<int> done{0};
-  workers::JobRunner runner(*bus, config(4), [&](const storage::BusMessage& msg) {
+  workers::JobRunner runner(*bus, config(4), [&](const storage::BusMessage& msg) -> workers::Later {
     if (msg.value == "2")
       while (!release) std::this_thread::sleep_for(5ms);  // offset 2 is slow
     ++done;
+    return {};
   });
   runner.start();
   ASSERT_TRUE(eventually([&] { return done == 9; }));
@@ -102,9 +105,10 @@ TEST(JobRunner, UnfinishedWorkIsDeliveredAgainAfterARestart) {
     auto bus = storage::make_embedded_bus(*db, {1});
     publish_n(*bus, 20);
     std::mutex m;
-    workers::JobRunner runner(*bus, config(1), [&](const storage::BusMessage& msg) {
+    workers::JobRunner runner(*bus, config(1), [&](const storage::BusMessage& msg) -> workers::Later {
       std::lock_guard lock(m);
       first_run.insert(msg.value);
+      return {};
     });
     runner.pause();  // nothing is taken before we look
     runner.start();
@@ -118,9 +122,10 @@ TEST(JobRunner, UnfinishedWorkIsDeliveredAgainAfterARestart) {
     auto bus = storage::make_embedded_bus(*db, {1});
     auto start_at = committed(*bus);
     std::mutex m;
-    workers::JobRunner runner(*bus, config(3), [&](const storage::BusMessage& msg) {
+    workers::JobRunner runner(*bus, config(3), [&](const storage::BusMessage& msg) -> workers::Later {
       std::lock_guard lock(m);
       second_run.insert(msg.value);
+      return {};
     });
     runner.start();
     ASSERT_TRUE(eventually([&] { return committed(*bus) == 20; }));
@@ -141,7 +146,10 @@ TEST(JobRunner, PausedRunnerTakesNothing) {
   auto db = storage::Db::open(dir.path() / "db");
   auto bus = storage::make_embedded_bus(*db, {1});
   std::atomic<int> done{0};
-  workers::JobRunner runner(*bus, config(2), [&](const storage::BusMessage&) { ++done; });
+  workers::JobRunner runner(*bus, config(2), [&](const storage::BusMessage&) -> workers::Later {
+    ++done;
+    return {};
+  });
   runner.pause();
   runner.start();
   publish_n(*bus, 5);
@@ -150,4 +158,100 @@ TEST(JobRunner, PausedRunnerTakesNothing) {
   runner.resume();
   ASSERT_TRUE(eventually([&] { return done == 5; }));
   runner.stop();
+}
+
+// A message's later part (an upload's variants) frees the job's place at
+// once but holds its offset: nothing is committed past it until it is done.
+TEST(JobRunner, ALaterPartFreesTheJobPlaceButHoldsTheCommit) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {1});
+  publish_n(*bus, 10);
+  std::atomic<bool> release{false};
+  std::atomic<int> urgent_done{0}, later_done{0};
+  workers::JobRunner runner(*bus, config(1), [&](const storage::BusMessage& msg) -> workers::Later {
+    ++urgent_done;
+    if (msg.value != "0") return {};
+    return [&] {
+      while (!release) std::this_thread::sleep_for(5ms);
+      ++later_done;
+    };
+  });
+  runner.start();
+  // One job at a time, yet all ten urgent parts ran while 0's later part waits.
+  ASSERT_TRUE(eventually([&] { return urgent_done == 10; })) << urgent_done;
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(later_done, 0);
+  EXPECT_EQ(runner.later_backlog(), 1u);
+  EXPECT_EQ(committed(*bus), 0) << "offset 0's later part is not done";
+  release = true;
+  ASSERT_TRUE(eventually([&] { return committed(*bus) == 10; }));
+  EXPECT_EQ(later_done, 1);
+  runner.stop();
+}
+
+// At --variant-backlog later parts waiting, no new message is taken: the
+// backlog (memory, and how far variants fall behind) stays bounded.
+TEST(JobRunner, AFullLaterBacklogStopsTakingMessages) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {1});
+  publish_n(*bus, 10);
+  std::atomic<bool> release{false};
+  std::atomic<int> urgent_done{0};
+  auto c = config(2);
+  c.later_limit = 3;
+  c.later_threads = 1;
+  workers::JobRunner runner(*bus, c, [&](const storage::BusMessage&) -> workers::Later {
+    ++urgent_done;
+    return [&] {
+      while (!release) std::this_thread::sleep_for(5ms);
+    };
+  });
+  runner.start();
+  ASSERT_TRUE(eventually([&] { return urgent_done >= 3; }));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(urgent_done, 3) << "taken past the backlog limit";
+  EXPECT_EQ(runner.later_backlog(), 3u);
+  release = true;
+  ASSERT_TRUE(eventually([&] { return committed(*bus) == 10; }));
+  EXPECT_EQ(urgent_done, 10);
+  runner.stop();
+}
+
+// A later part not done when the runner stopped (a crash after `ready`,
+// before the variants) comes back: its message is delivered again.
+TEST(JobRunner, ALaterPartNotDoneAtStopIsDeliveredAgain) {
+  storage::testing::TempDir dir;
+  {
+    auto db = storage::Db::open(dir.path() / "db");
+    auto bus = storage::make_embedded_bus(*db, {1});
+    publish_n(*bus, 3);
+    std::atomic<int> urgent_done{0}, later_tries{0};
+    workers::JobRunner runner(*bus, config(1), [&](const storage::BusMessage& msg) -> workers::Later {
+      ++urgent_done;
+      if (msg.value != "1") return {};
+      return [&] {  // the bus is away: never done in this run
+        ++later_tries;
+        throw schemas::Error(schemas::ErrorCode::service_unavailable, "bus away");
+      };
+    });
+    runner.start();
+    ASSERT_TRUE(eventually([&] { return urgent_done == 3 && later_tries >= 1; }));
+    runner.stop();
+    EXPECT_EQ(committed(*bus), 1) << "nothing past offset 1, whose later part is not done";
+  }
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {1});
+  std::mutex m;
+  std::set<std::string> again;
+  workers::JobRunner runner(*bus, config(1), [&](const storage::BusMessage& msg) -> workers::Later {
+    std::lock_guard lock(m);
+    again.insert(msg.value);
+    return [] {};
+  });
+  runner.start();
+  ASSERT_TRUE(eventually([&] { return committed(*bus) == 3; }));
+  runner.stop();
+  EXPECT_EQ(again, (std::set<std::string>{"1", "2"}));
 }

@@ -1,0 +1,264 @@
+#include "gateway/docs/reference.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/docs/route_docs.h"
+#include "gateway/viewer_page.h"
+#include "schemas/api_schemas.h"
+#include "schemas/errors.h"
+
+namespace imgpipe::gateway::docs {
+namespace {
+
+using B = Block;
+
+std::string method_name(routes::Method m) {
+  switch (m) {
+    case routes::GET: return "GET";
+    case routes::POST: return "POST";
+    case routes::PUT: return "PUT";
+    case routes::PATCH: return "PATCH";
+    case routes::DELETE: return "DELETE";
+  }
+  return "";
+}
+
+std::string mb(uint64_t bytes) { return std::to_string(bytes >> 20) + " MB"; }
+
+std::string access_text(Access a) {
+  switch (a) {
+    case Access::anyone: return "anonymous or with a key";
+    case Access::key_read: return "a key (read)";
+    case Access::key_write: return "a key (write)";
+  }
+  return "";
+}
+
+// "curl ..." for one route, from its entry.
+std::string curl_example(const RouteDoc& d, std::string_view base) {
+  std::string path = d.path;
+  auto fill = [&](const std::string& name, const std::string& value) {
+    if (auto at = path.find("{" + name + "}"); at != std::string::npos) path.replace(at, name.size() + 2, value);
+  };
+  fill("prefix", "ab");
+  fill("id", "IMAGE_ID");
+  fill("ext", "webp");
+  std::string cmd = "curl";
+  if (d.method != routes::GET) cmd += " -X " + method_name(d.method);
+  if (d.access != Access::anyone) cmd += " -H \"Authorization: Bearer $IMGPIPE_KEY\"";
+  for (const auto& b : d.bodies) {
+    std::string_view type = b.content_type;
+    if (type == "multipart/form-data") cmd += " -F file=@photo.jpg";
+    else if (std::string_view(b.schema) == "KeyRequest") cmd += " -H 'Content-Type: application/json' -d '{\"email\":\"you@example.com\"}'";
+    else cmd += " -H 'Content-Type: application/json' -d '{\"url\":\"https://example.com/photo.jpg\"}'";
+    break;
+  }
+  return cmd + " " + std::string(base) + path;
+}
+
+std::string fields_of(const std::string& schema_name) {
+  const auto& all = schemas::api_schemas();
+  if (!all.contains(schema_name)) return "";
+  const auto& s = all[schema_name];
+  std::string out;
+  if (!s.contains("properties")) return out;
+  auto required = s.value("required", nlohmann::json::array());
+  for (const auto& [name, p] : s["properties"].items()) {
+    bool req = std::find(required.begin(), required.end(), name) != required.end();
+    std::string type = p.contains("type") ? p["type"].dump() : p.contains("$ref") ? p["$ref"].get<std::string>().substr(21)
+                                                                                  : p.contains("const") ? p["const"].dump() : "any";
+    out += "  " + name + (req ? "" : " (optional)") + ": " + type;
+    if (p.contains("description")) out += " - " + p["description"].get<std::string>();
+    out += "\n";
+  }
+  return out;
+}
+
+Page quick_start(std::string_view base) {
+  std::string b(base);
+  return {"", "Quick start", "Upload an image and get its URLs in one request; no account needed.",
+          {{B::para, "imgpipe is a self-hosted image host that speaks the img.pro API. Upload anonymously, or create "
+                     "a key for permanent storage and your own image list.", ""},
+           {B::code, "curl -F file=@photo.jpg " + b + "/v1/upload", ""},
+           {B::para, "The answer carries `url` (the viewer page) and `src` (the file). Change `src`'s extension for "
+                     "another format, add ?size=s|m|l for a smaller size.", ""},
+           {B::para, "Machine-readable: " + b + "/openapi.json (OpenAPI 3.1), " + b + "/llms.txt and " + b +
+                         "/llms-full.txt.", ""}}};
+}
+
+Page api_reference(std::string_view base) {
+  Page p{"api", "API reference", "Every endpoint: what it takes, what it answers, its errors.", {}};
+  for (const auto& d : route_docs()) {
+    if (!d.published) continue;
+    std::string head = method_name(d.method) + " " + d.path;
+    p.blocks.push_back({B::heading, head + ": " + d.summary, d.operation_id});
+    if (*d.description) p.blocks.push_back({B::para, d.description, ""});
+    p.blocks.push_back({B::para, "Who: " + access_text(d.access) + ".", ""});
+    p.blocks.push_back({B::code, curl_example(d, base), ""});
+    for (const auto& param : d.params)
+      p.blocks.push_back({B::item, std::string(param.in) + " parameter " + param.name +
+                                       (param.required ? "" : " (optional)") + ": " + param.description, ""});
+    for (const auto& b : d.bodies)
+      p.blocks.push_back({B::code, "Body (" + std::string(b.content_type) + "), " + b.schema + ":\n" + fields_of(b.schema), ""});
+    for (const auto& a : d.answers) {
+      std::string text = std::to_string(a.status) + ": " + a.description;
+      std::string_view schema = a.schema;
+      if (!schema.empty() && schema != "binary") text += " (" + std::string(schema) + ")\n" + fields_of(a.schema);
+      p.blocks.push_back({B::code, text, ""});
+    }
+    std::string codes;
+    for (auto c : d.errors) codes += (codes.empty() ? "" : ", ") + std::string(schemas::error_info(c).code);
+    if (!codes.empty()) p.blocks.push_back({B::para, "Errors: " + codes + " (see the error reference).", ""});
+  }
+  return p;
+}
+
+Page error_reference() {
+  Page p{"errors", "Error reference",
+         "Every error has a stable code, an HTTP status and an action. Shape B bodies: {\"error\": code, "
+         "\"message\", \"action\": {\"type\", \"label\", \"seconds\"?, \"url\"?}}; shape C bodies nest it: "
+         "{\"error\": {\"type\", \"code\", \"message\", \"action\"?}}. Retryable errors carry Retry-After.",
+         {}};
+  for (const auto& e : schemas::error_table()) {
+    std::string code(e.code);
+    std::string anchor = code + "-" + std::to_string(e.http_status);
+    p.blocks.push_back({B::heading, code + " (HTTP " + std::to_string(e.http_status) + ")", anchor});
+    p.blocks.push_back({B::para, std::string(e.message), ""});
+    p.blocks.push_back({B::item, "action: " + std::string(schemas::action_name(e.action)) + ": " +
+                                     std::string(e.action_label), ""});
+    p.blocks.push_back({B::item, "shape C type: " + std::string(e.type), ""});
+    p.blocks.push_back({B::item, std::string("retry: ") + (e.retryable ? "yes, after Retry-After seconds" : "no"), ""});
+  }
+  return p;
+}
+
+Page keys_page(std::string_view base, const accounts::TierConfig& tiers) {
+  std::string b(base);
+  Page p{"keys", "Authentication and keys",
+         "Anonymous callers may create; a key lists, reads and deletes its own images.",
+         {{B::code, "curl -H 'Content-Type: application/json' -d '{\"email\":\"you@example.com\"}' " + b + "/v1/keys", ""},
+          {B::para, "The answer's `key` is shown once. Send it as `Authorization: Bearer KEY`. Open the link mailed "
+                    "to you to verify the address: until then uploads expire after " +
+                        std::to_string(tiers.unverified_retention_days) + " days.", ""},
+          {B::heading, "Tiers (this server's configuration)", "tiers"},
+          {B::item, "anonymous: " + std::to_string(tiers.anonymous.uploads_per_hour) + " uploads/hour and " +
+                        std::to_string(tiers.anonymous.uploads_per_day) + "/day per IP, files up to " +
+                        mb(tiers.anonymous.max_file_bytes) + ", kept " +
+                        std::to_string(tiers.anonymous.retention_days) + " days", ""}}};
+  for (const auto& [name, plan] : tiers.plans)
+    p.blocks.push_back({B::item, name + (name == tiers.default_plan ? " (new keys)" : "") + ": " +
+                                     std::to_string(plan.uploads_per_month) + " uploads/month, " +
+                                     mb(plan.storage_bytes) + " storage, files up to " + mb(plan.max_file_bytes), ""});
+  return p;
+}
+
+Page formats_page(std::string_view base) {
+  return {"formats", "Sizes and formats", "Every image is served in several formats and sizes from its src URL.",
+          {{B::para, "Uploads may be JPEG, PNG, WebP, GIF, AVIF or HEIC. The src URL's extension picks the served "
+                     "format: jpg, jpeg, png, webp, avif, or the original's (HEIC is served as jpg).", ""},
+           {B::item, "?size=s: short edge 320 px", ""},
+           {B::item, "?size=m: short edge 640 px", ""},
+           {B::item, "?size=l: short edge 1080 px (never upscaled; the aspect ratio is kept)", ""},
+           {B::code, "curl -o small.webp '" + std::string(base) + "/ab/IMAGE_ID.webp?size=s'", ""},
+           {B::para, "Answers carry a strong ETag and Cache-Control: immutable; If-None-Match answers 304.", ""}}};
+}
+
+Page agents_page(std::string_view base) {
+  std::string b(base);
+  return {"agents", "Agents", "How an agent discovers and uses this server.",
+          {{B::item, b + "/llms.txt: an overview with links", ""},
+           {B::item, b + "/llms-full.txt: this whole reference in plain text", ""},
+           {B::item, b + "/openapi.json: OpenAPI 3.1 of every public route, with the error codes of each", ""},
+           {B::para, "MCP: not served yet (POST /mcp is planned; see issue 12). Until then, agents call the HTTP API "
+                     "described in /openapi.json.", ""}}};
+}
+
+std::string page_path(const Page& p) { return p.slug.empty() ? "/docs" : "/docs/" + p.slug; }
+
+std::string text_of(const Page& p) {
+  std::string out = "## " + p.title + "\n\n" + p.summary + "\n\n";
+  for (const auto& b : p.blocks) {
+    switch (b.kind) {
+      case B::para: out += b.text + "\n\n"; break;
+      case B::code: out += "    " + [&] {
+        std::string s;
+        for (char c : b.text) s += c == '\n' ? std::string("\n    ") : std::string(1, c);
+        return s;
+      }() + "\n\n"; break;
+      case B::item: out += "- " + b.text + "\n"; break;
+      case B::heading: out += "\n### " + b.text + "\n\n"; break;
+    }
+  }
+  return out + "\n";
+}
+
+}  // namespace
+
+std::vector<Page> reference_pages(std::string_view base, const accounts::TierConfig& tiers) {
+  return {quick_start(base), api_reference(base), error_reference(), keys_page(base, tiers), formats_page(base),
+          agents_page(base)};
+}
+
+std::string llms_txt(std::string_view base, const accounts::TierConfig& tiers) {
+  std::string b(base);
+  std::string out = "# imgpipe\n\n> A self-hosted image host that speaks the img.pro API: upload or import an "
+                    "image, get a viewer page and a file URL in any size and format. Anonymous uploads expire; "
+                    "keys keep images and list them.\n\n"
+                    "Start with " + b + "/llms-full.txt (everything in one file) or " + b +
+                    "/openapi.json (OpenAPI 3.1).\n\n## Docs\n\n";
+  for (const auto& p : reference_pages(base, tiers))
+    out += "- [" + p.title + "](" + b + page_path(p) + "): " + p.summary + "\n";
+  out += "\n## API\n\n";
+  for (const auto& d : route_docs())
+    if (d.published)
+      out += "- [" + method_name(d.method) + " " + d.path + "](" + b + "/docs/api#" + d.operation_id + "): " +
+             d.summary + "\n";
+  out += "\n## Optional\n\n- [OpenAPI 3.1](" + b + "/openapi.json): machine-readable\n- [Full reference](" + b +
+         "/llms-full.txt): plain text\n";
+  return out;
+}
+
+std::string llms_full_txt(std::string_view base, const accounts::TierConfig& tiers) {
+  std::string out = "# imgpipe: the complete reference\n\n";
+  for (const auto& p : reference_pages(base, tiers)) out += text_of(p);
+  return out;
+}
+
+std::optional<std::string> docs_html(std::string_view slug, std::string_view base, const accounts::TierConfig& tiers) {
+  auto pages = reference_pages(base, tiers);
+  const Page* page = nullptr;
+  for (const auto& p : pages)
+    if (p.slug == slug) page = &p;
+  if (!page) return std::nullopt;
+  std::string nav;
+  for (const auto& p : pages) nav += "<a href=\"" + page_path(p) + "\">" + html_escape(p.title) + "</a> ";
+  std::string body;
+  bool in_list = false;
+  for (const auto& b : page->blocks) {
+    if (b.kind != B::item && in_list) body += "</ul>", in_list = false;
+    switch (b.kind) {
+      case B::para: body += "<p>" + html_escape(b.text) + "</p>"; break;
+      case B::code: body += "<pre>" + html_escape(b.text) + "</pre>"; break;
+      case B::item:
+        if (!in_list) body += "<ul>", in_list = true;
+        body += "<li>" + html_escape(b.text) + "</li>";
+        break;
+      case B::heading:
+        body += "<h2 id=\"" + html_escape(b.anchor) + "\"><a href=\"#" + html_escape(b.anchor) + "\">" +
+                html_escape(b.text) + "</a></h2>";
+        break;
+    }
+  }
+  if (in_list) body += "</ul>";
+  return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+         "content=\"width=device-width\"><title>" + html_escape(page->title) + " - imgpipe</title><style>"
+         "body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em;line-height:1.5}"
+         "pre{background:#f4f4f4;padding:.6em;overflow-x:auto}nav a{margin-right:1em}h2 a{color:inherit}"
+         "</style></head><body><nav>" + nav + "<a href=\"/llms-full.txt\">llms-full.txt</a> <a href=\"/openapi.json\">"
+         "openapi.json</a></nav><h1>" + html_escape(page->title) + "</h1><p>" + html_escape(page->summary) + "</p>" +
+         body + "</body></html>";
+}
+
+}  // namespace imgpipe::gateway::docs

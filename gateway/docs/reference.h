@@ -1,0 +1,40 @@
+#pragma once
+// The reference for people and agents, built from the same sources as the
+// OpenAPI document (route_docs.cpp, the error table, schemas/api/) and the
+// running configuration (tiers): /llms.txt, /llms-full.txt and the /docs
+// pages render one model, so the text and the pages say the same thing.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/accounts/plans.h"
+
+namespace imgpipe::gateway::docs {
+
+struct Block {
+  enum Kind { para, code, item, heading } kind;
+  std::string text;
+  std::string anchor;  // headings: the id the HTML page gives them
+};
+
+struct Page {
+  std::string slug;   // "" is the quick start at /docs; others at /docs/<slug>
+  std::string title;
+  std::string summary;
+  std::vector<Block> blocks;
+};
+
+// Every page, quick start first.
+std::vector<Page> reference_pages(std::string_view base_url, const accounts::TierConfig& tiers);
+
+// llmstxt.org form: title, summary, sections of links.
+std::string llms_txt(std::string_view base_url, const accounts::TierConfig& tiers);
+// Every page in plain text.
+std::string llms_full_txt(std::string_view base_url, const accounts::TierConfig& tiers);
+// The HTML of /docs/<slug>; nullopt for an unknown slug.
+std::optional<std::string> docs_html(std::string_view slug, std::string_view base_url,
+                                     const accounts::TierConfig& tiers);
+
+}  // namespace imgpipe::gateway::docs

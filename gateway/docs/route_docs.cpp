@@ -1,0 +1,160 @@
+#include "gateway/docs/route_docs.h"
+
+namespace imgpipe::gateway::docs {
+namespace {
+
+using E = schemas::ErrorCode;
+using routes::DELETE;
+using routes::GET;
+using routes::POST;
+
+constexpr const char* kIdSchema = R"({"type": "string", "minLength": 1})";
+
+// Shape C rows (POST/GET/PATCH/DELETE /v1/images, /v1/images/batch,
+// /v1/usage) get their entries here when their rows join route_table.cpp;
+// their bodies are already in schemas/api/components.schema.json.
+std::vector<RouteDoc> build() {
+  return {
+      {POST, "/v1/upload", true, "upload", "images", "Upload an image (multipart)",
+       "Stores an image sent as the multipart field `file` and answers once it is processed. Anonymous uploads "
+       "expire; a key's uploads count against its plan and may carry tags and a namespace.",
+       Access::anyone, {},
+       {{"multipart/form-data", "UploadRequest"}},
+       {{201, "The stored image.", "application/json", "ImageB", false, true}},
+       {E::bad_request, E::invalid_field, E::unauthorized, E::quota_exceeded, E::file_too_large,
+        E::unsupported_format, E::invalid_image, E::image_too_large, E::rate_limited, E::processing_timeout}},
+      {POST, "/v1/import", true, "import", "images", "Import an image from a URL",
+       "The server fetches a public http(s) URL itself (private and local addresses are refused) and stores the "
+       "image like an upload.",
+       Access::anyone, {},
+       {{"application/json", "ImportRequest"}},
+       {{201, "The stored image.", "application/json", "ImageB", false, true}},
+       {E::bad_request, E::invalid_field, E::unauthorized, E::quota_exceeded, E::file_too_large,
+        E::unsupported_format, E::invalid_image, E::image_too_large, E::import_forbidden, E::import_failed,
+        E::import_unreachable, E::import_timeout, E::rate_limited, E::processing_timeout}},
+      {POST, "/v1/keys", true, "create_key", "keys", "Create an API key",
+       "Creates a key for an email address; the secret is shown once. A verification link is mailed: once it "
+       "is opened, the key's uploads are kept permanently.",
+       Access::anyone, {},
+       {{"application/json", "KeyRequest"}},
+       {{201, "The new key and its limits.", "application/json", "KeyCreated"}},
+       {E::bad_request, E::invalid_field, E::key_limit_reached, E::rate_limited}},
+      {GET, "/v1/keys/verify", true, "verify_email", "keys", "Verify a key's email (the mailed link)",
+       "Opened in a browser from the verification mail; answers a small HTML page (400 when the link is invalid "
+       "or used, 503 when it cannot be saved now).",
+       Access::anyone,
+       {{"token", "query", true, R"({"type": "string"})", "the token of the mailed link"}},
+       {},
+       {{200, "The email is verified (HTML page).", "text/html", ""},
+        {400, "The link is invalid, used, or its key revoked (HTML page).", "text/html", ""},
+        {503, "Try again shortly (HTML page).", "text/html", ""}},
+       {}},
+      {GET, "/v1/images", true, "list_images", "images", "List your images",
+       "The key's images, newest first, optionally filtered by namespace or tag.",
+       Access::key_read,
+       {{"namespace", "query", false, R"({"type": "string"})", "only images in this namespace"},
+        {"tag", "query", false, R"({"type": "string"})", "only images with this tag"},
+        {"limit", "query", false, R"({"type": "integer", "minimum": 1, "maximum": 1000})", "at most this many"}},
+       {},
+       {{200, "The images.", "application/json", "ImageListB"}},
+       {E::unauthorized, E::invalid_field}},
+      {GET, "/v1/images/{id}", true, "get_image", "images", "Get one of your images", "",
+       Access::key_read,
+       {{"id", "path", true, kIdSchema, "the image id"}},
+       {},
+       {{200, "The image.", "application/json", "ImageB"}},
+       {E::unauthorized, E::not_found}},
+      {DELETE, "/v1/images/{id}", true, "delete_image", "images", "Delete one of your images",
+       "Removes the image and all its sizes and formats.",
+       Access::key_write,
+       {{"id", "path", true, kIdSchema, "the image id"}},
+       {},
+       {{200, "The image is deleted.", "application/json", "DeletedB"}},
+       {E::unauthorized, E::not_found}},
+      {GET, "/{prefix}/{id}.{ext}", true, "image_file", "files", "The image file, in a size and format",
+       "The `src` URL of an image. The extension picks the format (jpg, jpeg, png, webp, avif or the original's); "
+       "`size` picks a smaller rendition (short edge 320, 640 or 1080, never upscaled). Answers carry a strong "
+       "ETag and are immutable.",
+       Access::anyone,
+       {{"prefix", "path", true, R"({"type": "string"})", "the id's storage prefix, as in `src`"},
+        {"id", "path", true, kIdSchema, "the image id"},
+        {"ext", "path", true, R"({"type": "string", "enum": ["jpg", "jpeg", "png", "webp", "avif", "gif", "heic"]})",
+         "the format"},
+        {"size", "query", false, R"({"type": "string", "enum": ["s", "m", "l"]})", "s, m or l"},
+        {"If-None-Match", "header", false, R"({"type": "string"})", "an ETag seen before: 304 when unchanged"}},
+       {},
+       {{200, "The image bytes.", "image/*", "binary", true},
+        {304, "Not modified (If-None-Match matched).", "", "", true}},
+       {E::bad_request, E::not_found, E::processing_timeout}},
+      {GET, "/", false, "upload_page", "pages", "The upload page (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/{id}", true, "viewer", "pages", "The viewer page of an image (HTML)",
+       "The `url` of an image: a page with the image and its Open Graph tags.", Access::anyone,
+       {{"id", "path", true, kIdSchema, "the image id"}},
+       {},
+       {{200, "The page.", "text/html", ""}},
+       {E::not_found}},
+      {GET, "/keys", false, "keys_page", "pages", "Get a key (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/plans", false, "plans_page", "pages", "The plans of this instance (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/assets/{version}/{file}", false, "asset", "pages", "A page's CSS or JavaScript", "", Access::anyone, {},
+       {}, {}, {}},
+      {GET, "/openapi.json", true, "openapi", "documentation", "This OpenAPI 3.1 document",
+       "Generated from the route table, the error table and the body schemas.", Access::anyone, {}, {},
+       {{200, "The document.", "application/json", ""}}, {}},
+      {GET, "/llms.txt", true, "llms_txt", "documentation", "An overview for agents (llmstxt.org)", "",
+       Access::anyone, {}, {}, {{200, "Plain text.", "text/plain", ""}}, {}},
+      {GET, "/llms-full.txt", true, "llms_full_txt", "documentation", "The complete reference in plain text", "",
+       Access::anyone, {}, {}, {{200, "Plain text.", "text/plain", ""}}, {}},
+      {GET, "/docs", true, "docs", "documentation", "Docs: quick start (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/docs/api", true, "docs_api", "documentation", "Docs: API reference (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/docs/errors", true, "docs_errors", "documentation", "Docs: error reference (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/docs/keys", true, "docs_keys", "documentation", "Docs: authentication and keys (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/docs/formats", true, "docs_formats", "documentation", "Docs: sizes and formats (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/docs/agents", true, "docs_agents", "documentation", "Docs: agents (HTML)", "", Access::anyone, {}, {},
+       {{200, "The page.", "text/html", ""}}, {}},
+      {GET, "/healthz", true, "healthz", "operations", "Liveness", "", Access::anyone, {}, {},
+       {{200, "The process is up.", "application/json", "Status"}}, {}},
+      {GET, "/readyz", true, "readyz", "operations", "Readiness",
+       "Ready once the image index has caught up with the images topic.", Access::anyone, {}, {},
+       {{200, "Ready.", "application/json", "Status"}, {503, "Still catching up.", "application/json", "Status"}},
+       {}},
+      {GET, "/metrics", false, "metrics", "operations", "Prometheus metrics", "", Access::anyone, {}, {},
+       {{200, "Metrics.", "text/plain", ""}}, {}},
+      {GET, "/admin/keys", false, "admin_list_keys", "admin", "List keys (loopback admin)", "", Access::anyone, {},
+       {}, {}, {}},
+      {POST, "/admin/keys/{key_id}/plan", false, "admin_set_plan", "admin", "Set a key's plan (loopback admin)", "",
+       Access::anyone, {}, {}, {}, {}},
+      {POST, "/admin/keys/{key_id}/revoke", false, "admin_revoke", "admin", "Revoke a key (loopback admin)", "",
+       Access::anyone, {}, {}, {}, {}},
+      {POST, "/admin/backup", false, "admin_backup", "admin", "Write a checkpoint for `imgpipe backup` (loopback admin)",
+       "", Access::anyone, {}, {}, {}, {}},
+  };
+}
+
+}  // namespace
+
+const std::vector<schemas::ErrorCode>& common_errors() {
+  static const std::vector<schemas::ErrorCode> codes = {E::headers_too_large, E::internal_error,
+                                                        E::service_unavailable};
+  return codes;
+}
+
+const std::vector<RouteDoc>& route_docs() {
+  static const std::vector<RouteDoc> docs = build();
+  return docs;
+}
+
+const RouteDoc* find_route_doc(routes::Method method, std::string_view path) {
+  for (const auto& d : route_docs())
+    if (d.method == method && path == d.path) return &d;
+  return nullptr;
+}
+
+}  // namespace imgpipe::gateway::docs
