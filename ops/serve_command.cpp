@@ -9,13 +9,13 @@
 #include "gateway/gateway.h"
 #include "gateway/http/http_server.h"
 #include "ops/bus_setup.h"
+#include "ops/s3_store_setup.h"
 #include "ops/serve_metrics.h"
 #include "ops/serve_options.h"
 #include "ops/worker_status.h"
 #include "schemas/metrics.h"
 #include "schemas/log.h"
 #include "storage/blob_store.h"
-#include "storage/s3/s3_blob_store.h"
 #include "storage/db.h"
 #include "storage/image_index.h"
 #include "storage/leftover_sweeper.h"
@@ -50,23 +50,21 @@ BusOptions bus_options(const ServeOptions& o) {
 
 namespace {
 
-// The S3 store of --blob-store, checked before anything starts: a process
-// that cannot write there refuses to start with the reason.
-std::shared_ptr<storage::RemoteBlobs> open_remote_blobs(const ServeOptions& options) {
-  storage::s3::S3Config cfg;
-  cfg.endpoint = options.s3_endpoint;
-  cfg.region = options.s3_region;
-  cfg.path_style = options.s3_path_style;
-  try {
-    storage::s3::parse_s3_location(options.blob_store, cfg);
-    storage::s3::credentials_from_environment(cfg);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(std::string("--blob-store: ") + e.what());
-  }
-  auto store = std::make_shared<storage::s3::S3BlobStore>(std::move(cfg));
-  store->check_writable();
-  log::info("blob_store", {{"store", options.blob_store}, {"endpoint", store->client().config().endpoint}});
-  return store;
+// The blob store: a folder (--blob-dir or the data dir), or with
+// --blob-store an S3 store, checked before anything starts, in front of
+// which that folder is a bounded read cache.
+void open_remote_store(const ServeOptions& options, storage::BlobStore& blobs) {
+  if (options.blob_store.empty()) return;
+  // The cache evicts what it holds: it must never be the old store itself.
+  std::error_code ec;
+  if (!options.blob_fallback.empty() && std::filesystem::equivalent(options.blob_fallback, blobs.root(), ec))
+    throw std::runtime_error("--blob-fallback " + options.blob_fallback +
+                             " is this process's own blob folder (its cache with --blob-store); give a new --blob-dir");
+  blobs.set_remote(open_s3_store({options.blob_store, options.s3_endpoint, options.s3_region, options.s3_path_style}),
+                   options.blob_cache_mb << 20);
+  if (options.blob_fallback.empty()) return;
+  blobs.set_fallback(options.blob_fallback);
+  log::info("blob_fallback", {{"dir", options.blob_fallback}});
 }
 
 }  // namespace
@@ -81,7 +79,7 @@ int serve_command(const char* command, int argc, char** argv) {
     auto db = storage::Db::open(data / "index");
     storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir),
                              options.storage.staging_dir);
-    if (!options.blob_store.empty()) blobs.set_remote(open_remote_blobs(options));
+    open_remote_store(options, blobs);
     // Kafka: refuse to start on missing or misconfigured topics (a clear
     // message naming `imgpipe topics create`), rather than fail every upload.
     require_topics(bus_options(options));

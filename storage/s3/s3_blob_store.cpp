@@ -180,6 +180,19 @@ void S3BlobStore::put_manifest(const std::string& name, std::string_view content
 
 std::optional<std::string> S3BlobStore::get_manifest(const std::string& name) { return read_key(manifest_key(name)); }
 
+void S3BlobStore::remove_manifest(const std::string& name) { client_.delete_object(manifest_key(name)); }
+
+std::vector<RemoteEntry> S3BlobStore::list(RemoteArea area) {
+  const char* folder = area == RemoteArea::blobs ? "blobs/" : area == RemoteArea::staging ? "staging/" : "manifests/";
+  std::vector<RemoteEntry> out;
+  for (auto& o : client_.list_objects(key(folder))) {
+    auto name = o.key.substr(o.key.rfind('/') + 1);  // blobs/ab/<sha256>: the sha256
+    if (name.empty() || name.front() == '.') continue;  // the start-up write check's probe
+    out.push_back({std::move(name), o.size, o.modified});
+  }
+  return out;
+}
+
 void S3BlobStore::put_blob(const std::string& sha, std::string_view bytes) {
   client_.put_object(blob_key(sha), bytes, /*create_only=*/true);
 }
@@ -221,14 +234,20 @@ bool S3BlobStore::get_staged_to(const std::string& name, const std::filesystem::
   return true;
 }
 
-void S3BlobStore::put_staged_from(const std::string& name, const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw schemas::Error(schemas::ErrorCode::service_unavailable, "The staged upload is not readable.");
-  auto writer = stage(name);
-  std::string buffer(1 << 16, '\0');
-  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
-    writer->write(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
-  writer->finish();
+namespace {
+class StagedObject : public RemoteWriter {
+ public:
+  explicit StagedObject(std::unique_ptr<ObjectWriter> writer) : writer_(std::move(writer)) {}
+  void write(std::string_view bytes) override { writer_->write(bytes); }
+  void finish() override { writer_->finish(); }
+
+ private:
+  std::unique_ptr<ObjectWriter> writer_;
+};
+}  // namespace
+
+std::unique_ptr<RemoteWriter> S3BlobStore::open_staged(const std::string& name) {
+  return std::make_unique<StagedObject>(stage(name));
 }
 
 }  // namespace imgpipe::storage::s3

@@ -80,13 +80,15 @@ class S3BlobStore : public RemoteBlobs {
 
   void put_manifest(const std::string& name, std::string_view content) override;
   std::optional<std::string> get_manifest(const std::string& name) override;
+  void remove_manifest(const std::string& name) override;
+  std::vector<RemoteEntry> list(RemoteArea area) override;
 
   // RemoteBlobs, for BlobStore::set_remote.
   void put_blob(const std::string& sha256, std::string_view bytes) override;
   std::optional<uint64_t> blob_size(const std::string& sha256) override { return size_of(sha256); }
   bool get_blob_to(const std::string& sha256, const std::filesystem::path& file) override;
   void remove_blob(const std::string& sha256) override { remove(sha256); }
-  void put_staged_from(const std::string& name, const std::filesystem::path& file) override;
+  std::unique_ptr<RemoteWriter> open_staged(const std::string& name) override;
   bool get_staged_to(const std::string& name, const std::filesystem::path& file) override;
 
   // Object keys, for the claim check in a job and for tools.

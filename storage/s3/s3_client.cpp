@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <cctype>
 #include <map>
 #include <memory>
@@ -317,8 +319,23 @@ void S3Client::delete_object(const std::string& key) {
   if (resp.status / 100 != 2 && resp.status != 404) refuse("delete", key, resp.status, resp.body);
 }
 
+namespace {
+// ListObjectsV2's LastModified, e.g. 2026-11-27T15:05:48.000Z; the epoch if unreadable.
+std::chrono::system_clock::time_point parse_iso8601(const std::string& text) {
+  std::tm tm{};
+  if (::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return {};
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
+}  // namespace
+
 std::vector<std::string> S3Client::list_keys(const std::string& prefix) {
   std::vector<std::string> keys;
+  for (auto& o : list_objects(prefix)) keys.push_back(std::move(o.key));
+  return keys;
+}
+
+std::vector<ObjectInfo> S3Client::list_objects(const std::string& prefix) {
+  std::vector<ObjectInfo> objects;
   std::string token;
   for (;;) {
     Request req;
@@ -326,10 +343,16 @@ std::vector<std::string> S3Client::list_keys(const std::string& prefix) {
                 "list-type=2&prefix=" + aws_encode(prefix);
     const auto resp = perform(req);
     if (resp.status / 100 != 2) refuse("list", prefix, resp.status, resp.body);
-    for (auto& k : xml_all(resp.body, "Key")) keys.push_back(std::move(k));
-    if (xml_first(resp.body, "IsTruncated") != "true") return keys;
+    for (const auto& entry : xml_all(resp.body, "Contents")) {
+      ObjectInfo o;
+      o.key = xml_first(entry, "Key");
+      o.size = std::strtoull(xml_first(entry, "Size").c_str(), nullptr, 10);
+      o.modified = parse_iso8601(xml_first(entry, "LastModified"));
+      objects.push_back(std::move(o));
+    }
+    if (xml_first(resp.body, "IsTruncated") != "true") return objects;
     token = xml_first(resp.body, "NextContinuationToken");
-    if (token.empty()) return keys;
+    if (token.empty()) return objects;
   }
 }
 

@@ -7,6 +7,7 @@
 // code for the operator's log. Keys are whole object keys (prefix included).
 // Thread-safe: each request uses its own curl handle.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -27,6 +28,12 @@ class S3Failure : public schemas::Error {
   std::string s3_code;  // e.g. "NoSuchBucket", "InvalidAccessKeyId"
 };
 
+struct ObjectInfo {
+  std::string key;
+  uint64_t size = 0;
+  std::chrono::system_clock::time_point modified;  // to the second
+};
+
 class S3Client {
  public:
   explicit S3Client(S3Config cfg);
@@ -43,7 +50,8 @@ class S3Client {
                   std::optional<uint64_t> length = std::nullopt);
   // Deleting a missing key is not an error.
   void delete_object(const std::string& key);
-  // Keys under `prefix` (ListObjectsV2, every page).
+  // Objects under `prefix` (ListObjectsV2, every page).
+  std::vector<ObjectInfo> list_objects(const std::string& prefix);
   std::vector<std::string> list_keys(const std::string& prefix);
 
   // Multipart upload: create, upload parts (1-based, at least 5 MiB but the

@@ -13,21 +13,11 @@
 
 #include "schemas/errors.h"
 #include "storage/blob_store.h"
+#include "tests/storage/s3/s3_test_config.h"
 #include "tests/storage/temp_dir.h"
 
 namespace imgpipe::storage::s3 {
 namespace {
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-// A fresh prefix per test so runs never see each other's objects.
-std::string fresh_prefix() {
-  std::random_device rd;
-  return "test/" + std::to_string(rd()) + std::to_string(rd());
-}
 
 // Bytes that do not repeat in a way a store could deduplicate.
 std::string pseudo_random_bytes(size_t n, uint32_t seed) {
@@ -40,13 +30,8 @@ std::string pseudo_random_bytes(size_t n, uint32_t seed) {
 class S3Store : public ::testing::Test {
  protected:
   void SetUp() override {
-    cfg.endpoint = env("IMGPIPE_TEST_S3");
-    if (cfg.endpoint.empty()) GTEST_FAIL() << "IMGPIPE_TEST_S3 is not set (ops/test starts SeaweedFS: ops/s3/start)";
-    cfg.bucket = env("IMGPIPE_TEST_S3_BUCKET");
-    cfg.access_key = env("IMGPIPE_TEST_S3_ACCESS_KEY");
-    cfg.secret_key = env("IMGPIPE_TEST_S3_SECRET_KEY");
-    cfg.path_style = true;  // an IP address endpoint
-    cfg.prefix = fresh_prefix();
+    cfg = testenv::test_store_config();
+    if (cfg.endpoint.empty()) GTEST_FAIL();
   }
   S3Config cfg;
 };
@@ -218,10 +203,13 @@ TEST_F(S3Store, LocalStoresShareBlobsStagedUploadsAndManifestsThroughTheBucket) 
 
   const std::string upload = pseudo_random_bytes(70000, 5);
   {
-    std::ofstream f(a.staging_dir() / "u1.upload", std::ios::binary);
-    f.write(upload.data(), static_cast<std::streamsize>(upload.size()));
+    auto writer = a.open_remote_staged("u1.upload");
+    ASSERT_NE(writer, nullptr);
+    writer->write(std::string_view(upload).substr(0, 1000));
+    writer->write(std::string_view(upload).substr(1000));
+    writer->finish();
   }
-  a.publish_staged("u1.upload");
+  EXPECT_FALSE(std::filesystem::exists(a.staging_dir() / "u1.upload")) << "streamed to the store, not staged here";
   ASSERT_TRUE(b.fetch_staged("u1.upload"));
   std::ifstream in(b.staging_dir() / "u1.upload", std::ios::binary);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), upload);
