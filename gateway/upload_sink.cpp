@@ -61,6 +61,7 @@ UploadSink::UploadSink(storage::BlobStore& blobs, std::string staged_name, std::
 
 UploadSink::~UploadSink() {
   if (file_) std::fclose(file_);
+  remote_.reset();  // unfinished: aborted in the store
   if (!done_) {
     std::error_code ignored;
     std::filesystem::remove(path_, ignored);  // aborted: leave nothing behind
@@ -71,10 +72,13 @@ void UploadSink::begin_file(const MultipartPart& part) {
   if (seen_file_) throw Error(ErrorCode::bad_request, "Send exactly one 'file' part.");
   seen_file_ = true;
   staged_.original_filename = part.filename.value_or("");
+  pending_.reserve(kWriteBatch);
+  // Workers on other machines read it from there; a failure is a 503.
+  remote_ = blobs_.open_remote_staged(staged_.file_name);
+  if (remote_) return;
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) staging_failed(errno);
   std::setvbuf(file_, nullptr, _IONBF, 0);  // pending_ is the buffer
-  pending_.reserve(kWriteBatch);
 }
 
 void UploadSink::file_data(const char* data, size_t size) {
@@ -93,7 +97,9 @@ void UploadSink::file_data(const char* data, size_t size) {
 void UploadSink::write_pending() {
   if (pending_.empty()) return;
   hash_.update(pending_.data(), pending_.size());
-  if (std::fwrite(pending_.data(), 1, pending_.size(), file_) != pending_.size()) staging_failed(errno);
+  if (remote_)
+    remote_->write(pending_);
+  else if (std::fwrite(pending_.data(), 1, pending_.size(), file_) != pending_.size()) staging_failed(errno);
   pending_.clear();
 }
 
@@ -114,10 +120,14 @@ void UploadSink::finish(Respond respond) {
   // No fsync here: a 201 waits for the worker to store the normalised original
   // durably, and a staged file lost to a machine crash before that fails its
   // sha256 check, so nobody was ever told it was kept (docs/architecture.md).
-  int err = std::fflush(file_) == 0 ? 0 : errno;
-  if (std::fclose(file_) != 0 && err == 0) err = errno;
-  file_ = nullptr;
-  if (err != 0) staging_failed(err);
+  if (remote_) {
+    remote_->finish();  // a failure is a 503 and no job is sent
+  } else {
+    int err = std::fflush(file_) == 0 ? 0 : errno;
+    if (std::fclose(file_) != 0 && err == 0) err = errno;
+    file_ = nullptr;
+    if (err != 0) staging_failed(err);
+  }
   staged_.sha256 = hash_.hex();
   done_ = true;
   on_complete_(std::move(staged_), std::move(respond));

@@ -1,5 +1,6 @@
 #pragma once
-// Streams a multipart upload to a staging file: never whole in memory,
+// Streams a multipart upload to a staging file, or with a remote store
+// (--blob-store) straight into its staging area: never whole in memory,
 // hashed and sniffed as it goes, stopped at the caller's byte limit.
 
 #include <cstdio>
@@ -49,6 +50,7 @@ class UploadSink : public BodySink {
   std::function<void(StagedUpload, Respond)> on_complete_;
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;
+  std::unique_ptr<storage::RemoteWriter> remote_;  // instead of file_ with a remote store
   storage::Sha256 hash_;
   // File bytes not yet hashed and written. The multipart parser hands data
   // over in pieces cut at every CR (about 256 bytes apart in a JPEG): batched,

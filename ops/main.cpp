@@ -26,6 +26,7 @@ Commands:
   replay    re-run past ingest jobs from an offset or a time
   backup    snapshot a running server into a folder (backup --to DIR)
   restore   bring a backup back into a new data dir (restore --from DIR --data-dir NEW)
+  blobs     move a folder blob store into S3 (blobs migrate --from DIR --to s3://BUCKET/PREFIX)
   keys      list API keys, change a key's plan, revoke a key (on a running server)
   mail      the outbox of verification mail and its delivery (mail ls, mail show ID)
   errors    print the error reference (every code, HTTP status and action)
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
   if (command == "replay") return imgpipe::ops::replay_command(argc - 1, argv + 1);
   if (command == "backup") return imgpipe::ops::backup_command(argc - 1, argv + 1);
   if (command == "restore") return imgpipe::ops::restore_command(argc - 1, argv + 1);
+  if (command == "blobs") return imgpipe::ops::blobs_command(argc - 1, argv + 1);
   if (command == "keys") return imgpipe::ops::keys_command(argc - 1, argv + 1);
   if (command == "mail") return imgpipe::ops::mail_command(argc - 1, argv + 1);
   if (command == "errors") {

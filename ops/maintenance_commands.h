@@ -11,5 +11,7 @@ int replay_command(int argc, char** argv);
 int backup_command(int argc, char** argv);
 // imgpipe restore: a backup into a new data dir.
 int restore_command(int argc, char** argv);
+// imgpipe blobs migrate: a folder blob store into an S3 store, verified and resumable.
+int blobs_command(int argc, char** argv);
 
 }  // namespace imgpipe::ops

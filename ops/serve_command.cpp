@@ -9,6 +9,7 @@
 #include "gateway/gateway.h"
 #include "gateway/http/http_server.h"
 #include "ops/bus_setup.h"
+#include "ops/s3_store_setup.h"
 #include "ops/serve_metrics.h"
 #include "ops/serve_options.h"
 #include "ops/worker_status.h"
@@ -47,6 +48,27 @@ BusOptions bus_options(const ServeOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// The blob store: a folder (--blob-dir or the data dir), or with
+// --blob-store an S3 store, checked before anything starts, in front of
+// which that folder is a bounded read cache.
+void open_remote_store(const ServeOptions& options, storage::BlobStore& blobs) {
+  if (options.blob_store.empty()) return;
+  // The cache evicts what it holds: it must never be the old store itself.
+  std::error_code ec;
+  if (!options.blob_fallback.empty() && std::filesystem::equivalent(options.blob_fallback, blobs.root(), ec))
+    throw std::runtime_error("--blob-fallback " + options.blob_fallback +
+                             " is this process's own blob folder (its cache with --blob-store); give a new --blob-dir");
+  blobs.set_remote(open_s3_store({options.blob_store, options.s3_endpoint, options.s3_region, options.s3_path_style}),
+                   options.blob_cache_mb << 20);
+  if (options.blob_fallback.empty()) return;
+  blobs.set_fallback(options.blob_fallback);
+  log::info("blob_fallback", {{"dir", options.blob_fallback}});
+}
+
+}  // namespace
+
 int serve_command(const char* command, int argc, char** argv) {
   auto options = parse_serve_options(command, argc, argv);
   auto signals = block_signals();
@@ -57,6 +79,7 @@ int serve_command(const char* command, int argc, char** argv) {
     auto db = storage::Db::open(data / "index");
     storage::BlobStore blobs(options.blob_dir.empty() ? data : std::filesystem::path(options.blob_dir),
                              options.storage.staging_dir);
+    open_remote_store(options, blobs);
     // Kafka: refuse to start on missing or misconfigured topics (a clear
     // message naming `imgpipe topics create`), rather than fail every upload.
     require_topics(bus_options(options));

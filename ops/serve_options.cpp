@@ -42,6 +42,12 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("help,h", "show this help")
       ("data-dir", po::value(&o.data_dir)->default_value(o.data_dir), "folder for the index, blobs and staging (created)")
       ("blob-dir", po::value(&o.blob_dir), "folder for blobs and staging if not --data-dir: shared by every gateway and worker of a distributed install")
+      ("blob-store", po::value(&o.blob_store), "s3://BUCKET/PREFIX: blobs, staged uploads and manifests in an S3-compatible bucket (credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); --blob-dir is then a local cache")
+      ("s3-endpoint", po::value(&o.s3_endpoint), "S3 endpoint URL, e.g. http://10.0.0.5:8333; default: AWS S3 in --s3-region")
+      ("s3-region", po::value(&o.s3_region)->default_value(o.s3_region), "S3 region for signing")
+      ("s3-path-style", po::bool_switch(&o.s3_path_style), "path-style addressing (endpoint/bucket/key), needed for an endpoint given as an IP address")
+      ("blob-cache-mb", po::value(&o.blob_cache_mb)->default_value(o.blob_cache_mb), "with --blob-store: size of the local disk cache of blobs read from the store (under --blob-dir or --data-dir), least recently used out first")
+      ("blob-fallback", po::value(&o.blob_fallback), "with --blob-store, while `imgpipe blobs migrate` moves a folder store there: that folder, read for what the store has not got yet (docs/operations.md)")
       ("log-level", po::value(&o.log_level)->default_value(o.log_level), "debug, info, warn or error; logs are JSON lines on stderr")
       ("kafka", po::value(&o.kafka), "Kafka bootstrap servers HOST:PORT[,...]; unset: the embedded bus in --data-dir")
       ("kafka-config", po::value(&kafka_config)->composing(), "librdkafka setting key=value, repeatable (SASL, TLS, tuning)")
@@ -132,6 +138,8 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   if (command != "worker")
     for (auto& p : check_account_options(vm, o.accounts)) problems.push_back(std::move(p));
   for (auto& p : check_storage_options(vm, o.storage)) problems.push_back(std::move(p));
+  if (!o.blob_fallback.empty() && o.blob_store.empty()) problems.push_back("--blob-fallback needs --blob-store");
+  if (o.blob_cache_mb == 0) problems.push_back("--blob-cache-mb must be positive");
   if (command != "serve" && o.kafka.empty()) problems.push_back("imgpipe " + command + " needs --kafka");
   if (!problems.empty()) {
     for (const auto& p : problems) std::cerr << "imgpipe " << command << ": " << p << "\n";

@@ -17,6 +17,11 @@ namespace imgpipe::ops {
 struct ServeOptions {
   std::string data_dir = "./data";
   std::string blob_dir;  // --blob-dir: empty = data_dir; a shared filesystem when gateways and workers run apart
+  std::string blob_store;  // --blob-store s3://BUCKET/PREFIX: blobs, staging and manifests in S3 (docs/s3.md)
+  std::string s3_endpoint, s3_region = "us-east-1";
+  bool s3_path_style = false;
+  uint64_t blob_cache_mb = 1024;  // --blob-cache-mb: the local read cache of the store's blobs
+  std::string blob_fallback;      // --blob-fallback DIR: the old folder store, read during a move
   std::string log_level = "info";
   std::string kafka;                                       // empty: the embedded bus
   std::vector<std::pair<std::string, std::string>> kafka_config;

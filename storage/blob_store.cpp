@@ -195,15 +195,69 @@ BlobStore::BlobStore(fs::path root, fs::path staging)
   }
 }
 
-fs::path BlobStore::path_of(const std::string& sha256) const {
+fs::path BlobStore::local_path(const std::string& sha256) const {
   require_sha256(sha256);
   return blobs_ / sha256.substr(0, 2) / sha256;
+}
+
+// Brings a blob from the remote store into blobs/ (temp file, rename), so
+// callers that open files (libvips, the file responder) work unchanged.
+bool BlobStore::fetch_blob(const std::string& sha256) const {
+  const auto target = local_path(sha256);
+  const auto tmp = temp_path(target.parent_path());
+  bool found = false;
+  try {
+    found = remote_->get_blob_to(sha256, tmp) || copy_from_fallback(fs::path("blobs") / sha256.substr(0, 2) / sha256, tmp);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (!found) {
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), target.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    io_failure("rename", target, err);
+  }
+  return true;
+}
+
+// During a move to a remote store (--blob-fallback DIR): what is not there
+// yet is read from the old folder (same layout), so no request fails.
+bool BlobStore::copy_from_fallback(const fs::path& relative, const fs::path& to) const {
+  if (fallback_.empty()) return false;
+  std::error_code ec;
+  fs::copy_file(fallback_ / relative, to, fs::copy_options::overwrite_existing, ec);
+  if (!ec) return true;
+  if (ec == std::errc::no_such_file_or_directory) return false;
+  io_failure("copy from --blob-fallback", fallback_ / relative, ec.value());
+}
+
+void BlobStore::set_remote(std::shared_ptr<RemoteBlobs> remote, uint64_t cache_bytes) {
+  remote_ = std::move(remote);
+  cache_ = remote_ ? std::make_unique<BlobCache>(blobs_, cache_bytes) : nullptr;
+}
+
+fs::path BlobStore::path_of(const std::string& sha256) const {
+  auto path = local_path(sha256);
+  if (!remote_) return path;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 && (!fetch_blob(sha256) || ::stat(path.c_str(), &st) != 0))
+    return path;  // in neither: the caller finds no file
+  cache_->used(sha256, static_cast<uint64_t>(st.st_size));
+  return path;
 }
 
 bool BlobStore::contains(const std::string& sha256) const {
   if (!valid_sha256(sha256)) return false;
   struct stat st {};
-  return ::stat(path_of(sha256).c_str(), &st) == 0;
+  if (::stat(local_path(sha256).c_str(), &st) == 0) return true;
+  if (!remote_) return false;
+  if (remote_->blob_size(sha256).has_value()) return true;
+  const auto old = fallback_ / "blobs" / sha256.substr(0, 2) / sha256;
+  return !fallback_.empty() && ::stat(old.c_str(), &st) == 0;
 }
 
 std::optional<uint64_t> BlobStore::size_of(const std::string& sha256) const {
@@ -221,8 +275,13 @@ std::optional<std::string> BlobStore::read(const std::string& sha256) const {
 std::string BlobStore::put(std::string_view bytes) {
   auto sha = sha256_hex(bytes);
   std::shared_lock lock(sweep_mu_);
-  if (touch(path_of(sha))) return sha;
-  auto target = path_of(sha);
+  if (remote_) {
+    remote_->put_blob(sha, bytes);
+    note_remote_put(sha);
+    return sha;
+  }
+  const auto target = local_path(sha);
+  if (touch(target)) return sha;
   ensure_dir(target.parent_path());
   write_atomically(target, bytes);
   return sha;
@@ -238,19 +297,92 @@ std::optional<uint64_t> BlobStore::remove_if_older(const fs::path& file, fs::fil
   return ec ? 0 : size;
 }
 
+// An hour covers any put() until the manifest or index entry that refers to
+// the blob is written (from then on the sweeper sees the reference).
+void BlobStore::note_remote_put(const std::string& sha256) {
+  constexpr auto kRemembered = std::chrono::hours(1);
+  const auto now = std::chrono::system_clock::now();
+  std::lock_guard lock(puts_mu_);
+  remote_puts_[sha256] = now;
+  if (remote_puts_.size() % 4096 == 0)
+    std::erase_if(remote_puts_, [&](const auto& p) { return p.second < now - kRemembered; });
+}
+
+std::vector<RemoteEntry> BlobStore::list_remote(RemoteArea area) const {
+  return remote_ ? remote_->list(area) : std::vector<RemoteEntry>{};
+}
+
+bool BlobStore::remove_remote_if_older(RemoteArea area, const RemoteEntry& entry,
+                                       std::chrono::system_clock::time_point cutoff) {
+  std::unique_lock lock(sweep_mu_);
+  if (!remote_ || entry.modified >= cutoff) return false;
+  switch (area) {
+    case RemoteArea::blobs: {
+      {
+        std::lock_guard puts(puts_mu_);
+        auto it = remote_puts_.find(entry.name);
+        if (it != remote_puts_.end() && it->second >= cutoff) return false;
+      }
+      remote_->remove_blob(entry.name);
+      cache_->forget(entry.name);
+      ::unlink(local_path(entry.name).c_str());  // its cached copy, if any
+      break;
+    }
+    case RemoteArea::staging:
+      remote_->remove_staged(entry.name);
+      break;
+    case RemoteArea::manifests:
+      remote_->remove_manifest(entry.name);
+      break;
+  }
+  return true;
+}
+
 void BlobStore::remove(const std::string& sha256) {
   if (!valid_sha256(sha256)) return;
-  remove_file(path_of(sha256));
+  if (remote_) {
+    remote_->remove_blob(sha256);
+    cache_->forget(sha256);
+  }
+  remove_file(local_path(sha256));
 }
 
 void BlobStore::put_manifest(const std::string& name, std::string_view content) {
   require_manifest_name(name);
+  if (remote_) return remote_->put_manifest(name, content);
   write_atomically(manifests_ / name, content);
 }
 
 std::optional<std::string> BlobStore::get_manifest(const std::string& name) const {
   require_manifest_name(name);
-  return read_whole(manifests_ / name);
+  if (!remote_) return read_whole(manifests_ / name);
+  if (auto text = remote_->get_manifest(name)) return text;
+  return fallback_.empty() ? std::nullopt : read_whole(fallback_ / "manifests" / name);
+}
+
+std::unique_ptr<RemoteWriter> BlobStore::open_remote_staged(const std::string& name) {
+  require_manifest_name(name);
+  return remote_ ? remote_->open_staged(name) : nullptr;
+}
+
+bool BlobStore::fetch_staged(const std::string& name) {
+  require_manifest_name(name);
+  const auto path = staging_ / name;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return true;
+  if (!remote_) return false;
+  if (remote_->get_staged_to(name, path)) return true;
+  const auto tmp = temp_path(staging_);
+  if (copy_from_fallback(fs::path("staging") / name, tmp) && ::rename(tmp.c_str(), path.c_str()) == 0) return true;
+  ::unlink(tmp.c_str());
+  return false;
+}
+
+void BlobStore::remove_staged(const std::string& name) {
+  require_manifest_name(name);
+  if (remote_) remote_->remove_staged(name);
+  std::error_code ignored;
+  fs::remove(staging_ / name, ignored);
 }
 
 // --- sha256 through OpenSSL's EVP interface ---

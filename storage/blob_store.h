@@ -6,10 +6,17 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/blob_cache.h"
+#include "storage/remote_blobs.h"
 
 namespace imgpipe::storage {
 
@@ -45,8 +52,46 @@ class BlobStore {
   // Returns the bytes freed, or nothing when the file was kept (or gone).
   std::optional<uint64_t> remove_if_older(const std::filesystem::path& file, std::filesystem::file_time_type cutoff);
 
+  // With a remote store (--blob-store s3://...), blobs, staged uploads and
+  // manifests live there: put() writes only to it, path_of() and read()
+  // fetch a blob missing here into blobs/ first: a cache filled by reads,
+  // held to `cache_bytes` (--blob-cache-mb), least recently used out first.
+  static constexpr uint64_t kDefaultCacheBytes = uint64_t{1} << 30;
+  void set_remote(std::shared_ptr<RemoteBlobs> remote, uint64_t cache_bytes = kDefaultCacheBytes);
+  bool has_remote() const { return remote_ != nullptr; }
+  const BlobCache* cache() const { return cache_.get(); }  // null without a remote store
+  // --blob-fallback DIR, while `imgpipe blobs migrate` moves a folder store
+  // there: blobs, staged uploads and manifests the remote store has not got
+  // yet are read from DIR (never written there).
+  void set_fallback(std::filesystem::path dir) { fallback_ = std::move(dir); }
+  // Staged uploads by file name. With a remote store an upload streams
+  // straight into its staging area (open_remote_staged; nullptr without one:
+  // stage to staging_dir()); fetch brings it here when it is missing (false
+  // when it is nowhere); remove deletes it here and there.
+  std::unique_ptr<RemoteWriter> open_remote_staged(const std::string& name);
+  bool fetch_staged(const std::string& name);
+  void remove_staged(const std::string& name);
+
+  // For the leftover sweeper, with a remote store: what one of its areas
+  // holds, and the removal of a listed object unless it changed at or after
+  // `cutoff`. A blob counts as changed when a put() of its bytes (which the
+  // store leaves as it is, create-only) came then: the dedup a new image
+  // just made survives, as with a folder's refreshed file time.
+  std::vector<RemoteEntry> list_remote(RemoteArea area) const;
+  bool remove_remote_if_older(RemoteArea area, const RemoteEntry& entry, std::chrono::system_clock::time_point cutoff);
+
  private:
+  std::filesystem::path local_path(const std::string& sha256) const;
+  bool fetch_blob(const std::string& sha256) const;
+  void note_remote_put(const std::string& sha256);
+  bool copy_from_fallback(const std::filesystem::path& relative, const std::filesystem::path& to) const;
+
   std::filesystem::path root_, blobs_, staging_, manifests_;
+  std::shared_ptr<RemoteBlobs> remote_;
+  std::unique_ptr<BlobCache> cache_;  // of blobs/, with a remote store
+  std::filesystem::path fallback_;     // --blob-fallback
+  std::mutex puts_mu_;
+  std::unordered_map<std::string, std::chrono::system_clock::time_point> remote_puts_;  // the last hour's
   mutable std::shared_mutex sweep_mu_;  // put()s shared, remove_if_older() exclusive
 };
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <unordered_set>
+#include <vector>
 
 #include "schemas/messages.h"
 
@@ -106,34 +107,61 @@ SweepReport LeftoverSweeper::sweep() {
       r.bytes_freed += *freed;
     }
   };
+  // With a remote store (--blob-store) the same rules apply to its objects;
+  // the local blobs/ is then only a read cache (BlobCache bounds it).
+  const bool remote = blobs_.has_remote();
+  const auto remote_cutoff = std::chrono::system_clock::now() - config_.grace;
+  auto remove_remote = [&](RemoteArea area, const RemoteEntry& e, uint64_t& count) {
+    if (blobs_.remove_remote_if_older(area, e, remote_cutoff)) {
+      ++count;
+      r.bytes_freed += e.size;
+      return true;
+    }
+    return false;
+  };
   // Decided before any listing: a job published after this point staged its
   // file after it too, so the grace period covers it.
   const auto pending = pending_jobs(bus_, config_.worker_group);
+  const bool judge = config_.collect_blobs && pending.complete && (!index_ready_ || index_ready_());
+  r.blobs_checked = judge;
+  std::unordered_set<std::string> refs;
+
+  // The rules, each once, for the folder and a remote store alike.
+  auto staged_is_leftover = [&](const std::string& name) {
+    return pending.complete && !pending.staged_names.count(name);
+  };
+  // Manifests of images the index has not got and no pending job will announce.
+  auto manifest_is_leftover = [&](const fs::path& name) {
+    const auto id = name.stem().string();
+    return judge && name.extension() == ".json" && !pending.image_ids.count(id) && !db_.get(cf::images, id);
+  };
+  auto blob_is_leftover = [&](const std::string& sha256) { return judge && !refs.count(sha256); };
 
   std::error_code ec;
   for (fs::directory_iterator it(blobs_.staging_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     const auto& p = it->path();
     if (is_temp(p))
       remove(p, r.temp_files);
-    else if (pending.complete && !pending.staged_names.count(p.filename().string()))
+    else if (staged_is_leftover(p.filename().string()))
       remove(p, r.staged_files);
   }
+  for (const auto& e : blobs_.list_remote(RemoteArea::staging))
+    if (!(staged_is_leftover(e.name) && remove_remote(RemoteArea::staging, e, r.staged_files))) r.staging_bytes += e.size;
 
-  // Manifests of images the index has not got and no pending job will announce.
-  const bool judge = config_.collect_blobs && pending.complete && (!index_ready_ || index_ready_());
-  r.blobs_checked = judge;
   for (fs::directory_iterator it(blobs_.manifests_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     const auto& p = it->path();
     if (is_temp(p)) {
       remove(p, r.temp_files);
       continue;
     }
-    const auto id = p.stem().string();
-    if (judge && p.extension() == ".json" && !pending.image_ids.count(id) && !db_.get(cf::images, id))
-      remove(p, r.manifests);
+    if (manifest_is_leftover(p.filename())) remove(p, r.manifests);
   }
+  std::vector<std::string> remote_manifests;
+  if (judge)
+    for (const auto& e : blobs_.list_remote(RemoteArea::manifests))
+      if (!(manifest_is_leftover(e.name) && remove_remote(RemoteArea::manifests, e, r.manifests)))
+        remote_manifests.push_back(e.name);
 
-  std::unordered_set<std::string> refs;
   if (judge) {
     for (const auto* family : {cf::images, cf::variants})
       db_.scan(family, "", [&](std::string_view, std::string_view v) {
@@ -143,6 +171,15 @@ SweepReport LeftoverSweeper::sweep() {
     for (fs::directory_iterator it(blobs_.manifests_dir(), ec), end; !ec && it != end; it.increment(ec))
       if (!is_temp(it->path()))
         if (auto text = blobs_.get_manifest(it->path().filename().string())) add_refs(refs, *text);
+    for (const auto& name : remote_manifests)
+      if (auto text = blobs_.get_manifest(name)) add_refs(refs, *text);
+  }
+  if (remote && judge) {
+    for (const auto& e : blobs_.list_remote(RemoteArea::blobs)) {
+      if (blob_is_leftover(e.name) && remove_remote(RemoteArea::blobs, e, r.blobs)) continue;
+      ++r.blob_files;
+      r.blob_bytes += e.size;
+    }
   }
   for (fs::directory_iterator fan(blobs_.blobs_dir(), ec), end; !ec && fan != end; fan.increment(ec)) {
     std::error_code inner;
@@ -152,7 +189,8 @@ SweepReport LeftoverSweeper::sweep() {
         remove(p, r.temp_files);
         continue;
       }
-      if (judge && !refs.count(p.filename().string())) {
+      if (remote) continue;  // a cached copy: the store's object was judged above
+      if (blob_is_leftover(p.filename().string())) {
         uint64_t before = r.blobs;
         remove(p, r.blobs);
         if (r.blobs > before) continue;
@@ -163,7 +201,7 @@ SweepReport LeftoverSweeper::sweep() {
       if (!size_ec) r.blob_bytes += size;
     }
   }
-  r.staging_bytes = folder_bytes(blobs_.staging_dir());
+  r.staging_bytes += folder_bytes(blobs_.staging_dir());
   r.finished_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (r.temp_files + r.staged_files + r.manifests + r.blobs > 0)

@@ -43,8 +43,11 @@ constexpr NamedStep kAfterReadySteps[] = {
 // a staged upload that failed to decode would fail the same way again.
 void discard_failed_source(const JobContext& ctx) {
   if (!ctx.source_is_temporary || ctx.source.empty()) return;
-  std::error_code ignored;
-  std::filesystem::remove(ctx.source, ignored);
+  try {
+    ctx.services.blobs.remove_staged(ctx.source.filename().string());
+  } catch (const std::exception&) {
+    // An unreachable remote store: its lifecycle rule removes it (docs/s3.md).
+  }
 }
 
 double ms_since(std::chrono::steady_clock::time_point t) {

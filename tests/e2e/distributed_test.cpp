@@ -5,6 +5,9 @@
 // the broker stopped for 20 s under load) must never lose an acknowledged
 // upload nor produce a duplicate. Then an outside producer (kcat) submits an
 // import job and a garbage message. Runs only with IMGPIPE_E2E_BUS=kafka.
+// With IMGPIPE_TEST_S3 set (ops/test starts SeaweedFS) there is no shared
+// folder at all: every process has its own --data-dir and the blobs, staged
+// uploads and manifests are in the bucket (--blob-store s3://...).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -49,17 +52,31 @@ class Distributed : public ::testing::Test {
                   "--partitions", "4"});
     ASSERT_EQ(r.exit_code, 0) << r.out;
     fs::create_directories(root_ / "blobs");
+    if (s3_mode()) {
+      // A store of our own too: this test stops and starts it.
+      for (int attempt = 0; attempt < 5 && s3_endpoint_.empty(); ++attempt) {
+        s3_port_ = free_port();
+        auto r = run({(source_dir() / "ops/s3/start").string(), "--port", std::to_string(s3_port_), "--data",
+                      (root_ / "s3").string()},
+                     120s);
+        if (r.exit_code == 0) s3_endpoint_ = "http://127.0.0.1:" + std::to_string(s3_port_);
+        else run({(source_dir() / "ops/s3/stop").string(), "--data", (root_ / "s3").string()});
+      }
+      ASSERT_FALSE(s3_endpoint_.empty()) << "could not start a test S3 store";
+      // The children inherit the credentials (ops/s3/common.sh's test identity).
+      ::setenv("AWS_ACCESS_KEY_ID", std::getenv("IMGPIPE_TEST_S3_ACCESS_KEY"), 1);
+      ::setenv("AWS_SECRET_ACCESS_KEY", std::getenv("IMGPIPE_TEST_S3_SECRET_KEY"), 1);
+    }
     // Hundreds of anonymous uploads from one IP: lift the per-IP rate limits.
     std::ofstream(root_ / "plans.json") << R"({"anonymous": {"uploads_per_hour": 1000000, "uploads_per_day": 1000000}})";
     for (int i = 0; i < 2; ++i) {
       ports_[i] = free_port();
       gateways_[i] = std::make_unique<Proc>(
-          std::vector<std::string>{imgpipe_binary().string(), "gateway", "--kafka", broker_, "--topic-prefix", prefix_,
-                                   "--data-dir", (root_ / ("g" + std::to_string(i))).string(), "--blob-dir",
-                                   (root_ / "blobs").string(), "--listen", "127.0.0.1:" + std::to_string(ports_[i]),
-                                   "--public-url", "http://127.0.0.1:" + std::to_string(ports_[i]),
-                                   "--ingest-timeout", "30", "--io-threads", "2", "--plans-file",
-                                   (root_ / "plans.json").string()},
+          with_blobs({imgpipe_binary().string(), "gateway", "--kafka", broker_, "--topic-prefix", prefix_,
+                                   "--data-dir", (root_ / ("g" + std::to_string(i))).string(), "--listen",
+                                   "127.0.0.1:" + std::to_string(ports_[i]), "--public-url",
+                                   "http://127.0.0.1:" + std::to_string(ports_[i]), "--ingest-timeout", "30",
+                                   "--io-threads", "2", "--plans-file", (root_ / "plans.json").string()}),
           root_ / ("gateway" + std::to_string(i) + ".log"));
       gateways_[i]->start();
       start_worker(i);
@@ -71,15 +88,45 @@ class Distributed : public ::testing::Test {
 
   static void start_worker(int i) {
     workers_[i] = std::make_unique<Proc>(
-        std::vector<std::string>{imgpipe_binary().string(), "worker", "--kafka", broker_, "--topic-prefix", prefix_,
-                                 "--data-dir", (root_ / ("w" + std::to_string(i))).string(), "--blob-dir",
-                                 (root_ / "blobs").string(), "--workers", "4", "--image-threads", "1",
+        with_blobs({imgpipe_binary().string(), "worker", "--kafka", broker_, "--topic-prefix", prefix_,
+                                 "--data-dir", (root_ / ("w" + std::to_string(i))).string(), "--workers", "4",
+                                 "--image-threads", "1",
                                  "--import-allow-private",
                                  // A killed member leaves the group after 6 s, not 45 s.
                                  "--kafka-config", "session.timeout.ms=6000", "--kafka-config",
-                                 "heartbeat.interval.ms=1000"},
+                                 "heartbeat.interval.ms=1000"}),
         root_ / ("worker" + std::to_string(i) + ".log"));
     workers_[i]->start();
+  }
+
+  static bool s3_mode() { return std::getenv("IMGPIPE_TEST_S3") != nullptr; }
+  static std::string s3_prefix() { return "dist" + std::to_string(::getpid()); }
+
+  // Where blobs go: the bucket, or one folder shared by every process.
+  static std::vector<std::string> blob_args() {
+    if (!s3_mode()) return {"--blob-dir", (root_ / "blobs").string()};
+    return {"--blob-store", "s3://" + std::string(std::getenv("IMGPIPE_TEST_S3_BUCKET")) + "/" + s3_prefix(),
+            "--s3-endpoint", s3_endpoint_, "--s3-path-style"};
+  }
+
+  static std::vector<std::string> with_blobs(std::vector<std::string> argv) {
+    for (auto& a : blob_args()) argv.push_back(std::move(a));
+    return argv;
+  }
+
+  // A manifest as the workers wrote it; empty when there is none yet.
+  static std::string read_manifest(const std::string& id) {
+    if (!s3_mode()) {
+      std::error_code ec;
+      const auto path = root_ / "blobs" / "manifests" / (id + ".json");
+      return fs::exists(path, ec) ? read_file(path) : "";
+    }
+    auto r = run({"/usr/bin/curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user",
+                  std::string(std::getenv("IMGPIPE_TEST_S3_ACCESS_KEY")) + ":" + std::getenv("IMGPIPE_TEST_S3_SECRET_KEY"),
+                  "-H", "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                  s3_endpoint_ + "/" + std::getenv("IMGPIPE_TEST_S3_BUCKET") + "/" +
+                      s3_prefix() + "/manifests/" + id + ".json"});
+    return r.exit_code == 0 ? r.out : "";
   }
 
   static void TearDownTestSuite() {
@@ -87,6 +134,7 @@ class Distributed : public ::testing::Test {
     for (auto& p : gateways_) p.reset();
     if (!root_.empty()) {
       run({(source_dir() / "ops/kafka/stop").string(), "--data", (root_ / "kafka").string(), "--wait", "10"});
+      if (s3_mode()) run({(source_dir() / "ops/s3/stop").string(), "--data", (root_ / "s3").string()});
       if (std::getenv("IMGPIPE_TEST_KEEP") == nullptr) fs::remove_all(root_);
     }
   }
@@ -167,6 +215,8 @@ class Distributed : public ::testing::Test {
 
   inline static fs::path root_;
   inline static std::string broker_;
+  inline static std::string s3_endpoint_;
+  inline static int s3_port_ = 0;
   inline static std::string prefix_ = "dist" + std::to_string(::getpid()) + ".";
   inline static int ports_[2] = {0, 0};
   inline static std::unique_ptr<Proc> gateways_[2], workers_[2];
@@ -195,6 +245,9 @@ TEST_F(Distributed, KillingAWorkerUnderLoadLosesNothing) {
   auto statuses = load(1000, 1150);
   loading = false;
   killer.join();
+  // A child dies with the thread that forked it (PR_SET_PDEATHSIG): the
+  // worker the killer thread started is gone with it; start it from here.
+  start_worker(1);
   for (auto& [s, n] : statuses) EXPECT_TRUE(s == 201 || s == 503) << n << " answers with status " << s;
   EXPECT_GT(statuses[201], 0);
   expect_all_served();
@@ -226,7 +279,41 @@ TEST_F(Distributed, BrokerOutageAnswers503AndRecoversByItself) {
   int ok = 0;
   ASSERT_TRUE(eventually([&] { ok = load(next, next + 4)[201]; next += 4; return ok == 4; }, 120s, 1s))
       << gateways_[0]->tail();
-  for (int i = 0; i < 2; ++i) EXPECT_TRUE(gateways_[i]->alive() && workers_[i]->alive());
+  for (int i = 0; i < 2; ++i)
+    EXPECT_TRUE(gateways_[i]->alive() && workers_[i]->alive()) << gateways_[i]->tail() << workers_[i]->tail();
+  expect_all_served();
+  expect_lag_drains();
+}
+
+// The bucket gone for 20 s under load: uploads answer 201 or 503 (with
+// Retry-After), nothing acknowledged is lost, and service resumes by itself.
+TEST_F(Distributed, StoreOutageAnswers503AndRecoversByItself) {
+  if (!s3_mode()) GTEST_SKIP() << "blobs in a shared folder: no store to stop (set IMGPIPE_TEST_S3; ops/test does)";
+  std::atomic<bool> loading{true};
+  std::map<long, int> statuses;
+  std::thread outage([&] {
+    std::this_thread::sleep_for(2s);
+    run({(source_dir() / "ops/s3/stop").string(), "--data", (root_ / "s3").string()});
+    std::this_thread::sleep_for(20s);
+    auto r = run({(source_dir() / "ops/s3/start").string(), "--port", std::to_string(s3_port_), "--data",
+                  (root_ / "s3").string()},
+                 120s);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    loading = false;
+  });
+  int next = 3000;
+  while (loading) {
+    for (auto& [s, n] : load(next, next + 8)) statuses[s] += n;
+    next += 8;
+  }
+  outage.join();
+  for (auto& [s, n] : statuses) EXPECT_TRUE(s == 201 || s == 503) << n << " answers with status " << s;
+  EXPECT_GT(statuses[503], 0) << "the outage was not noticed";
+  int ok = 0;
+  ASSERT_TRUE(eventually([&] { ok = load(next, next + 4)[201]; next += 4; return ok == 4; }, 120s, 1s))
+      << gateways_[0]->tail();
+  for (int i = 0; i < 2; ++i)
+    EXPECT_TRUE(gateways_[i]->alive() && workers_[i]->alive()) << gateways_[i]->tail() << workers_[i]->tail();
   expect_all_served();
   expect_lag_drains();
 }
@@ -274,10 +361,9 @@ TEST_F(Distributed, OneETagForAVariantBeforeAndAfterTheWorkersEvent) {
       for (std::string line; std::getline(log, line);)
         done |= line.find("\"job_done\"") != std::string::npos && line.find(id) != std::string::npos;
     }
-    const auto path = root_ / "blobs" / "manifests" / (id + ".json");
-    std::error_code ec;
-    if (!done || !fs::exists(path, ec)) return false;
-    return nlohmann::json::parse(read_file(path), nullptr, false)["variants"].size() == 6;
+    const auto manifest = done ? read_manifest(id) : "";
+    if (manifest.empty()) return false;
+    return nlohmann::json::parse(manifest, nullptr, false)["variants"].size() == 6;
   }, 60s)) << workers_[0]->tail();
   ask_both();
   for (const auto& path : wanted) {

@@ -32,6 +32,7 @@ void locate_upload(JobContext& ctx) {
     throw Error(ErrorCode::bad_request, "The staged file name is not a plain file name.");
   ctx.source = ctx.services.blobs.staging_dir() / name;
   ctx.source_is_temporary = true;
+  ctx.services.blobs.fetch_staged(name.string());  // from the remote store, staged by another machine
   std::ifstream in(ctx.source, std::ios::binary);
   if (!in) throw Error(ErrorCode::invalid_image, "The uploaded file is no longer staged; upload it again.");
   storage::Sha256 hash;

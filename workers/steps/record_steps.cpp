@@ -46,9 +46,12 @@ void store_original(JobContext& ctx) {
 
 void announce_ready(JobContext& ctx) {
   publish_event(ctx, "ready");
-  if (ctx.source_is_temporary) {
-    std::error_code ignored;
-    std::filesystem::remove(ctx.source, ignored);
+  if (!ctx.source_is_temporary) return;
+  try {
+    ctx.services.blobs.remove_staged(ctx.source.filename().string());
+  } catch (const std::exception&) {
+    // The image is ready; a staged object the store did not delete now is
+    // left to its lifecycle rule (docs/s3.md).
   }
 }
 
