@@ -39,7 +39,7 @@ def check(cond, what):
 
 def png(width, height):
     """A real RGB PNG (a gradient), so the server's decoders see an image."""
-    rows = b"".join(b"\x00" + bytes((x * 7 % 256, y * 5 % 256, (x + y) % 256) for x in range(width)) for y in range(height))
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (x * 7 % 256, y * 5 % 256, (x + y) % 256)) for y in range(height))
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
@@ -193,7 +193,7 @@ async def run_errors(base):
     # Oversized base64 (this server: 1 MB anonymous files). Just over the
     # file limit: the upload's own limit answers a tool error.
     async with Client(base + "/mcp") as client:
-        big = os.urandom((1 << 20) + 20000)
+        big = png(8, 8) + os.urandom((1 << 20) + 20000)  # an image by its magic bytes, over 1 MB
         r = await client.call_tool("create_image_from_base64", {"data": base64.b64encode(big).decode()})
         check(error_code(r) == "file_too_large", f"base64 over the tier limit is file_too_large ({error_code(r)})")
         # Far over: the message itself is refused before it is read, as a JSON-RPC error.
