@@ -11,7 +11,7 @@ Gateway::Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& i
       events_(bus, index),
       ingest_(config_, bus, events_),
       src_(config_, index, blobs),
-      images_(config_, bus, index, accounts.ledger()),
+      images_(config_, bus, index, events_),
       retention_(config_, bus, index, blobs, accounts.ledger(),
                  [this] { return accounts_.ready() && ready(); },
                  [this](const std::string& owner) { return accounts_.owner_is_permanent(owner); }),

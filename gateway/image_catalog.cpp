@@ -1,30 +1,84 @@
 #include "gateway/image_catalog.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 
 #include "gateway/image_ids.h"
 #include "schemas/log.h"
 
 namespace imgpipe::gateway {
+namespace {
+
+using schemas::Error;
+using schemas::ErrorCode;
+
+constexpr auto kApplyDeadline = std::chrono::seconds(10);  // for this gateway's index to show the change
+
+// The cursor is the listing key of the last item shown, hex-encoded: opaque
+// to clients, and still a valid place to resume after inserts and deletes.
+std::string to_cursor(std::string_view position) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : position) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string from_cursor(const std::string& cursor) {
+  auto bad = [] {
+    auto e = Error(ErrorCode::invalid_field, "The cursor is not one this API returned.");
+    e.extra_json = R"({"details": {"cursor": "use pagination.next_cursor of the previous page"}})";
+    return e;
+  };
+  if (cursor.size() % 2 || cursor.size() < 18 || cursor.size() > 200) throw bad();
+  std::string out;
+  for (size_t i = 0; i < cursor.size(); i += 2) {
+    auto nibble = [&](char c) {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      throw bad();
+    };
+    out += static_cast<char>(nibble(cursor[i]) * 16 + nibble(cursor[i + 1]));
+  }
+  return out;
+}
+
+bool has_label(const schemas::ImageRecord& r, const Label& l) {
+  auto it = r.labels.find(l.first);
+  return it != r.labels.end() && it->second == l.second;
+}
+
+}  // namespace
 
 ImageCatalog::ImageCatalog(const GatewayConfig& config, storage::Bus& bus, storage::ImageIndex& index,
-                           accounts::UsageLedger& ledger)
-    : config_(config), bus_(bus), index_(index), ledger_(ledger) {}
+                           ImageEventFollower& events)
+    : config_(config), bus_(bus), index_(index), events_(events) {}
 
-std::vector<schemas::ImageRecord> ImageCatalog::list(const std::string& owner, const ImageFilter& filter) {
-  std::vector<schemas::ImageRecord> records;
-  for (const auto& id : ledger_.images_of(owner)) {
+ImagePage ImageCatalog::list(const std::string& owner, const ImageQuery& query) {
+  ImagePage page;
+  std::optional<Label> first;
+  if (!query.labels.empty()) first = query.labels.front();
+  std::string last_position;
+  index_.list_owner(owner, first, query.cursor.empty() ? std::string() : from_cursor(query.cursor), [&](const std::string& id, std::string_view position) {
     auto r = index_.get(id);
-    if (!r || r->owner != owner || config_.expired(*r)) continue;
-    if (!filter.ns.empty() && r->ns != filter.ns) continue;
-    if (!filter.tag.empty() && std::find(r->tags.begin(), r->tags.end(), filter.tag) == r->tags.end()) continue;
-    records.push_back(std::move(*r));
-  }
-  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
-    return a.created_at != b.created_at ? a.created_at > b.created_at : a.id < b.id;
+    if (!r || r->owner != owner || config_.expired(*r)) return true;
+    if (!query.ns.empty() && r->ns != query.ns) return true;
+    if (!query.tag.empty() && std::find(r->tags.begin(), r->tags.end(), query.tag) == r->tags.end()) return true;
+    for (const auto& l : query.labels)
+      if (!has_label(*r, l)) return true;
+    if (page.images.size() == query.limit) {  // one more match: there is a next page
+      page.has_more = true;
+      page.next_cursor = to_cursor(last_position);
+      return false;
+    }
+    page.images.push_back(std::move(*r));
+    last_position = std::string(position);
+    return true;
   });
-  if (records.size() > filter.limit) records.resize(filter.limit);
-  return records;
+  return page;
 }
 
 std::optional<schemas::ImageRecord> ImageCatalog::get(const std::string& owner, std::string_view id) {
@@ -33,15 +87,29 @@ std::optional<schemas::ImageRecord> ImageCatalog::get(const std::string& owner, 
   return record;
 }
 
-void ImageCatalog::remove(const std::string& id, std::function<void(std::optional<schemas::Error>)> done) {
-  schemas::ImageEvent event;
-  event.type = "deleted";
-  event.image_id = id;
-  bus_.publish(storage::topics::images, id, schemas::encode(event),
-               [id, done = std::move(done)](std::optional<schemas::Error> err) {
-                 if (!err) log::info("image_deleted", {{"image_id", id}});
-                 done(std::move(err));
-               });
+void ImageCatalog::update(const schemas::ImageRecord& record, const std::string& request_id, ChangeDone done) {
+  publish(schemas::ImageEvent{"updated", record.id, request_id, record, std::nullopt}, std::move(done));
+}
+
+void ImageCatalog::remove(const std::string& id, const std::string& request_id, ChangeDone done) {
+  publish(schemas::ImageEvent{"deleted", id, request_id, std::nullopt, std::nullopt}, std::move(done));
+}
+
+void ImageCatalog::publish(schemas::ImageEvent event, ChangeDone done) {
+  // Whichever comes first answers: the bus's refusal, or the event applied
+  // here. A durable event not applied in time still answers success.
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  auto finish = [once, done = std::move(done)](std::optional<Error> err) {
+    if (!once->exchange(true)) done(std::move(err));
+  };
+  auto id = event.image_id;
+  auto type = event.type;
+  events_.await(id, std::chrono::steady_clock::now() + kApplyDeadline,
+                [finish](const std::optional<schemas::ImageEvent>&) { finish(std::nullopt); }, event.request_id);
+  bus_.publish(storage::topics::images, id, schemas::encode(event), [id, type, finish](std::optional<Error> err) {
+    if (err) return finish(std::move(err));
+    log::info(type == "deleted" ? "image_deleted" : "image_updated", {{"image_id", id}});
+  });
 }
 
 }  // namespace imgpipe::gateway

@@ -1,16 +1,17 @@
 #pragma once
-// A key's own images, as the image routes see them: listed, read and
-// deleted by owner. The owner always comes from the caller's key; another
-// owner's image is "not there" exactly like one that never was.
+// A key's own images, as the image routes see them: listed, read, updated
+// and deleted by owner. The owner always comes from the caller's key;
+// another owner's image is "not there" exactly like one that never was.
 
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
-#include "gateway/accounts/usage_ledger.h"
 #include "gateway/gateway_config.h"
+#include "gateway/image_events.h"
 #include "schemas/errors.h"
 #include "schemas/messages.h"
 #include "storage/bus.h"
@@ -18,29 +19,50 @@
 
 namespace imgpipe::gateway {
 
-struct ImageFilter {
-  std::string ns;   // namespace; empty: any
-  std::string tag;  // lowercased; empty: any
-  size_t limit = 100;
+using Label = std::pair<std::string, std::string>;
+
+struct ImageQuery {
+  std::vector<Label> labels;  // all must match (the first is read from its own index)
+  std::string ns;             // namespace; empty: any
+  std::string tag;            // lowercased; empty: any
+  size_t limit = 50;
+  std::string cursor;         // opaque, from a previous page's next_cursor; empty: the newest
 };
+
+struct ImagePage {
+  std::vector<schemas::ImageRecord> images;  // newest first
+  bool has_more = false;
+  std::string next_cursor;  // set when has_more
+};
+
+// A change published by the catalog: done(nullopt) once this gateway's index
+// applied it (so the caller reads its own write), or done(error) when the
+// bus refused it.
+using ChangeDone = std::function<void(std::optional<schemas::Error>)>;
 
 class ImageCatalog {
  public:
   ImageCatalog(const GatewayConfig& config, storage::Bus& bus, storage::ImageIndex& index,
-               accounts::UsageLedger& ledger);
+               ImageEventFollower& events);
 
-  // The owner's live images, newest first.
-  std::vector<schemas::ImageRecord> list(const std::string& owner, const ImageFilter& filter);
+  // One page of the owner's live images; throws Error(invalid_field) for a
+  // cursor this service did not make. Cost: the page's length (plus the
+  // images a namespace/tag/second-label filter skips), never the owner's total.
+  ImagePage list(const std::string& owner, const ImageQuery& query);
   // The image when it is live and the owner's.
   std::optional<schemas::ImageRecord> get(const std::string& owner, std::string_view id);
-  // Publishes its `deleted` event; `done` gets the bus's error, if any.
-  void remove(const std::string& id, std::function<void(std::optional<schemas::Error>)> done);
+  // Publishes an `updated` event with the whole new record.
+  void update(const schemas::ImageRecord& record, const std::string& request_id, ChangeDone done);
+  // Publishes its `deleted` event.
+  void remove(const std::string& id, const std::string& request_id, ChangeDone done);
 
  private:
+  void publish(schemas::ImageEvent event, ChangeDone done);
+
   const GatewayConfig& config_;
   storage::Bus& bus_;
   storage::ImageIndex& index_;
-  accounts::UsageLedger& ledger_;
+  ImageEventFollower& events_;
 };
 
 }  // namespace imgpipe::gateway

@@ -37,10 +37,10 @@ void ImageEventFollower::stop() {
 }
 
 void ImageEventFollower::await(const std::string& image_id, std::chrono::steady_clock::time_point deadline,
-                               OutcomeCallback done) {
+                               OutcomeCallback done, std::string request_id) {
   std::lock_guard lock(mutex_);
   if (deadline_cap_) deadline = std::min(deadline, *deadline_cap_);
-  waiters_.emplace(image_id, Waiter{deadline, std::move(done), std::chrono::steady_clock::now()});
+  waiters_.emplace(image_id, Waiter{deadline, std::move(done), std::chrono::steady_clock::now(), std::move(request_id)});
 }
 
 void ImageEventFollower::cap_deadlines(std::chrono::steady_clock::time_point until) {
@@ -62,13 +62,20 @@ void ImageEventFollower::apply(const storage::BusMessage& message, storage::Writ
 }
 
 void ImageEventFollower::deliver(const schemas::ImageEvent& event) {
-  if (event.type != "ready" && event.type != "failed") return;
+  const bool outcome = event.type == "ready" || event.type == "failed";
   std::vector<OutcomeCallback> due;
   {
     std::lock_guard lock(mutex_);
     auto [first, last] = waiters_.equal_range(event.image_id);
-    for (auto it = first; it != last; ++it) due.push_back(std::move(it->second.done));
-    waiters_.erase(first, last);
+    for (auto it = first; it != last;) {
+      const auto& want = it->second.request_id;
+      if (want.empty() ? outcome : want == event.request_id) {
+        due.push_back(std::move(it->second.done));
+        it = waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
   for (auto& done : due) done(event);
 }

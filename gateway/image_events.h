@@ -29,7 +29,10 @@ class ImageEventFollower {
   void stop();
 
   // Register before publishing the job, so the outcome cannot be missed.
-  void await(const std::string& image_id, std::chrono::steady_clock::time_point deadline, OutcomeCallback done);
+  // `request_id` set: waits for that request's own event of any type (an
+  // update or delete applied here), not for the job's ready/failed.
+  void await(const std::string& image_id, std::chrono::steady_clock::time_point deadline, OutcomeCallback done,
+             std::string request_id = {});
   size_t waiting() const;
   // Shutdown: every wait, present and future, ends by `until` at the latest
   // (then its request gets 503 with Retry-After), so the HTTP drain can
@@ -53,6 +56,7 @@ class ImageEventFollower {
     std::chrono::steady_clock::time_point deadline;
     OutcomeCallback done;
     std::chrono::steady_clock::time_point since;
+    std::string request_id;
   };
   // While requests have waited long, checks that the bus still answers; if
   // it does not, they get their 503 now instead of at their deadline.

@@ -36,6 +36,14 @@ UploadSink::UploadSink(storage::BlobStore& blobs, std::string staged_name, std::
     if (part.name == "name") field_ = &staged_.name;
     else if (part.name == "tags") field_ = &staged_.tags;
     else if (part.name == "namespace") field_ = &staged_.ns;
+    else if (part.name == "caption") field_ = &staged_.caption;
+    else if (part.name == "labels") field_ = &staged_.labels;
+    else if (part.name == "metadata") field_ = &staged_.metadata;
+    else if (part.name == "ttl") field_ = &staged_.ttl;
+    else if (part.name == "public") {
+      staged_.has_public = true;
+      field_ = &staged_.is_public;
+    }
     if (field_ != nullptr && !seen_fields_.insert(part.name).second)
       throw Error(ErrorCode::bad_request, "The multipart field '" + part.name + "' is sent more than once.");
     return field_ != nullptr;  // unknown fields are skipped

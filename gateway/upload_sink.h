@@ -23,6 +23,9 @@ struct StagedUpload {
   std::string name;       // the `name` field, if sent
   std::string tags;       // the `tags` field, raw
   std::string ns;         // the `namespace` field, raw
+  // The image API's text fields (POST /v1/images), raw; checked by image_fields.h.
+  std::string caption, labels, metadata, is_public, ttl;
+  bool has_public = false;
 };
 
 class UploadSink : public BodySink {

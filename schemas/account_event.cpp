@@ -17,7 +17,8 @@ using json_fields::field;
 json account_json(const Account& a) {
   return {{"key_id", a.key_id},     {"key_hash", a.key_hash},   {"email", a.email},
           {"name", a.name},         {"plan", a.plan},           {"verified", a.verified},
-          {"revoked", a.revoked},   {"created_at", a.created_at}, {"verified_at", a.verified_at}, {"version", a.version}};
+          {"revoked", a.revoked},   {"created_at", a.created_at}, {"verified_at", a.verified_at}, {"version", a.version},
+          {"abilities", a.abilities}};
 }
 
 Account account_from(const json& j) {
@@ -33,12 +34,27 @@ Account account_from(const json& j) {
   a.created_at = field<int64_t>(j, "created_at");
   a.verified_at = j.value("verified_at", int64_t{0});
   a.version = j.value("version", int64_t{0});
+  // Keys made before abilities existed may do both.
+  if (auto ab = j.find("abilities"); ab != j.end() && !ab->is_null()) {
+    if (!ab->is_array()) bad("'abilities' must be a list");
+    a.abilities.clear();
+    for (const auto& x : *ab) {
+      if (!x.is_string() || (x != "read" && x != "write")) bad("'abilities' holds only \"read\" and \"write\"");
+      a.abilities.push_back(x.get<std::string>());
+    }
+  }
   if (a.key_id.empty()) bad("'key_id' is empty");
   if (a.key_hash.size() != 64) bad("'key_hash' must be 64 hex characters");
   return a;
 }
 
 }  // namespace
+
+bool Account::can(const std::string& ability) const {
+  for (const auto& a : abilities)
+    if (a == ability) return true;
+  return false;
+}
 
 std::string encode(const AccountEvent& e) {
   return json{{"type", e.type}, {"v", kSchemaVersion}, {"at", e.at}, {"account", account_json(e.account)}}.dump();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace imgpipe::schemas {
 
@@ -20,6 +21,8 @@ struct Account {
   int64_t created_at = 0;   // unix seconds
   int64_t verified_at = 0;  // 0 = not verified
   int64_t version = 0;      // +1 per change: an index never goes back to an older state
+  std::vector<std::string> abilities{"read", "write"};  // read: GET routes; write: POST, PATCH, DELETE
+  bool can(const std::string& ability) const;
 };
 
 struct AccountEvent {

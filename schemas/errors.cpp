@@ -57,6 +57,8 @@ constexpr std::array kTable = {
               "Try again after Retry-After seconds", true, "api_error"},
     ErrorInfo{insufficient_storage, "insufficient_storage", 507, "The server has no room to store this upload.",
               A::retry, "Try again later; the operator has to free disk space", true, "api_error"},
+    ErrorInfo{forbidden, "forbidden", 403, "This API key may not do this.", A::fix_request,
+              "Use a key with the needed ability (read or write)", false, "permission_error"},
 };
 
 }  // namespace

@@ -38,6 +38,7 @@ enum class ErrorCode {
   import_timeout,       // 504
   processing_timeout,   // 503: the pipeline did not answer in time
   insufficient_storage, // 507: the server's disk is full
+  forbidden,            // 403: the key lacks the ability (read, write) the route needs
 };
 
 // What the caller should do next. Rendered as body.action.

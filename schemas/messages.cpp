@@ -44,8 +44,11 @@ json record_json(const ImageRecord& r) {
   return {{"id", r.id},         {"name", r.name},         {"owner", r.owner},       {"namespace", r.ns},
           {"tags", r.tags},     {"format", r.format},     {"width", r.width},       {"height", r.height},
           {"filesize", r.filesize}, {"blob", r.blob},     {"created_at", r.created_at},
-          {"expires_at", r.expires_at}, {"variants", variants}};
+          {"expires_at", r.expires_at}, {"variants", variants}, {"caption", r.caption},
+          {"labels", r.labels}, {"metadata", r.metadata}, {"public", r.is_public}};
 }
+
+using StringMap = std::map<std::string, std::string>;
 
 ImageRecord record_from(const json& j) {
   if (!j.is_object()) bad("'image' is not an object");
@@ -64,6 +67,10 @@ ImageRecord record_from(const json& j) {
   r.expires_at = optional_field<int64_t>(j, "expires_at", 0);
   if (auto it = j.find("variants"); it != j.end() && it->is_array())
     for (const auto& v : *it) r.variants.push_back(variant_from(v));
+  r.caption = optional_field<std::string>(j, "caption", "");
+  r.labels = optional_field<StringMap>(j, "labels", {});
+  r.metadata = optional_field<StringMap>(j, "metadata", {});
+  r.is_public = optional_field<bool>(j, "public", true);
   return r;
 }
 
@@ -87,6 +94,10 @@ std::string encode(const IngestJob& job) {
     j["url"] = job.url;
   }
   if (job.max_bytes) j["max_bytes"] = job.max_bytes;
+  if (!job.caption.empty()) j["caption"] = job.caption;
+  if (!job.labels.empty()) j["labels"] = job.labels;
+  if (!job.metadata.empty()) j["metadata"] = job.metadata;
+  if (!job.is_public) j["public"] = false;
   if (!job.reply_to.empty()) j["reply_to"] = job.reply_to;
   if (!job.request_id.empty()) j["request_id"] = job.request_id;
   return j.dump();
@@ -116,6 +127,10 @@ IngestJob decode_ingest_job(const std::string& text) {
   job.created_at = optional_field<int64_t>(j, "created_at", 0);
   job.expires_at = optional_field<int64_t>(j, "expires_at", 0);
   job.max_bytes = optional_field<uint64_t>(j, "max_bytes", 0);
+  job.caption = optional_field<std::string>(j, "caption", "");
+  job.labels = optional_field<StringMap>(j, "labels", {});
+  job.metadata = optional_field<StringMap>(j, "metadata", {});
+  job.is_public = optional_field<bool>(j, "public", true);
   return job;
 }
 

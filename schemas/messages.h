@@ -4,6 +4,7 @@
 // naming the field, so a malformed message can be dead-lettered with a reason.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ struct IngestJob {
   int64_t created_at = 0;  // unix seconds
   int64_t expires_at = 0;  // unix seconds, 0 = permanent
   uint64_t max_bytes = 0;  // tier byte limit (imports)
+  // The image API's fields (docs/api.md), copied into the record as sent.
+  std::string caption;
+  std::map<std::string, std::string> labels;    // indexed for listing
+  std::map<std::string, std::string> metadata;  // returned, not indexed
+  bool is_public = true;                        // false: no viewer page
 };
 
 struct VariantRecord {
@@ -53,6 +59,10 @@ struct ImageRecord {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   std::vector<VariantRecord> variants;
+  std::string caption;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> metadata;
+  bool is_public = true;
 };
 
 struct ErrorDetail {

@@ -559,13 +559,7 @@ class EmbeddedLog final : public EmbeddedBus {
   }
 
   std::unique_ptr<BusConsumer> read(const std::string& topic, const StartAt& from) override {
-    if (!valid_name(topic)) throw Error(ErrorCode::bad_request, "Invalid topic name.");
-    std::vector<PartitionLog> parts;
-    {
-      std::lock_guard lock(core_->mu);
-      if (core_->stopped) shut_down();
-      parts = core_->topic_locked(topic).parts;
-    }
+    const auto parts = partitions_of(topic);
     std::vector<Position> positions;
     for (size_t i = 0; i < parts.size(); ++i) {
       const auto partition = static_cast<int32_t>(i);
@@ -591,13 +585,7 @@ class EmbeddedLog final : public EmbeddedBus {
   }
 
   std::vector<PartitionState> describe(const std::string& topic, const std::string& group) override {
-    if (!valid_name(topic)) throw Error(ErrorCode::bad_request, "Invalid topic name.");
-    std::vector<PartitionLog> parts;
-    {
-      std::lock_guard lock(core_->mu);
-      if (core_->stopped) shut_down();
-      parts = core_->topic_locked(topic).parts;
-    }
+    const auto parts = partitions_of(topic);
     std::vector<PartitionState> out;
     for (size_t i = 0; i < parts.size(); ++i) {
       PartitionState s;
@@ -651,6 +639,14 @@ class EmbeddedLog final : public EmbeddedBus {
   }
 
  private:
+  // A copy of a topic's partition bounds (created on first use), taken under the lock.
+  std::vector<PartitionLog> partitions_of(const std::string& topic) {
+    if (!valid_name(topic)) throw Error(ErrorCode::bad_request, "Invalid topic name.");
+    std::lock_guard lock(core_->mu);
+    if (core_->stopped) shut_down();
+    return core_->topic_locked(topic).parts;
+  }
+
   void run_retention() {
     std::unique_lock lock(retention_wake_mu_);
     for (;;) {

@@ -1,6 +1,7 @@
 #include "storage/image_index.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "storage/topic_follower.h"
 
@@ -12,6 +13,32 @@ std::string variant_key(const std::string& id, const std::string& size, const st
 }
 
 std::string expiry_key(int64_t at, const std::string& id) { return be64(static_cast<uint64_t>(at)) + id; }
+
+// Listing keys in cf::listings (storage/db.h): newest first within an owner.
+std::string newest_first(const schemas::ImageRecord& r) {
+  return be64(static_cast<uint64_t>(INT64_MAX - r.created_at)) + r.id;
+}
+std::string owner_prefix(const std::string& owner) { return "t:" + owner + '\0'; }
+std::string label_prefix(const std::string& owner, const std::string& key, const std::string& value) {
+  return "l:" + owner + '\0' + key + '\0' + value + '\0';
+}
+
+void listing_ops(const schemas::ImageRecord& r, WriteOp::Kind kind, std::vector<WriteOp>& batch) {
+  if (r.owner.empty()) return;
+  batch.push_back({kind, cf::listings, owner_prefix(r.owner) + newest_first(r), ""});
+  for (const auto& [key, value] : r.labels)
+    batch.push_back({kind, cf::listings, label_prefix(r.owner, key, value) + newest_first(r), ""});
+}
+
+// The fields the image API edits change only through `updated` events: a
+// worker's later `variants` event (or a replayed `ready`) carries the job's.
+void keep_edits(schemas::ImageRecord& into, const schemas::ImageRecord& from) {
+  into.name = from.name;
+  into.caption = from.caption;
+  into.labels = from.labels;
+  into.metadata = from.metadata;
+  into.is_public = from.is_public;
+}
 
 // Variants announced later replace earlier ones with the same size and format.
 void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::VariantRecord>& from) {
@@ -45,15 +72,19 @@ void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> al
   if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
     schemas::ImageRecord record = *event.image;
     if (existing) {
+      if (event.type != "updated") keep_edits(record, *existing);
+      listing_ops(*existing, WriteOp::Kind::remove, batch);
       merge_variants(record, existing->variants);  // keep what we knew ...
       merge_variants(record, event.image->variants);  // ... but the event wins
       if (existing->expires_at != record.expires_at && existing->expires_at)
         batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, record.id), ""});
     }
     batch.push_back({WriteOp::Kind::put, cf::images, record.id, schemas::encode_record(record)});
+    listing_ops(record, WriteOp::Kind::put, batch);
     if (record.expires_at) batch.push_back({WriteOp::Kind::put, cf::expiry, expiry_key(record.expires_at, record.id), ""});
   } else if (event.type == "deleted" && existing) {
     batch.push_back({WriteOp::Kind::remove, cf::images, existing->id, ""});
+    listing_ops(*existing, WriteOp::Kind::remove, batch);
     batch.push_back({WriteOp::Kind::put, cf::listings, tombstone, ""});
     if (existing->expires_at)
       batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, existing->id), ""});
@@ -130,6 +161,18 @@ void ImageIndex::put_rendered_variant(const std::string& id, const schemas::Vari
 }
 
 std::map<int32_t, int64_t> ImageIndex::positions() { return stored_positions(db_, positions_name); }
+
+void ImageIndex::list_owner(const std::string& owner, const std::optional<Label>& label, std::string_view after,
+                            const std::function<bool(const std::string&, std::string_view)>& visit) {
+  auto prefix = label ? label_prefix(owner, label->first, label->second) : owner_prefix(owner);
+  auto start = prefix + std::string(after);
+  db_.scan(cf::listings, prefix, [&](std::string_view key, std::string_view) {
+    auto position = key.substr(prefix.size());
+    if (position.size() <= 8) return true;
+    if (!after.empty() && position == after) return true;  // the cursor's own item was on the last page
+    return visit(std::string(position.substr(8)), position);
+  }, start);
+}
 
 std::vector<std::string> ImageIndex::expired(int64_t now, size_t limit) {
   std::vector<std::string> ids;

@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <list>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "schemas/messages.h"
@@ -50,6 +52,15 @@ class ImageIndex {
   std::map<int32_t, int64_t> positions();
   // The database this index lives in: its follower keeps positions there.
   Db& db() { return db_; }
+
+  // An owner's images, newest first (ties by id), or only those carrying the
+  // label key=value: visit(id, position) from just after `after` (a position
+  // it gave; empty: from the newest), until it returns false. Positions are
+  // the listing keys themselves (time, id), so a cursor stays valid while
+  // images come and go, and a page costs its length, not the owner's total.
+  using Label = std::pair<std::string, std::string>;
+  void list_owner(const std::string& owner, const std::optional<Label>& label, std::string_view after,
+                  const std::function<bool(const std::string& id, std::string_view position)>& visit);
 
   // Images whose expires_at is at or before `now` (unix seconds), oldest first.
   std::vector<std::string> expired(int64_t now, size_t limit);

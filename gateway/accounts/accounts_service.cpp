@@ -204,7 +204,7 @@ uint64_t AccountsService::max_file_bytes(const Caller& caller) const {
 // ---- keys -------------------------------------------------------------------
 
 void AccountsService::create_key(const std::string& email, const std::string& name, const std::string& ip,
-                                 std::function<void(KeyOutcome)> done) {
+                                 std::function<void(KeyOutcome)> done, std::vector<std::string> abilities) {
   if (auto wait = limiter_.take("keys-ip:" + ip, {{kHour, config_.keys_per_ip_per_hour}}))
     throw with_retry(ErrorCode::rate_limited, "Too many keys were created from this address; wait and try again.",
                      *wait);
@@ -231,6 +231,7 @@ void AccountsService::create_key(const std::string& email, const std::string& na
   a.key_hash = key_hash(key);
   a.email = email;
   a.name = name;
+  a.abilities = std::move(abilities);
   a.plan = config_.tiers.default_plan;
   a.created_at = event.at;
   a.version = 1;

@@ -92,21 +92,6 @@ class Admission {
  private:
   friend class AccountsService;
 
-// A key just created: the secret (shown once, never stored) and its account.
-struct CreatedKey {
-  std::string key;
-  schemas::Account account;
-};
-using KeyOutcome = std::variant<CreatedKey, schemas::Error>;
-
-// What opening a verification link did.
-enum class VerifyResult { verified, invalid_link, unknown_key, revoked, already_verified, busy, failed };
-struct VerifyOutcome {
-  VerifyResult result;
-  std::string detail;  // invalid_link: what is wrong with the token
-};
-
-using AccountOutcome = std::variant<schemas::Account, schemas::Error>;
   AccountsService& service_;
   uint64_t reserved_bytes_;
   int64_t taken_at_;
@@ -135,8 +120,9 @@ class AccountsService {
   // A new key for `email` (already normalised). Limits are checked before
   // anything is stored: throws Error(rate_limited | key_limit_reached).
   // `done` gets the key once its `created` event is durable, or the error.
+  // `abilities`: "read" and/or "write" (checked by the caller).
   void create_key(const std::string& email, const std::string& name, const std::string& client_ip,
-                  std::function<void(KeyOutcome)> done);
+                  std::function<void(KeyOutcome)> done, std::vector<std::string> abilities = {"read", "write"});
   // The link in the verification email. Every unverified key of the address
   // is verified, and their images made permanent. `done` is called once.
   void verify_email(const std::string& token, std::function<void(VerifyOutcome)> done);

@@ -6,13 +6,11 @@ namespace {
 using E = schemas::ErrorCode;
 using routes::DELETE;
 using routes::GET;
+using routes::PATCH;
 using routes::POST;
 
 constexpr const char* kIdSchema = R"({"type": "string", "minLength": 1})";
 
-// Shape C rows (POST/GET/PATCH/DELETE /v1/images, /v1/images/batch,
-// /v1/usage) get their entries here when their rows join route_table.cpp;
-// their bodies are already in schemas/api/components.schema.json.
 std::vector<RouteDoc> build() {
   return {
       {POST, "/v1/upload", true, "upload", "images", "Upload an image (multipart)",
@@ -49,28 +47,62 @@ std::vector<RouteDoc> build() {
         {400, "The link is invalid, used, or its key revoked (HTML page).", "text/html", ""},
         {503, "Try again shortly (HTML page).", "text/html", ""}},
        {}},
+      {POST, "/v1/images", true, "create_image", "images", "Create an image (upload or URL)",
+       "Shape C. Multipart with the field `file` (plus `caption`, `labels`, `metadata`, `public`, `ttl`), or JSON "
+       "with a public http(s) `url` the server fetches itself (private and local addresses are refused). Answers "
+       "once the original is stored. Anonymous callers may create (always public, the anonymous tier's expiry).",
+       Access::anyone, {},
+       {{"multipart/form-data", "ImageCreateMultipart"}, {"application/json", "ImageCreateJson"}},
+       {{201, "The stored image.", "application/json", "Image"}},
+       {E::bad_request, E::invalid_field, E::unauthorized, E::forbidden, E::quota_exceeded, E::file_too_large,
+        E::unsupported_format, E::invalid_image, E::image_too_large, E::import_forbidden, E::import_failed,
+        E::import_unreachable, E::import_timeout, E::rate_limited, E::processing_timeout,
+        E::insufficient_storage}},
       {GET, "/v1/images", true, "list_images", "images", "List your images",
-       "The key's images, newest first, optionally filtered by namespace or tag.",
+       "Shape C. The key's images, newest first, a page at a time: pass `pagination.next_cursor` as `cursor` for "
+       "the next page (stable while images are added or deleted). `label[KEY]=VALUE` filters (all must match); "
+       "`ids` looks up at most 50 ids at once (unknown ids are left out, no paging).",
        Access::key_read,
-       {{"namespace", "query", false, R"({"type": "string"})", "only images in this namespace"},
-        {"tag", "query", false, R"({"type": "string"})", "only images with this tag"},
-        {"limit", "query", false, R"({"type": "integer", "minimum": 1, "maximum": 1000})", "at most this many"}},
+       {{"limit", "query", false, R"({"type": "integer", "minimum": 1, "maximum": 100})", "page size, 50 by default"},
+        {"cursor", "query", false, R"({"type": "string", "pattern": "^([0-9a-f]{2}){9,100}$"})",
+         "the previous page's pagination.next_cursor"},
+        {"ids", "query", false, R"({"type": "string", "pattern": "^[^,]*(,[^,]*){0,49}$"})",
+         "comma-separated image ids, at most 50"},
+        {"namespace", "query", false, R"({"type": "string"})", "only images in this namespace"},
+        {"tag", "query", false, R"({"type": "string"})", "only images with this tag"}},
        {},
-       {{200, "The images.", "application/json", "ImageListB"}},
-       {E::unauthorized, E::invalid_field}},
+       {{200, "A page of images.", "application/json", "ImageList"}},
+       {E::unauthorized, E::forbidden, E::invalid_field}},
+      {DELETE, "/v1/images/batch", true, "delete_images", "images", "Delete up to 100 of your images",
+       "Idempotent: an id already gone (or never yours) counts as deleted.",
+       Access::key_write, {},
+       {{"application/json", "BatchDeleteRequest"}},
+       {{200, "What was deleted, and what failed.", "application/json", "BatchResult"}},
+       {E::bad_request, E::invalid_field, E::unauthorized, E::forbidden}},
       {GET, "/v1/images/{id}", true, "get_image", "images", "Get one of your images", "",
        Access::key_read,
        {{"id", "path", true, kIdSchema, "the image id"}},
        {},
-       {{200, "The image.", "application/json", "ImageB"}},
-       {E::unauthorized, E::not_found}},
+       {{200, "The image.", "application/json", "Image"}},
+       {E::unauthorized, E::forbidden, E::not_found}},
+      {PATCH, "/v1/images/{id}", true, "update_image", "images", "Update one of your images",
+       "Changes only the fields sent; `null` clears caption, labels or metadata.",
+       Access::key_write,
+       {{"id", "path", true, kIdSchema, "the image id"}},
+       {{"application/json", "ImageUpdate"}},
+       {{200, "The updated image.", "application/json", "Image"}},
+       {E::bad_request, E::invalid_field, E::unauthorized, E::forbidden, E::not_found}},
       {DELETE, "/v1/images/{id}", true, "delete_image", "images", "Delete one of your images",
-       "Removes the image and all its sizes and formats.",
+       "Removes the image and all its sizes and formats, on every gateway.",
        Access::key_write,
        {{"id", "path", true, kIdSchema, "the image id"}},
        {},
-       {{200, "The image is deleted.", "application/json", "DeletedB"}},
-       {E::unauthorized, E::not_found}},
+       {{200, "The image is deleted.", "application/json", "ImageDeleted"}},
+       {E::unauthorized, E::forbidden, E::not_found}},
+      {GET, "/v1/usage", true, "get_usage", "images", "Your plan, limits and usage", "",
+       Access::key_read, {}, {},
+       {{200, "The usage.", "application/json", "Usage"}},
+       {E::unauthorized, E::forbidden}},
       {GET, "/{prefix}/{id}.{ext}", true, "image_file", "files", "The image file, in a size and format",
        "The `src` URL of an image. The extension picks the format (jpg, jpeg, png, webp, avif or the original's); "
        "`size` picks a smaller rendition (short edge 320, 640 or 1080, never upscaled). Answers carry a strong "

@@ -176,7 +176,7 @@ std::string what_of(std::exception_ptr ep) {
   }
 }
 
-Response response_for(std::exception_ptr ep, const Request& req) {
+Response response_for(std::exception_ptr ep, const Request& req, Handler& handler) {
   try {
     std::rethrow_exception(ep);
   } catch (const Error& e) {
@@ -184,12 +184,12 @@ Response response_for(std::exception_ptr ep, const Request& req) {
       log::write(e.id() == ErrorCode::internal_error ? log::Level::error : log::Level::warn, "request_failed",
                  {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path},
                   {"code", e.info().code}, {"error", e.what()}});
-    return Response::error(e);
+    return handler.error_answer(req, e);
   } catch (...) {
   }
   log::error("unhandled_exception",
              {{"request_id", req.request_id}, {"method", req.method}, {"path", req.path}, {"error", what_of(ep)}});
-  return Response::error(Error(ErrorCode::internal_error));
+  return handler.error_answer(req, Error(ErrorCode::internal_error));
 }
 
 // What the transport needs to answer after the Request was handed over.
@@ -546,7 +546,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     plan_failed = std::current_exception();
   }
   if (plan_failed) {
-    co_await answer_early(response_for(plan_failed, req));
+    co_await answer_early(response_for(plan_failed, req, handler));
     co_return;
   }
 
@@ -555,8 +555,8 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     co_return;
   }
 
-  auto too_large = [](uint64_t limit) {
-    return Response::error(Error(ErrorCode::file_too_large,
+  auto too_large = [&](uint64_t limit) {
+    return handler.error_answer(req, Error(ErrorCode::file_too_large,
                                  "The request body is larger than the limit of " + std::to_string(limit) + " bytes."));
   };
   const uint64_t limit = std::holds_alternative<BufferBody>(plan)
@@ -597,7 +597,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
       co_await send(*s, too_large(limit), h, true);
       co_await linger_close(*s);
     } else if (!is_quiet_network_error(ec)) {
-      co_await send(*s, Response::error(Error(ErrorCode::bad_request, "The request body is malformed.")), h, true);
+      co_await send(*s, handler.error_answer(req, Error(ErrorCode::bad_request, "The request body is malformed.")), h, true);
       co_await linger_close(*s);
     } else if (log::enabled(log::Level::debug)) {
       // The client went away mid-body: no answer, so no request line either.
@@ -628,7 +628,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
       r.request_id = h.request_id;
       r.method = h.method;
       r.path = h.path;
-      respond(response_for(std::current_exception(), r));  // dropped if the handler had answered
+      respond(response_for(std::current_exception(), r, handler));  // dropped if the handler had answered
     }
   } else {
     auto& sb = std::get<StreamBody>(plan);
@@ -670,7 +670,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
       }
       if (sink_failed) {
         keep_going = false;
-        co_await send(*s, response_for(sink_failed, req), h, true);
+        co_await send(*s, response_for(sink_failed, req, handler), h, true);
         co_await linger_close(*s);
         co_return;
       }
@@ -679,7 +679,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     try {
       sb.sink->finish(respond);
     } catch (...) {
-      respond(response_for(std::current_exception(), req));
+      respond(response_for(std::current_exception(), req, handler));
     }
   }
   respond = nullptr;  // the handler holds the only other references

@@ -54,6 +54,19 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
   return std::nullopt;
 }
 
+std::vector<std::pair<std::string, std::string>> Request::query_params() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  boost::urls::encoding_opts opt;
+  opt.space_as_plus = true;
+  try {
+    boost::urls::params_view params(boost::urls::string_view(query.data(), query.size()), opt);
+    for (const auto& p : params) out.emplace_back(p.key, p.has_value ? p.value : std::string());
+  } catch (const std::exception&) {
+    return {};
+  }
+  return out;
+}
+
 void Response::set(std::string_view name, std::string value) {
   for (auto& [k, v] : headers) {
     if (iequals(k, name)) {

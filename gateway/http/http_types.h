@@ -35,6 +35,8 @@ struct Request {
   std::string_view header(std::string_view name) const;
   // Value of a query parameter (first occurrence, percent-decoded).
   std::optional<std::string> query_param(std::string_view name) const;
+  // Every query parameter in order, percent-decoded (none when malformed).
+  std::vector<std::pair<std::string, std::string>> query_params() const;
 };
 
 struct Response {
@@ -83,6 +85,9 @@ class Handler {
   // Called for BufferBody plans with the whole body. Must not block: long
   // work goes to a pool, and `respond` is called when it is done.
   virtual void handle(Request request, Respond respond) = 0;
+  // A failure once the route is known (a body too large or malformed, a
+  // sink's error) in the shape of the request's API; the transport's own.
+  virtual Response error_answer(const Request& head, const schemas::Error& e) { return Response::error(e); }
 };
 
 }  // namespace imgpipe::gateway

@@ -88,35 +88,39 @@ std::string decode_base64(std::string_view text) {
   return out;
 }
 
-std::string tags_text(const json& args) {
-  std::string tags;
-  for (const auto& t : args.value("tags", json::array())) tags += (tags.empty() ? "" : ",") + t.get<std::string>();
-  return tags;
+std::string json_field(const json& args, const char* name) {
+  return args[name].is_string() ? args[name].get<std::string>() : args[name].dump();
 }
 
-// --- the tools' requests (shape B routes) ---
-
-void create_from_url(routes::Services& s, const Request& outer, const json& args, Respond done) {
-  auto r = api_request(outer, "POST", "/v1/import");
+void send_json(routes::Services& s, const Request& outer, const char* method, std::string path, const json& body,
+               Respond done) {
+  auto r = api_request(outer, method, std::move(path));
   r.headers.emplace_back("Content-Type", "application/json");
-  r.body = args.dump();
+  r.body = body.dump();
   call_api(*s.api, std::move(r), std::move(done));
 }
 
+// --- the tools' requests (the shape C images API) ---
+
+void create_from_url(routes::Services& s, const Request& outer, const json& args, Respond done) {
+  send_json(s, outer, "POST", "/v1/images", args, std::move(done));
+}
+
+// A multipart POST /v1/images of the decoded bytes: the same streamed
+// upload path (magic sniffing, the tier's byte limit) as a browser's.
 void create_from_base64(routes::Services& s, const Request& outer, const json& args, Respond done) {
   auto bytes = decode_base64(args.at("data").get<std::string>());
   std::string boundary = "imgpipe-mcp-" + new_image_id() + new_image_id();
-  auto field = [&](const char* name, const std::string& value) {
-    return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n";
+  auto part = [&](const char* name) {
+    return "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n";
   };
   std::string filename = args.value("filename", "image");
   for (auto& c : filename)
     if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '_';
-  auto r = api_request(outer, "POST", "/v1/upload");
+  auto r = api_request(outer, "POST", "/v1/images");
   r.headers.emplace_back("Content-Type", "multipart/form-data; boundary=" + boundary);
-  if (args.contains("name")) r.body += field("name", args["name"].get<std::string>());
-  if (args.contains("tags")) r.body += field("tags", tags_text(args));
-  if (args.contains("namespace")) r.body += field("namespace", args["namespace"].get<std::string>());
+  for (const char* name : {"caption", "labels", "metadata", "public"})
+    if (args.contains(name)) r.body += part(name) + json_field(args, name) + "\r\n";
   r.body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
             "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
   r.body.reserve(r.body.size() + bytes.size() + boundary.size() + 8);
@@ -132,15 +136,29 @@ void get_image(routes::Services& s, const Request& outer, const json& args, Resp
 
 void list_images(routes::Services& s, const Request& outer, const json& args, Respond done) {
   std::string q;
-  auto add = [&](const char* name, const std::string& v) { q += (q.empty() ? "?" : "&") + std::string(name) + "=" + query_escape(v); };
-  if (args.contains("namespace")) add("namespace", args["namespace"].get<std::string>());
-  if (args.contains("tag")) add("tag", args["tag"].get<std::string>());
+  auto add = [&](const std::string& name, const std::string& v) { q += (q.empty() ? "?" : "&") + name + "=" + query_escape(v); };
   if (args.contains("limit")) add("limit", std::to_string(args["limit"].get<int64_t>()));
+  if (args.contains("cursor")) add("cursor", args["cursor"].get<std::string>());
+  if (args.contains("labels"))
+    for (const auto& [k, v] : args["labels"].items()) {
+      if (!v.is_string()) throw Error(ErrorCode::invalid_field, "Label values must be strings.");
+      add("label[" + query_escape(k) + "]", v.get<std::string>());
+    }
   call_api(*s.api, api_request(outer, "GET", "/v1/images" + q), std::move(done));
 }
 
-void delete_image(routes::Services& s, const Request& outer, const json& args, Respond done) {
-  call_api(*s.api, api_request(outer, "DELETE", "/v1/images/" + segment(args, "id")), std::move(done));
+void update_image(routes::Services& s, const Request& outer, const json& args, Respond done) {
+  json body = args;
+  body.erase("id");
+  send_json(s, outer, "PATCH", "/v1/images/" + segment(args, "id"), body, std::move(done));
+}
+
+void delete_images(routes::Services& s, const Request& outer, const json& args, Respond done) {
+  send_json(s, outer, "DELETE", "/v1/images/batch", {{"ids", args.at("ids")}}, std::move(done));
+}
+
+void get_usage(routes::Services& s, const Request& outer, const json&, Respond done) {
+  call_api(*s.api, api_request(outer, "GET", "/v1/usage"), std::move(done));
 }
 
 // The src URL of a size and format: public like the src URLs the API hands
@@ -167,43 +185,61 @@ struct Tool {
   Run run;
 };
 
-constexpr const char* kLabels =
-    R"("name": {"type": "string", "maxLength": 200, "description": "a display name"},
-       "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 10, "description": "key holders only: at most 10 tags of at most 50 characters"},
-       "namespace": {"type": "string", "description": "key holders only: 2-64 of a-z, 0-9 and '-'"})";
+constexpr const char* kFields =
+    R"("caption": {"type": "string", "description": "a caption, the alt text"},
+       "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "key holders: string labels, to filter by in list_images"},
+       "metadata": {"type": "object", "additionalProperties": {"type": "string"}, "description": "key holders: string metadata"},
+       "public": {"type": "boolean", "description": "key holders: false hides the viewer page; anonymous images are always public"})";
 
 const std::vector<Tool>& tools() {
   static const std::string url_input =
       std::string(R"({"type": "object", "required": ["url"], "additionalProperties": false, "properties": {
         "url": {"type": "string", "maxLength": 2048, "description": "a public http(s) URL of the image; private and local addresses are refused"},)") +
-      kLabels + "}}";
+      kFields + "}}";
   static const std::string base64_input =
       std::string(R"({"type": "object", "required": ["data"], "additionalProperties": false, "properties": {
         "data": {"type": "string", "contentEncoding": "base64", "description": "the image file, base64 (standard alphabet); at most the caller's tier file limit once decoded"},
         "filename": {"type": "string", "maxLength": 200, "description": "the original file name"},)") +
-      kLabels + "}}";
+      kFields + "}}";
+  static const std::string update_input =
+      std::string(R"({"type": "object", "required": ["id"], "additionalProperties": false, "properties": {
+        "id": {"type": "string", "description": "the image id"},
+        "caption": {"type": ["string", "null"], "description": "a caption; null clears it"},
+        "labels": {"type": ["object", "null"], "additionalProperties": {"type": "string"}, "description": "replaces the labels; null clears them"},
+        "metadata": {"type": ["object", "null"], "additionalProperties": {"type": "string"}, "description": "replaces the metadata; null clears it"},
+        "public": {"type": "boolean", "description": "false hides the viewer page"},
+        "filename": {"type": "string", "description": "a new file name"}}})");
   static const std::vector<Tool> list = {
       {"create_image_from_url", "Import an image from a URL",
        "The server fetches the image from a public URL and stores it. Anonymous images expire; a key's count "
-       "against its plan. Answers the image with its viewer `url` and file `src`.",
-       url_input.c_str(), "ImageB", false, false, create_from_url},
+       "against its plan. Answers the Image: `url` (the file), `sizes`, `page_url` (the viewer page).",
+       url_input.c_str(), "Image", false, false, create_from_url},
       {"create_image_from_base64", "Upload an image from base64 bytes",
        "Stores an image sent as base64 (JPEG, PNG, WebP, GIF, AVIF, HEIC), within the caller's tier file limit. "
-       "Answers the image with its viewer `url` and file `src`.",
-       base64_input.c_str(), "ImageB", false, false, create_from_base64},
-      {"get_image", "Get one of your images", "An image of the calling key, by id (needs a key).",
+       "Answers the Image: `url` (the file), `sizes`, `page_url` (the viewer page).",
+       base64_input.c_str(), "Image", false, false, create_from_base64},
+      {"get_image", "Get one of your images", "An image of the calling key, by id (a key with the read ability).",
        R"({"type": "object", "required": ["id"], "additionalProperties": false, "properties": {"id": {"type": "string", "description": "the image id"}}})",
-       "ImageB", true, false, get_image},
+       "Image", true, false, get_image},
       {"list_images", "List your images",
-       "The calling key's images, newest first, optionally by namespace or tag (needs a key).",
+       "The calling key's images, newest first, a page at a time: pass pagination.next_cursor back as `cursor`. "
+       "`labels` keeps images carrying every given label (a key with the read ability).",
        R"({"type": "object", "additionalProperties": false, "properties": {
-           "namespace": {"type": "string", "description": "only images in this namespace"},
-           "tag": {"type": "string", "description": "only images with this tag"},
-           "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "at most this many; 100 by default"}}})",
-       "ImageListB", true, false, list_images},
-      {"delete_image", "Delete one of your images", "Removes an image of the calling key with all its sizes (needs a key).",
-       R"({"type": "object", "required": ["id"], "additionalProperties": false, "properties": {"id": {"type": "string", "description": "the image id"}}})",
-       "DeletedB", false, true, delete_image},
+           "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "only images with all these labels"},
+           "cursor": {"type": "string", "description": "the previous page's pagination.next_cursor"},
+           "limit": {"type": "integer", "minimum": 1, "maximum": 100, "description": "page size; 50 by default"}}})",
+       "ImageList", true, false, list_images},
+      {"update_image", "Update one of your images",
+       "Changes only the fields given (a key with the write ability).", update_input.c_str(), "Image", false, false,
+       update_image},
+      {"delete_images", "Delete your images",
+       "Deletes up to 100 images of the calling key with all their sizes; an id already gone counts as deleted "
+       "(a key with the write ability).",
+       R"({"type": "object", "required": ["ids"], "additionalProperties": false, "properties": {
+           "ids": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 100, "description": "image ids"}}})",
+       "BatchResult", false, true, delete_images},
+      {"get_usage", "Your plan, limits and usage", "The calling key's plan, its limits and what is used this month.",
+       R"({"type": "object", "additionalProperties": false, "properties": {}})", "Usage", true, false, get_usage},
       {"image_url", "The URL of an image in a size and format",
        "The file URL of an image: `size` s, m or l (short edge 320, 640, 1080 px, never upscaled) or the "
        "original; `format` jpg, png, webp or avif, or the original's.",
@@ -262,6 +298,9 @@ void check_arguments(const json& schema, const json& args) {
       for (const auto& item : value)
         if (!has_type(item, p["items"]["type"]))
           throw Error(ErrorCode::invalid_field, "The items of '" + name + "' must be of type " + p["items"]["type"].dump() + ".");
+    if (value.is_array() && ((p.contains("minItems") && value.size() < p["minItems"]) ||
+                             (p.contains("maxItems") && value.size() > p["maxItems"])))
+      throw Error(ErrorCode::invalid_field, "The argument '" + name + "' has too few or too many items.");
     if (value.is_number() && ((p.contains("minimum") && value < p["minimum"]) || (p.contains("maximum") && value > p["maximum"])))
       throw Error(ErrorCode::invalid_field, "The argument '" + name + "' is out of range.");
   }

@@ -28,10 +28,22 @@ void serve_asset(Services& s, const Call& call);
 void create_key(Services& s, const Call& call);
 void verify_email(Services& s, const Call& call);
 
-// image_routes.cpp: a key's own images. GET /v1/images, GET and DELETE /v1/images/{id}.
+// image_create_routes.cpp: POST /v1/images (shape C): multipart streamed
+// by the plan, JSON ({"url"}) by the handler.
+BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& errors);
+void create_image(Services& s, const Call& call);
+
+// image_routes.cpp: a key's own images (shape C). GET /v1/images, GET, PATCH
+// and DELETE /v1/images/{id}, DELETE /v1/images/batch, GET /v1/usage.
 void list_images(Services& s, const Call& call);
 void get_image(Services& s, const Call& call);
+void update_image(Services& s, const Call& call);
 void delete_image(Services& s, const Call& call);
+void delete_images_batch(Services& s, const Call& call);
+void get_usage(Services& s, const Call& call);
+// The caller's key when it has `ability` ("read", "write"): 401 without a
+// key, 403 forbidden without the ability.
+accounts::Caller key_with(Services& s, const Request& request, const char* ability);
 
 // admin_routes.cpp: the loopback admin API `imgpipe keys` calls.
 void admin_list_keys(Services& s, const Call& call);

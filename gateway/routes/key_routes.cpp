@@ -1,6 +1,8 @@
 // API keys: POST /v1/keys creates one (the secret is shown once) and mails
 // the verification link; GET /v1/keys/verify is that link, opened in a
 // browser, so it answers with small HTML pages. The rules are in accounts/.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "gateway/pages/pages.h"
@@ -61,6 +63,18 @@ void create_key(Services& s, const Call& call) {
       throw Error(ErrorCode::invalid_field, "The field 'name' must be a string of at most 100 characters.");
     name = schemas::clean_text(n->get<std::string>(), 100);
   }
+  std::vector<std::string> abilities{"read", "write"};
+  if (auto a = body.find("abilities"); a != body.end() && !a->is_null()) {
+    auto bad = Error(ErrorCode::invalid_field, "The field 'abilities' must be a non-empty list of \"read\" and \"write\".");
+    bad.extra_json = json{{"details", {{"abilities", "a non-empty list of \"read\" and \"write\""}}}}.dump();
+    if (!a->is_array() || a->empty()) throw bad;
+    abilities.clear();
+    for (const auto& x : *a) {
+      if (!x.is_string() || (x != "read" && x != "write")) throw bad;
+      if (std::find(abilities.begin(), abilities.end(), x.get<std::string>()) == abilities.end())
+        abilities.push_back(x.get<std::string>());
+    }
+  }
   const auto& tiers = s.accounts.config().tiers;
   s.accounts.create_key(email, name, s.accounts.client_ip(call.request),
                         [&tiers, respond = call.respond, errors = call.errors](accounts::KeyOutcome outcome) {
@@ -71,6 +85,7 @@ void create_key(Services& s, const Call& call) {
                                        {"key_id", created.account.key_id},
                                        {"status", "active"},
                                        {"verified", false},
+                                       {"abilities", created.account.abilities},
                                        {"limits",
                                         {{"uploads", plan.uploads_per_month},
                                          {"storage_mb", plan.storage_bytes >> 20},
@@ -79,7 +94,8 @@ void create_key(Services& s, const Call& call) {
                           auto r = Response::json(201, body.dump());
                           r.set("Cache-Control", "no-store");
                           respond(std::move(r));
-                        });
+                        },
+                        std::move(abilities));
 }
 
 void verify_email(Services& s, const Call& call) {

@@ -27,7 +27,9 @@ void plans_page(Services& s, const Call& call) {
 void viewer(Services& s, const Call& call) {
   auto id = call.params.get("id");
   auto record = plausible_image_id(id) ? s.index.get(std::string(id)) : std::nullopt;
-  if (!record || s.config.expired(*record)) throw Error(ErrorCode::not_found, "No image with this id.");
+  // public:false (the images API) hides the page; the image URL still works.
+  if (!record || s.config.expired(*record) || !record->is_public)
+    throw Error(ErrorCode::not_found, "No image with this id.");
   auto r = pages::page_response(s.config, 200, viewer_page(s.config, *record));
   r.set("Cache-Control", "public, max-age=300");
   call.respond(std::move(r));

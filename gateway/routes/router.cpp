@@ -82,6 +82,11 @@ void Router::handle(Request request, Respond respond) {
   }
 }
 
+Response Router::error_answer(const Request& head, const schemas::Error& e) {
+  auto m = match(head.method, head.path);
+  return error_response(e, style(m.path_row ? m.path_row->family : ApiFamily::shape_b));
+}
+
 void Router::observe(const AccessRecord& record) {
   auto m = match(record.method, record.path);
   metrics_.observe(m.path_row ? static_cast<size_t>(m.path_row - rows_.data()) : rows_.size(), record);

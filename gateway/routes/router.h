@@ -29,6 +29,7 @@ class Router : public Handler {
 
   BodyPlan plan_body(const Request& head) override;
   void handle(Request request, Respond respond) override;
+  Response error_answer(const Request& head, const schemas::Error& e) override;
 
   RouteMatch match(std::string_view method, std::string_view path) const;
   // HttpServerConfig::on_response: counts and times the request by row and status.

@@ -9,6 +9,7 @@
 #include "gateway/http/multipart.h"
 #include "gateway/image_ids.h"
 #include "gateway/image_names.h"
+#include "gateway/routes/create_flow.h"
 #include "gateway/routes/handlers.h"
 #include "gateway/upload_sink.h"
 #include "schemas/log.h"
@@ -19,7 +20,14 @@ namespace {
 using schemas::Error;
 using schemas::ErrorCode;
 
-constexpr uint64_t kMultipartOverhead = 64 * 1024;  // part headers and text fields around the file
+// Shape B's 201: the upload body, with the viewer page as Location.
+Response upload_created(const GatewayConfig& config, const schemas::ImageRecord& record) {
+  auto r = Response::json(201, upload_response(config, record, record.owner.rfind("anon:", 0) == 0));
+  r.set("Location", viewer_url(config, record.id));
+  return r;
+}
+
+}  // namespace
 
 // A job owned by the admitted caller: owner, expiry and byte limit from the
 // caller's tier; tags and namespace for key holders only.
@@ -40,13 +48,12 @@ schemas::IngestJob new_job(Services& s, const Request& request, std::string type
   return job;
 }
 
-// Publishes the job; answers 201 with the image, or the job's error.
 void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle errors,
-            std::shared_ptr<accounts::Admission> admission) {
+            std::shared_ptr<accounts::Admission> admission, RenderCreated render) {
   auto started = std::chrono::steady_clock::now();
   auto id = job.image_id;
   const auto& config = s.config;
-  s.ingest.submit(job, [&config, respond, errors, started, id, admission](IngestOutcome outcome) {
+  s.ingest.submit(job, [&config, respond, errors, started, id, admission, render](IngestOutcome outcome) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (auto* err = std::get_if<Error>(&outcome)) {
       log::info("ingest_failed", {{"image_id", id}, {"code", err->info().code}, {"ms", ms}});
@@ -54,13 +61,9 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
     }
     const auto& record = std::get<schemas::ImageRecord>(outcome);
     admission->commit();
-    auto r = Response::json(201, upload_response(config, record, record.owner.rfind("anon:", 0) == 0));
-    r.set("Location", viewer_url(config, record.id));
-    respond(std::move(r));
+    respond(render(config, record));
   });
 }
-
-}  // namespace
 
 BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors) {
   // The caller and its limits are known before a byte of the body is read.
@@ -81,7 +84,7 @@ BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors)
         job.sha256 = staged.sha256;
         job.name = !staged.name.empty() ? staged.name : staged.original_filename;
         clamp_name(job.name);
-        submit(s, std::move(job), std::move(respond), errors, admission);
+        submit(s, std::move(job), std::move(respond), errors, admission, upload_created);
       });
   return StreamBody{std::move(sink), limit + kMultipartOverhead};
 }
@@ -122,7 +125,7 @@ void import_url(Services& s, const Call& call) {
   if (auto name = body.find("name"); name != body.end() && name->is_string()) job.name = name->get<std::string>();
   if (job.name.empty()) job.name = name_from_url(job.url);
   clamp_name(job.name);
-  submit(s, std::move(job), call.respond, call.errors, admission);
+  submit(s, std::move(job), call.respond, call.errors, admission, upload_created);
 }
 
 }  // namespace imgpipe::gateway::routes

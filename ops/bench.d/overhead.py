@@ -17,27 +17,14 @@ is in the log, prints five numbers in ms:
            and its files (resume, locate, probe, normalise, store) =
            gateway + ready
 """
-import json
 import sys
 
-steps = {}
-with open(sys.argv[2]) as log:
-    for line in log:
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        if ev.get("event") == "job_done" and "steps_ms" in ev:
-            steps[ev["image_id"]] = ev["steps_ms"]
-before_ready = ("resume", "locate", "probe", "normalise", "store", "announce_ready")
-with open(sys.argv[1]) as client:
-    for line in client:
-        parts = line.split()
-        if len(parts) != 2 or parts[0] not in steps:
-            continue
-        s, t = steps[parts[0]], float(parts[1])
-        image = s.get("probe", 0) + s.get("normalise", 0)
-        job = sum(s.get(k, 0) for k in before_ready)
-        worker_files = sum(s.get(k, 0) for k in ("resume", "locate", "probe", "normalise", "store"))
-        print(f"{t - image:.3f} {s.get('store', 0):.3f} {s.get('announce_ready', 0):.3f} {t - job:.3f} "
-              f"{t - worker_files:.3f}")
+from joblog import BEFORE_READY, client_uploads, job_done_events
+
+for ev, t in client_uploads(sys.argv[1], job_done_events(sys.argv[2])):
+    s = ev["steps_ms"]
+    image = s.get("probe", 0) + s.get("normalise", 0)
+    job = sum(s.get(k, 0) for k in BEFORE_READY)
+    worker_files = sum(s.get(k, 0) for k in ("resume", "locate", "probe", "normalise", "store"))
+    print(f"{t - image:.3f} {s.get('store', 0):.3f} {s.get('announce_ready', 0):.3f} {t - job:.3f} "
+          f"{t - worker_files:.3f}")

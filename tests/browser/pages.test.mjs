@@ -306,13 +306,18 @@ test('with a key: uploads are listed and deleted on the upload page', async (t) 
 
 test('keyboard only: pick, import and copy without a mouse', async (t) => {
   const { page, problems } = await openPage(t, '/');
+  // Listen for the file chooser before any key is pressed: Playwright turns on
+  // Chromium's chooser interception asynchronously when the first listener is
+  // added, and a chooser opened before that is never reported.
+  const chooserOpened = page.waitForEvent('filechooser');
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content');
   // Tab to the pick button; Enter opens the file chooser.
   const focused = () => page.evaluate(() => document.activeElement.id);
   for (let i = 0; i < 10 && (await focused()) !== 'pick'; i++) await page.keyboard.press('Tab');
   assert.equal(await focused(), 'pick');
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  await page.keyboard.press('Enter');
+  const chooser = await chooserOpened;
   await chooser.setFiles(photo('medium.jpg'));
   await waitDone(page, 'medium.jpg');
   await page.keyboard.press('Tab');

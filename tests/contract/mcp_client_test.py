@@ -27,7 +27,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 
-TOOLS = {"create_image_from_url", "create_image_from_base64", "get_image", "list_images", "delete_image", "image_url"}
+TOOLS = {"create_image_from_url", "create_image_from_base64", "get_image", "list_images", "update_image",
+         "delete_images", "get_usage", "image_url"}
 failures = []
 
 
@@ -114,29 +115,37 @@ async def run_legacy(base, key, results):
                       "every tool has an input and an output schema")
                 await session.send_ping()
 
-                # A key's own images: create (base64, with tags), get, list by tag, image_url, delete.
+                # A key's own images: create (base64, with labels), get, list by label, update, usage,
+                # image_url, delete (batch).
                 image = png(64, 48)
                 r = await session.call_tool("create_image_from_base64", {
-                    "data": base64.b64encode(image).decode(), "filename": "key.png", "tags": ["mcp-test"]})
+                    "data": base64.b64encode(image).decode(), "filename": "key.png", "labels": {"suite": "mcp"}})
                 check(not r.is_error, f"a key creates from base64 ({r.content[0].text[:200]})")
                 img = structured(r)
                 check(img.get("width") == 64 and img.get("height") == 48, "the created image has its dimensions")
                 async with httpx2.AsyncClient() as web:
-                    src = await web.get(img["src"])
-                    check(src.status_code == 200 and png_size(src.content) == (64, 48), "its src serves the PNG, 64x48")
+                    src = await web.get(img["url"])
+                    check(src.status_code == 200 and png_size(src.content) == (64, 48), "its url serves the PNG, 64x48")
                 r = await session.call_tool("get_image", {"id": img["id"]})
                 check(not r.is_error and structured(r).get("id") == img["id"], "get_image finds it")
-                r = await session.call_tool("list_images", {"tag": "mcp-test", "limit": 10})
-                ids = [i["id"] for i in structured(r).get("images", [])]
-                check(not r.is_error and img["id"] in ids, "list_images by tag lists it")
+                r = await session.call_tool("list_images", {"labels": {"suite": "mcp"}, "limit": 10})
+                ids = [i["id"] for i in structured(r).get("data", [])]
+                check(not r.is_error and img["id"] in ids, "list_images by label lists it")
+                r = await session.call_tool("list_images", {"labels": {"suite": "other"}})
+                check(not r.is_error and structured(r).get("data") == [], "another label lists nothing")
+                r = await session.call_tool("update_image", {"id": img["id"], "caption": "a gradient"})
+                check(not r.is_error and structured(r).get("caption") == "a gradient", "update_image sets the caption")
+                r = await session.call_tool("get_usage", {})
+                check(not r.is_error and structured(r).get("object") == "usage", "get_usage answers the usage")
                 r = await session.call_tool("image_url", {"id": img["id"], "size": "s", "format": "png"})
                 check(not r.is_error, "image_url answers")
                 async with httpx2.AsyncClient() as web:
                     small = await web.get(structured(r)["url"])
                     w, h = png_size(small.content)
                     check(small.status_code == 200 and min(w, h) <= 320, f"image_url's URL serves a PNG ({w}x{h})")
-                r = await session.call_tool("delete_image", {"id": img["id"]})
-                check(not r.is_error and structured(r).get("deleted") is True, "delete_image deletes it")
+                r = await session.call_tool("delete_images", {"ids": [img["id"]]})
+                deleted = structured(r).get("data", [])
+                check(not r.is_error and deleted and deleted[0].get("deleted") is True, "delete_images deletes it")
                 r = await session.call_tool("get_image", {"id": img["id"]})
                 check(error_code(r) == "not_found", f"a deleted image is not_found ({error_code(r)})")
 
@@ -167,7 +176,8 @@ async def run_modern(base, results):
         r = await client.call_tool("create_image_from_base64", {"data": base64.b64encode(image).decode()})
         check(not r.is_error, "anonymous creates from base64 at 2026-07-28")
         img = structured(r)
-        check("upgrade" in img and img.get("width") == 40, "an anonymous image carries the upgrade hint")
+        check(img.get("width") == 40 and img.get("height") == 30 and img.get("public") is True,
+              "an anonymous image has its dimensions and is public")
         r = await client.call_tool("image_url", {"id": img["id"], "format": "webp"})
         async with httpx2.AsyncClient() as web:
             f = await web.get(structured(r)["url"])
@@ -178,6 +188,20 @@ async def run_modern(base, results):
         r = await client.call_tool("create_image_from_url", {"url": "http://127.0.0.1:1/private.png"})
         check(error_code(r) == "import_forbidden", f"a private URL is refused: import_forbidden ({error_code(r)})")
         results["anon_image"] = img
+
+
+async def run_read_only(base, key):
+    """A key with only the read ability may read but not write."""
+    async with create_mcp_http_client(headers={"Authorization": f"Bearer {key}"}) as http:
+        async with streamable_http_client(base + "/mcp", http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                r = await session.call_tool("get_usage", {})
+                check(not r.is_error, "a read-only key reads its usage")
+                r = await session.call_tool("create_image_from_base64", {"data": base64.b64encode(png(8, 8)).decode()})
+                check(error_code(r) == "forbidden", f"a read-only key writing is forbidden ({error_code(r)})")
+                r = await session.call_tool("delete_images", {"ids": ["AAAAAAAAAAAA"]})
+                check(error_code(r) == "forbidden", f"a read-only key deleting is forbidden ({error_code(r)})")
 
 
 async def run_errors(base):
@@ -241,12 +265,12 @@ async def run_errors(base):
 
 async def run_import(build, work, source_image):
     """A successful import needs a fetchable URL: a second server allowed to
-    fetch loopback imports the first server's src (loopback only)."""
+    fetch loopback imports the first server's file URL (loopback only)."""
     other = Server(build, work, "importer", "--import-allow-private")
     try:
         other.wait_ready()
         async with Client(other.base + "/mcp") as client:
-            r = await client.call_tool("create_image_from_url", {"url": source_image["src"]})
+            r = await client.call_tool("create_image_from_url", {"url": source_image["url"]})
             check(not r.is_error, f"create_image_from_url imports ({r.content[0].text[:200]})")
             img = structured(r)
             check(img.get("width") == source_image["width"] and img.get("height") == source_image["height"],
@@ -263,9 +287,12 @@ async def main(build):
         async with httpx2.AsyncClient() as web:
             r = await web.post(server.base + "/v1/keys", json={"email": "mcp@example.com"})
             key = r.json()["key"]
+            r = await web.post(server.base + "/v1/keys", json={"email": "mcp-read@example.com", "abilities": ["read"]})
+            read_key = r.json()["key"]
         results = {}
         await run_legacy(server.base, key, results)
         await run_modern(server.base, results)
+        await run_read_only(server.base, read_key)
         await run_errors(server.base)
         await run_import(build, work, results["anon_image"])
         log = open(os.path.join(work, "server.log")).read()

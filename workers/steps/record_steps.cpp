@@ -35,6 +35,10 @@ void store_original(JobContext& ctx) {
   record.blob = ctx.services.blobs.put(img.bytes);
   record.created_at = ctx.job.created_at;
   record.expires_at = ctx.job.expires_at;
+  record.caption = ctx.job.caption;
+  record.labels = ctx.job.labels;
+  record.metadata = ctx.job.metadata;
+  record.is_public = ctx.job.is_public;
   ctx.services.blobs.put_manifest(manifest_name(record.id), schemas::encode_record(record));
   ctx.record = std::move(record);
   ctx.normalised.reset();  // free the encoded bytes before variants

@@ -159,6 +159,10 @@ TEST_F(Mcp, WrongArgumentsAreValidationErrors) {
            {"list_images", {{"limit", 0}}},
            {"image_url", {{"id", "x"}, {"size", "xl"}}},
            {"create_image_from_url", {{"url", "https://example.com/a.png"}, {"tags", {1, 2}}}},
+           {"create_image_from_url", {{"url", "https://example.com/a.png"}, {"public", "yes"}}},
+           {"delete_images", {{"ids", json::array()}}},
+           {"delete_images", {{"ids", {1}}}},
+           {"update_image", {{"id", "x"}, {"caption", 5}}},
            {"create_image_from_base64", {{"data", "not base64!!"}}},
            {"create_image_from_base64", {{"data", "QQ=A"}}},
        }) {

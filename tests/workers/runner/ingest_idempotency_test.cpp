@@ -4,10 +4,7 @@
 // (tests/corpus, made by ops/corpus): the same message twice keeps the id and
 // the blobs, creates no new file and announces `ready` again; a lost variant
 // is made again, byte for byte.
-#include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +13,7 @@
 #include "storage/db.h"
 #include "storage/embedded_bus.h"
 #include "tests/storage/temp_dir.h"
+#include "tests/workers/runner/corpus_files.h"
 #include "workers/image/engine.h"
 #include "workers/ingest_pipeline.h"
 #include "workers/steps/job_context.h"
@@ -26,17 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path corpus_file(const std::string& name) {
-  const char* dir = std::getenv("IMGPIPE_TEST_CORPUS");
-  return fs::path(dir && *dir ? dir : "tests/corpus") / name;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::corpus_file;
+using test::slurp;
 
 // Every regular file under dir (blob files), by relative path.
 std::set<std::string> files_under(const fs::path& dir) {

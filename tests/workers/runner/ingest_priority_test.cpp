@@ -4,9 +4,6 @@
 // (ops/corpus); one job place and one image slot, so any variant work ahead
 // of the upload in line would hold it back. Observes the order of events on
 // the images topic, never time.
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +12,7 @@
 #include "storage/db.h"
 #include "storage/embedded_bus.h"
 #include "tests/storage/temp_dir.h"
+#include "tests/workers/runner/corpus_files.h"
 #include "workers/image/engine.h"
 #include "workers/ingest_pipeline.h"
 
@@ -24,17 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path corpus_file(const std::string& name) {
-  const char* dir = std::getenv("IMGPIPE_TEST_CORPUS");
-  return fs::path(dir && *dir ? dir : "tests/corpus") / name;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::corpus_file;
+using test::slurp;
 
 struct Event {
   std::string type, image_id;

@@ -1,0 +1,129 @@
+// POST /v1/images (shape C): multipart (file, caption, labels, metadata,
+// public, ttl), streamed like /v1/upload, or JSON ({"url", ...}) through the
+// import path with all its defences. Anonymous callers may create, within
+// the same tier limits as /v1/upload; a key needs the write ability, checked
+// before the body is read.
+#include <algorithm>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/http/multipart.h"
+#include "gateway/image_fields.h"
+#include "gateway/image_ids.h"
+#include "gateway/image_names.h"
+#include "gateway/image_object.h"
+#include "gateway/routes/create_flow.h"
+#include "gateway/routes/handlers.h"
+#include "gateway/upload_sink.h"
+
+namespace imgpipe::gateway::routes {
+namespace {
+
+using json = nlohmann::json;
+using schemas::Error;
+using schemas::ErrorCode;
+
+Response image_created(const GatewayConfig& config, const schemas::ImageRecord& record) {
+  auto r = Response::json(201, image_object(config, record).dump(-1, ' ', false, json::error_handler_t::replace));
+  r.set("Cache-Control", "no-store");
+  return r;
+}
+
+// Anonymous creates are public, whatever was asked (the reference's rule).
+accounts::Caller creator(Services& s, const Request& request) {
+  auto caller = s.accounts.authenticate(request);
+  if (caller.account && !caller.account->can("write"))
+    throw Error(ErrorCode::forbidden, "This API key lacks the 'write' ability.");
+  return caller;
+}
+
+// A ttl shortens the tier's expiry, never extends it.
+int64_t expiry_with_ttl(int64_t tier_expiry, int64_t created_at, std::optional<int64_t> ttl) {
+  if (!ttl) return tier_expiry;
+  int64_t asked = created_at + *ttl;
+  return tier_expiry ? std::min(tier_expiry, asked) : asked;
+}
+
+void apply_fields(schemas::IngestJob& job, const ImageFields& f, bool anonymous) {
+  if (f.caption) job.caption = *f.caption;
+  if (f.labels) job.labels = *f.labels;
+  if (f.metadata) job.metadata = *f.metadata;
+  if (f.is_public) job.is_public = anonymous || *f.is_public;
+  job.expires_at = expiry_with_ttl(job.expires_at, job.created_at, f.ttl_seconds);
+}
+
+ImageFields fields_from_parts(const StagedUpload& staged) {
+  ImageFields f;
+  if (!staged.caption.empty()) f.caption = check_caption(staged.caption);
+  if (!staged.labels.empty()) f.labels = labels_from_text(staged.labels);
+  if (!staged.metadata.empty()) f.metadata = metadata_from_text(staged.metadata);
+  if (staged.has_public) f.is_public = public_from_text(staged.is_public);
+  if (!staged.ttl.empty()) f.ttl_seconds = ttl_from_text(staged.ttl);
+  return f;
+}
+
+bool is_multipart(const Request& head) {
+  auto type = head.header("Content-Type");
+  return type.size() >= 19 && std::equal(type.begin(), type.begin() + 19, "multipart/form-data",
+                                         [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+}
+
+}  // namespace
+
+BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& errors) {
+  if (!is_multipart(head)) return BufferBody{16 * 1024};  // JSON: create_image reads it
+  auto caller = creator(s, head);
+  auto admission = s.accounts.admit(caller, head.content_length);
+  uint64_t limit = admission->max_bytes;
+  if (head.content_length && *head.content_length > limit + kMultipartOverhead)
+    throw Error(ErrorCode::file_too_large,
+                "The file is larger than the limit of " + std::to_string(limit / (1024 * 1024)) + " MB.");
+  auto boundary = multipart_boundary(head.header("Content-Type"));
+  auto id = new_image_id();
+  Request meta = head;
+  auto sink = std::make_unique<UploadSink>(
+      s.blobs, id + ".upload", boundary, limit, [&s, meta, id, admission, errors](StagedUpload staged, Respond respond) {
+        ImageFields fields;
+        try {
+          fields = fields_from_parts(staged);
+        } catch (...) {  // nothing will claim the staged file
+          std::error_code ec;
+          std::filesystem::remove(s.blobs.staging_dir() / staged.file_name, ec);
+          throw;
+        }
+        auto job = new_job(s, meta, "upload", *admission, staged.tags, staged.ns);
+        job.image_id = id;
+        job.staged_path = staged.file_name;
+        job.sha256 = staged.sha256;
+        job.name = staged.original_filename;
+        clamp_name(job.name);
+        apply_fields(job, fields, !admission->caller.account);
+        submit(s, std::move(job), std::move(respond), errors, admission, image_created);
+      });
+  return StreamBody{std::move(sink), limit + kMultipartOverhead};
+}
+
+void create_image(Services& s, const Call& call) {
+  const auto& request = call.request;
+  auto caller = creator(s, request);
+  auto body = json::parse(request.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    throw Error(ErrorCode::bad_request,
+                "Send multipart/form-data with a 'file', or a JSON object like {\"url\": \"https://...\"}.");
+  auto url = body.find("url");
+  if (url == body.end() || !url->is_string() || url->get_ref<const std::string&>().empty())
+    bad_field("url", "required: the http(s) URL of the image");
+  if (url->get_ref<const std::string&>().size() > 2048) bad_field("url", "at most 2048 characters");
+  auto fields = fields_from_json(body, false);
+  auto admission = s.accounts.admit(caller, std::nullopt);
+  auto job = new_job(s, request, "import", *admission, "", "");
+  job.image_id = new_image_id();
+  job.url = url->get<std::string>();
+  job.name = name_from_url(job.url);
+  clamp_name(job.name);
+  apply_fields(job, fields, !caller.account);
+  submit(s, std::move(job), call.respond, call.errors, admission, image_created);
+}
+
+}  // namespace imgpipe::gateway::routes
