@@ -17,6 +17,7 @@ Gateway::Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& i
                  [this](const std::string& owner) { return accounts_.owner_is_permanent(owner); }),
       services_{config_, accounts, index, blobs, ingest_, src_, images_, [this] { return ready(); }},
       router_(routes::route_table(), services_) {
+  services_.api = &router_;
   events_.set_observer([a = &accounts_](const schemas::ImageEvent& event) { a->observe(event); });
 }
 

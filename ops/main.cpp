@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "gateway/docs/openapi.h"
+#include "gateway/docs/reference.h"
 #include "ops/account_commands.h"
 #include "ops/maintenance_commands.h"
 #include "ops/serve_command.h"
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
   if (command == "keys") return imgpipe::ops::keys_command(argc - 1, argv + 1);
   if (command == "mail") return imgpipe::ops::mail_command(argc - 1, argv + 1);
   if (command == "errors") {
-    std::cout << imgpipe::schemas::error_reference_markdown();
+    std::cout << imgpipe::gateway::docs::error_reference_markdown();
     return 0;
   }
   if (command == "openapi") {

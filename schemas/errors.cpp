@@ -129,22 +129,4 @@ nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url) {
   return {{"error", std::move(error)}};
 }
 
-std::string error_reference_markdown() {
-  std::string md =
-      "# Error reference\n\n"
-      "Every error body is `{\"error\": code, \"message\": text, \"action\": {\"type\", \"label\", "
-      "\"seconds\"?, \"url\"?}}` (img.pro shape B, today's routes); shape C routes render the same entry nested, "
-      "`{\"error\": {\"type\", \"code\", \"message\", \"action\"?}}`, with the type below. Every error answer "
-      "carries `Cache-Control: no-store`; a retryable one carries `Retry-After`.\n"
-      "Generated from `schemas/errors.cpp` (`imgpipe errors`); a unit test keeps this file in step.\n\n"
-      "| code | HTTP | shape C type | meaning | action | retry |\n|---|---|---|---|---|---|\n";
-  for (const auto& e : kTable) {
-    md += "| `" + std::string(e.code) + "` | " + std::to_string(e.http_status) + " | `" + std::string(e.type) +
-          "` | " + std::string(e.message) +
-          " | `" + std::string(action_name(e.action)) + "`: " + std::string(e.action_label) + " | " +
-          (e.retryable ? "yes, `Retry-After`" : "no") + " |\n";
-  }
-  return md;
-}
-
 }  // namespace imgpipe::schemas

@@ -1,7 +1,8 @@
 #pragma once
 // The one table of errors every caller sees. Each entry carries the stable
 // public code, the HTTP status, a human message and the action to take.
-// The same table renders JSON error bodies and docs/errors.md.
+// The same table renders JSON error bodies, /docs/errors and docs/errors.md
+// (gateway/docs/reference.h).
 
 #include <cstdint>
 #include <optional>
@@ -88,8 +89,5 @@ nlohmann::json error_json(const Error& e, std::string_view upgrade_url = {});
 // Shape C (nested): {"error": {"type", "code", "message", "action"?, ...extra}}
 // (docs: ../shared img.pro-api.md "Shape C errors"); the same table, another rendering.
 nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url = {});
-
-// Markdown reference generated from the table (docs/errors.md is checked against it).
-std::string error_reference_markdown();
 
 }  // namespace imgpipe::schemas

@@ -168,7 +168,7 @@ std::shared_ptr<Admission> AccountsService::admit(const Caller& caller, std::opt
                            std::to_string(t.uploads_per_day) + " a day per address; an API key lifts this.",
                        *wait);
     auto a = std::make_shared<Admission>(*this, caller, 0, now);
-    a->max_bytes = t.max_file_bytes;
+    a->max_bytes = max_file_bytes(caller);
     a->expires_at = now + t.retention_days * kDay;
     return a;
   }
@@ -191,9 +191,14 @@ std::shared_ptr<Admission> AccountsService::admit(const Caller& caller, std::opt
     throw e;
   }
   auto a = std::make_shared<Admission>(*this, caller, bytes, now);
-  a->max_bytes = plan.max_file_bytes;
+  a->max_bytes = max_file_bytes(caller);
   a->expires_at = account.verified ? 0 : now + config_.tiers.unverified_retention_days * kDay;
   return a;
+}
+
+uint64_t AccountsService::max_file_bytes(const Caller& caller) const {
+  return caller.account ? config_.tiers.plan(caller.account->plan).max_file_bytes
+                        : config_.tiers.anonymous.max_file_bytes;
 }
 
 // ---- keys -------------------------------------------------------------------

@@ -137,6 +137,8 @@ class AccountsService {
   // service's pool; throws Error(service_unavailable) when its queue is full.
   void run_admin_task(std::function<void()> task);
 
+  // The largest file the caller's tier takes (anonymous or the key's plan).
+  uint64_t max_file_bytes(const Caller& caller) const;
   // A verified key's images are permanent.
   bool owner_is_permanent(const std::string& owner);
   // {"plan", "uploads_used", "uploads_limit", "storage_used_bytes", "storage_limit_bytes"} as JSON text.

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/docs/route_docs.h"
+#include "gateway/mcp/mcp_server.h"
+#include "gateway/mcp/mcp_tools.h"
 #include "gateway/viewer_page.h"
 #include "schemas/api_schemas.h"
 #include "schemas/errors.h"
@@ -115,7 +117,7 @@ Page api_reference(std::string_view base) {
   return p;
 }
 
-Page error_reference() {
+Page error_page() {
   Page p{"errors", "Error reference",
          "Every error has a stable code, an HTTP status and an action. Shape B bodies: {\"error\": code, "
          "\"message\", \"action\": {\"type\", \"label\", \"seconds\"?, \"url\"?}}; shape C bodies nest it: "
@@ -167,12 +169,29 @@ Page formats_page(std::string_view base) {
 
 Page agents_page(std::string_view base) {
   std::string b(base);
-  return {"agents", "Agents", "How an agent discovers and uses this server.",
-          {{B::item, b + "/llms.txt: an overview with links", ""},
-           {B::item, b + "/llms-full.txt: this whole reference in plain text", ""},
-           {B::item, b + "/openapi.json: OpenAPI 3.1 of every public route, with the error codes of each", ""},
-           {B::para, "MCP: not served yet (POST /mcp is planned; see issue 12). Until then, agents call the HTTP API "
-                     "described in /openapi.json.", ""}}};
+  Page p{"agents", "Agents", "How an agent discovers and uses this server: the documents, and MCP at /mcp.",
+         {{B::item, b + "/llms.txt: an overview with links", ""},
+          {B::item, b + "/llms-full.txt: this whole reference in plain text", ""},
+          {B::item, b + "/openapi.json: OpenAPI 3.1 of every public route, with the error codes of each", ""},
+          {B::heading, "MCP (Model Context Protocol)", "mcp"},
+          {B::para, "Connect an MCP client to " + b + "/mcp (Streamable HTTP, JSON-RPC 2.0, answers as plain "
+                    "JSON, stateless: no session id, GET is 405). Protocol revisions: " + std::string(mcp::kModernVersion) +
+                    " (server/discover, the version in every request's _meta) and " + mcp::kHandshakeVersions[0] +
+                    " or " + mcp::kHandshakeVersions[1] + " (the initialize handshake).", ""},
+          {B::para, "Authentication: send 'Authorization: Bearer KEY' on every request; without a key only the "
+                    "create tools and image_url work (anonymous images expire). Limits are the API's: the tier's "
+                    "file limit applies to base64 bytes once decoded, and the rate limits and quotas are the same. "
+                    "A tool that fails answers isError with structuredContent.error: the error table's code, "
+                    "HTTP status, message and action, and a link to its entry in the error reference.", ""},
+          {B::code, "{\"mcpServers\": {\"imgpipe\": {\"type\": \"http\", \"url\": \"" + b +
+                        "/mcp\", \"headers\": {\"Authorization\": \"Bearer $IMGPIPE_KEY\"}}}}", ""}}};
+  for (const auto& tool : mcp::tool_list()) {
+    std::string args;
+    for (const auto& [name, schema] : tool["inputSchema"]["properties"].items()) args += (args.empty() ? "" : ", ") + name;
+    p.blocks.push_back({B::item, "tool " + tool["name"].get<std::string>() + "(" + args + "): " +
+                                     tool["description"].get<std::string>(), ""});
+  }
+  return p;
 }
 
 std::string page_path(const Page& p) { return p.slug.empty() ? "/docs" : "/docs/" + p.slug; }
@@ -197,7 +216,7 @@ std::string text_of(const Page& p) {
 }  // namespace
 
 std::vector<Page> reference_pages(std::string_view base, const accounts::TierConfig& tiers) {
-  return {quick_start(base), api_reference(base), error_reference(), keys_page(base, tiers), formats_page(base),
+  return {quick_start(base), api_reference(base), error_page(), keys_page(base, tiers), formats_page(base),
           agents_page(base)};
 }
 
@@ -207,7 +226,8 @@ std::string llms_txt(std::string_view base, const accounts::TierConfig& tiers) {
                     "image, get a viewer page and a file URL in any size and format. Anonymous uploads expire; "
                     "keys keep images and list them.\n\n"
                     "Start with " + b + "/llms-full.txt (everything in one file) or " + b +
-                    "/openapi.json (OpenAPI 3.1).\n\n## Docs\n\n";
+                    "/openapi.json (OpenAPI 3.1). Agents can also connect over MCP (Model Context Protocol, "
+                    "Streamable HTTP) at " + b + "/mcp: see " + b + "/docs/agents#mcp.\n\n## Docs\n\n";
   for (const auto& p : reference_pages(base, tiers))
     out += "- [" + p.title + "](" + b + page_path(p) + "): " + p.summary + "\n";
   out += "\n## API\n\n";
@@ -224,6 +244,35 @@ std::string llms_full_txt(std::string_view base, const accounts::TierConfig& tie
   std::string out = "# imgpipe: the complete reference\n\n";
   for (const auto& p : reference_pages(base, tiers)) out += text_of(p);
   return out;
+}
+
+Page error_reference_page() { return error_page(); }
+
+std::string markdown_of(const Page& p) {
+  std::string out = "# " + p.title + "\n\n" + p.summary + "\n";
+  bool in_list = false;
+  for (const auto& b : p.blocks) {
+    if (b.kind != B::item) in_list = false;
+    switch (b.kind) {
+      case B::para: out += "\n" + b.text + "\n"; break;
+      case B::code: out += "\n```\n" + b.text + "\n```\n"; break;
+      case B::item:
+        if (!in_list) out += "\n", in_list = true;
+        out += "- " + b.text + "\n";
+        break;
+      case B::heading:
+        // The HTML page's anchor, so a link to /docs/errors#code-status works here too.
+        out += "\n<a id=\"" + b.anchor + "\"></a>\n\n## " + b.text + "\n";
+        break;
+    }
+  }
+  return out;
+}
+
+std::string error_reference_markdown() {
+  return "<!-- Generated by `imgpipe errors` from schemas/errors.cpp: the page served at /docs/errors, in "
+         "Markdown. tests/gateway/routes/reference_test.cpp keeps this file in step. -->\n" +
+         markdown_of(error_reference_page());
 }
 
 std::optional<std::string> docs_html(std::string_view slug, std::string_view base, const accounts::TierConfig& tiers) {

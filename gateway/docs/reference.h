@@ -33,6 +33,12 @@ std::vector<Page> reference_pages(std::string_view base_url, const accounts::Tie
 std::string llms_txt(std::string_view base_url, const accounts::TierConfig& tiers);
 // Every page in plain text.
 std::string llms_full_txt(std::string_view base_url, const accounts::TierConfig& tiers);
+// The error reference, one page for both renderings: /docs/errors (HTML)
+// and docs/errors.md (`imgpipe errors`, Markdown, checked by a test).
+Page error_reference_page();
+std::string markdown_of(const Page& page);
+std::string error_reference_markdown();
+
 // The HTML of /docs/<slug>; nullopt for an unknown slug.
 std::optional<std::string> docs_html(std::string_view slug, std::string_view base_url,
                                      const accounts::TierConfig& tiers);

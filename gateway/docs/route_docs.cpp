@@ -154,6 +154,11 @@ std::vector<RouteDoc> build() {
        {{200, "The page.", "text/html", ""}}, {}},
       {GET, "/docs/agents", true, "docs_agents", "documentation", "Docs: agents (HTML)", "", Access::anyone, {}, {},
        {{200, "The page.", "text/html", ""}}, {}},
+      // JSON-RPC, not REST: described on /docs/agents and in llms-full.txt rather than as an OpenAPI operation.
+      {POST, "/mcp", false, "mcp", "agents", "Model Context Protocol (Streamable HTTP, JSON-RPC 2.0)",
+       "One JSON-RPC message per POST, answered as JSON: initialize or server/discover, tools/list, tools/call.",
+       Access::anyone, {}, {{"application/json", ""}}, {{200, "A JSON-RPC response.", "application/json", ""}},
+       {E::file_too_large}},
       {GET, "/healthz", true, "healthz", "operations", "Liveness", "", Access::anyone, {}, {},
        {{200, "The process is up.", "application/json", "Status"}}, {}},
       {GET, "/readyz", true, "readyz", "operations", "Readiness",

@@ -56,6 +56,11 @@ void serve_openapi(Services& s, const Call& call);
 void serve_llms(Services& s, const Call& call);
 void serve_docs(Services& s, const Call& call);
 
+// mcp_routes.cpp: POST /mcp, the Model Context Protocol (gateway/mcp/). The
+// plan reads the body whole up to the caller's tier limit in base64.
+BodyPlan plan_mcp(Services& s, const Request& head, const ErrorStyle& errors);
+void mcp_endpoint(Services& s, const Call& call);
+
 // health_routes.cpp: GET /healthz, /readyz, /metrics.
 void healthz(Services& s, const Call& call);
 void readyz(Services& s, const Call& call);

@@ -12,6 +12,7 @@ std::vector<Route> route_table() {
   constexpr BodyRule small{};                   // GET and small JSON bodies: 16 KB at most
   constexpr BodyRule upload{0, &plan_upload};  // streamed; the plan sets the caller's limit
   constexpr BodyRule create{16 * 1024, &plan_create_image};  // multipart streamed, JSON read whole
+  constexpr BodyRule mcp{0, &plan_mcp};        // read whole up to the caller's limit (base64 uploads)
   return {
       // methods     path                        body    handler           metric label              family
       {POST,   "/v1/upload",                     upload, nullptr,          "/v1/upload",             F::shape_b},
@@ -40,6 +41,7 @@ std::vector<Route> route_table() {
       {GET,    "/docs/keys",                      small,  serve_docs,       "/docs/keys",             F::pages},
       {GET,    "/docs/formats",                   small,  serve_docs,       "/docs/formats",          F::pages},
       {GET,    "/docs/agents",                    small,  serve_docs,       "/docs/agents",           F::pages},
+      {POST,   "/mcp",                           mcp,    mcp_endpoint,     "/mcp",                   F::operations},
       {GET,    "/healthz",                       small,  healthz,          "/healthz",               F::operations},
       {GET,    "/readyz",                        small,  readyz,           "/readyz",                F::operations},
       {GET,    "/metrics",                       small,  serve_metrics,    "/metrics",               F::operations},

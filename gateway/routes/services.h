@@ -24,6 +24,7 @@ struct Services {
   SrcService& src;                      // image files and on-demand variants
   ImageCatalog& images;                 // a key's own images: list, get, delete
   std::function<bool()> ready;          // the image index has caught up (/readyz)
+  Handler* api = nullptr;               // the router itself: MCP tools call the API through it (gateway/mcp/)
 };
 
 }  // namespace imgpipe::gateway::routes

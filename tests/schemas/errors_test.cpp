@@ -1,6 +1,4 @@
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -59,12 +57,4 @@ TEST(ErrorBody, ExtraFieldsCannotReplaceTheCode) {
   auto body = nlohmann::json::parse(error_body(e, "https://example.test/upgrade"));
   EXPECT_EQ(body["error"], "quota_exceeded");
   EXPECT_EQ(body["action"]["url"], "https://example.test/upgrade");
-}
-
-TEST(ErrorReference, DocsFileMatchesTheTable) {
-  std::ifstream in("docs/errors.md");
-  ASSERT_TRUE(in) << "run from the project root";
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_EQ(text.str(), error_reference_markdown()) << "regenerate with: build/imgpipe errors > docs/errors.md";
 }

@@ -1,6 +1,9 @@
 // llms.txt, llms-full.txt and the /docs pages come from the route docs, the
 // error table and the tiers: every published route and every error code is
 // in them, each code has its anchor, and the pages load nothing external.
+#include <fstream>
+#include <sstream>
+
 #include <gtest/gtest.h>
 
 #include "gateway/docs/reference.h"
@@ -52,6 +55,30 @@ TEST(Reference, ErrorPageHasAnAnchorPerCodeAndNoExternalAssets) {
     EXPECT_EQ(page->find("<link"), std::string::npos);
   }
   EXPECT_FALSE(docs_html("nope", kBase, accounts::default_tiers()));
+}
+
+// docs/errors.md and /docs/errors are one page in two renderings.
+TEST(Reference, ErrorsMarkdownIsTheErrorPage) {
+  std::ifstream in("docs/errors.md");
+  ASSERT_TRUE(in) << "run from the project root";
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), error_reference_markdown()) << "regenerate with: build/imgpipe errors > docs/errors.md";
+  auto html = docs_html("errors", kBase, accounts::default_tiers());
+  ASSERT_TRUE(html);
+  for (const auto& b : error_reference_page().blocks) {
+    EXPECT_NE(text.str().find(b.text), std::string::npos) << b.text;
+    if (!b.anchor.empty()) {
+      EXPECT_NE(text.str().find("<a id=\"" + b.anchor + "\">"), std::string::npos) << b.anchor;
+    }
+  }
+}
+
+TEST(Reference, AgentsPageDescribesMcp) {
+  auto text = llms_full_txt(kBase, accounts::default_tiers());
+  EXPECT_NE(text.find(kBase + "/mcp"), std::string::npos);
+  EXPECT_NE(text.find("2026-07-28"), std::string::npos);
+  EXPECT_NE(llms_txt(kBase, accounts::default_tiers()).find("MCP"), std::string::npos);
 }
 
 }  // namespace
