@@ -52,6 +52,7 @@ class Gateway : public Handler {
   IngestClient ingest_;
   SrcService src_;
   ImageCatalog images_;
+  IdempotentCreates idempotency_;
   Retention retention_;
   routes::Services services_;
   routes::Router router_;

@@ -71,6 +71,7 @@ void UploadSink::begin_file(const MultipartPart& part) {
   if (seen_file_) throw Error(ErrorCode::bad_request, "Send exactly one 'file' part.");
   seen_file_ = true;
   staged_.original_filename = part.filename.value_or("");
+  staged_.content_type = part.content_type;
   file_ = std::fopen(path_.c_str(), "wb");
   if (!file_) staging_failed(errno);
   std::setvbuf(file_, nullptr, _IONBF, 0);  // pending_ is the buffer

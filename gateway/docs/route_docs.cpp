@@ -20,7 +20,9 @@ std::vector<RouteDoc> build() {
        {{"multipart/form-data", "UploadRequest"}},
        {{201, "The stored image.", "application/json", "ImageB", false, true}},
        {E::bad_request, E::invalid_field, E::unauthorized, E::quota_exceeded, E::file_too_large,
-        E::unsupported_format, E::invalid_image, E::image_too_large, E::rate_limited, E::processing_timeout}},
+        E::unsupported_format, E::invalid_image, E::image_too_large, E::rate_limited, E::processing_timeout,
+        E::idempotency_key_conflict, E::idempotency_key_in_progress},
+       true},
       {POST, "/v1/import", true, "import", "images", "Import an image from a URL",
        "The server fetches a public http(s) URL itself (private and local addresses are refused) and stores the "
        "image like an upload.",
@@ -29,7 +31,9 @@ std::vector<RouteDoc> build() {
        {{201, "The stored image.", "application/json", "ImageB", false, true}},
        {E::bad_request, E::invalid_field, E::unauthorized, E::quota_exceeded, E::file_too_large,
         E::unsupported_format, E::invalid_image, E::image_too_large, E::import_forbidden, E::import_failed,
-        E::import_unreachable, E::import_timeout, E::rate_limited, E::processing_timeout}},
+        E::import_unreachable, E::import_timeout, E::rate_limited, E::processing_timeout,
+        E::idempotency_key_conflict, E::idempotency_key_in_progress},
+       true},
       {POST, "/v1/keys", true, "create_key", "keys", "Create an API key",
        "Creates a key for an email address; the secret is shown once. A verification link is mailed: once it "
        "is opened, the key's uploads are kept permanently.",
@@ -57,7 +61,8 @@ std::vector<RouteDoc> build() {
        {E::bad_request, E::invalid_field, E::unauthorized, E::forbidden, E::quota_exceeded, E::file_too_large,
         E::unsupported_format, E::invalid_image, E::image_too_large, E::import_forbidden, E::import_failed,
         E::import_unreachable, E::import_timeout, E::rate_limited, E::processing_timeout,
-        E::insufficient_storage}},
+        E::insufficient_storage, E::idempotency_key_conflict, E::idempotency_key_in_progress},
+       true},
       {GET, "/v1/images", true, "list_images", "images", "List your images",
        "Shape C. The key's images, newest first, a page at a time: pass `pagination.next_cursor` as `cursor` for "
        "the next page (stable while images are added or deleted). `label[KEY]=VALUE` filters (all must match); "
