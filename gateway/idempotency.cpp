@@ -2,6 +2,9 @@
 
 #include <openssl/hmac.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "gateway/image_fields.h"
@@ -43,19 +46,18 @@ std::string IdempotentCreates::fingerprint(const nlohmann::json& fields) {
 }
 
 std::string IdempotentCreates::image_id(const std::string& owner, const std::string& key) const {
-  const std::string data = owner + '\0' + key;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-            reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len))
-    throw Error(ErrorCode::internal_error);
-  // 12 base-62 digits from the first 9 bytes (72 bits, like a random id).
-  unsigned __int128 n = 0;
-  for (size_t i = 0; i < 9; ++i) n = (n << 8) | mac[i];
-  std::string id(kIdLength, '0');
-  for (size_t i = 0; i < kIdLength; ++i) {
-    id[kIdLength - 1 - i] = kAlphabet[static_cast<size_t>(n % 62)];
-    n /= 62;
+  // The bytes of HMAC(secret, owner \0 key \0 round) drawn like new_image_id()
+  // draws random ones (below 248 = 4 * 62: no modulo bias).
+  std::string id;
+  for (int round = 0; id.size() < kIdLength; ++round) {
+    const std::string data = owner + '\0' + key + '\0' + std::to_string(round);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+              reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len))
+      throw Error(ErrorCode::internal_error);
+    for (unsigned int i = 0; i < len && id.size() < kIdLength; ++i)
+      if (mac[i] < 248) id += kAlphabet[mac[i] % 62];
   }
   return id;
 }

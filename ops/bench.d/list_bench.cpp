@@ -82,9 +82,12 @@ int main(int argc, char** argv) {
     auto fill0 = std::chrono::steady_clock::now();
     int small = 0;
     for (int i = 0; i < images; ++i) {
-      index.apply({"ready", "", "", record("key:big", i, start + i), std::nullopt});
-      if (small < 10 && i % (images / 10 > 0 ? images / 10 : 1) == 0)
-        index.apply({"ready", "", "", record("key:small", small++, start + i), std::nullopt});
+      auto big = record("key:big", i, start + i);
+      index.apply({"ready", big.id, "", big, std::nullopt});
+      if (small < 10 && i % (images / 10 > 0 ? images / 10 : 1) == 0) {
+        auto r = record("key:small", small++, start + i);
+        index.apply({"ready", r.id, "", r, std::nullopt});
+      }
     }
     double fill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - fill0).count();
     std::fprintf(stderr, "filled %d + %d images in %.1f s\n", images, small, fill_s);

@@ -478,7 +478,7 @@ TEST(ImagesApi, IdempotencyKeyWhileTheFirstIsInFlight) {
   const auto jpeg = synthetic_jpeg(90);
   HttpFixture origin([&](int fd, const std::string&, const HttpFixture&) {
     ++fetches;
-    released.wait_for(std::chrono::seconds(60));
+    (void)released.wait_for(std::chrono::seconds(60));  // bounded: a failed test does not hang here
     workers::fetch::test::send_all(fd, workers::fetch::test::response(200, jpeg, "Content-Type: image/jpeg\r\n"));
   });
   Server s({"--import-allow-private"});
