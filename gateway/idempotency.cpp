@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/image_fields.h"
+#include "schemas/errors.h"
 #include "storage/blob_store.h"
 
 namespace imgpipe::gateway {
