@@ -69,7 +69,7 @@ std::vector<RouteDoc> build() {
        "`ids` looks up at most 50 ids at once (unknown ids are left out, no paging).",
        Access::key_read,
        {{"limit", "query", false, R"({"type": "integer", "minimum": 1, "maximum": 100})", "page size, 50 by default"},
-        {"cursor", "query", false, R"({"type": "string", "pattern": "^([0-9a-f]{2}){9,100}$"})",
+        {"cursor", "query", false, R"({"type": "string", "pattern": "^(([0-9a-f]{2}){9,100})?$"})",
          "the previous page's pagination.next_cursor"},
         {"ids", "query", false, R"({"type": "string", "pattern": "^[^,]*(,[^,]*){0,49}$"})",
          "comma-separated image ids, at most 50"},
