@@ -12,10 +12,11 @@ Gateway::Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& i
       ingest_(config_, bus, events_),
       src_(config_, index, blobs),
       images_(config_, bus, index, events_),
+      idempotency_(accounts.config().token_secret, index),
       retention_(config_, bus, index, blobs, accounts.ledger(),
                  [this] { return accounts_.ready() && ready(); },
                  [this](const std::string& owner) { return accounts_.owner_is_permanent(owner); }),
-      services_{config_, accounts, index, blobs, ingest_, src_, images_, [this] { return ready(); }},
+      services_{config_, accounts, index, blobs, ingest_, src_, images_, idempotency_, [this] { return ready(); }},
       router_(routes::route_table(), services_) {
   services_.api = &router_;
   events_.set_observer([a = &accounts_](const schemas::ImageEvent& event) { a->observe(event); });

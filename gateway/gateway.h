@@ -32,6 +32,7 @@ class Gateway : public Handler {
 
   BodyPlan plan_body(const Request& head) override { return router_.plan_body(head); }
   void handle(Request request, Respond respond) override { router_.handle(std::move(request), std::move(respond)); }
+  Response error_answer(const Request& head, const schemas::Error& e) override { return router_.error_answer(head, e); }
   // HttpServerConfig::on_response: the HTTP metrics, labelled by route.
   void observe(const AccessRecord& record) { router_.observe(record); }
 
@@ -52,6 +53,7 @@ class Gateway : public Handler {
   IngestClient ingest_;
   SrcService src_;
   ImageCatalog images_;
+  IdempotentCreates idempotency_;
   Retention retention_;
   routes::Services services_;
   routes::Router router_;

@@ -58,6 +58,11 @@ ImageCatalog::ImageCatalog(const GatewayConfig& config, storage::Bus& bus, stora
     : config_(config), bus_(bus), index_(index), events_(events) {}
 
 ImagePage ImageCatalog::list(const std::string& owner, const ImageQuery& query) {
+  return list_page(index_, config_, owner, query);
+}
+
+ImagePage list_page(storage::ImageIndex& index_, const GatewayConfig& config_, const std::string& owner,
+                    const ImageQuery& query) {
   ImagePage page;
   std::optional<Label> first;
   if (!query.labels.empty()) first = query.labels.front();

@@ -40,6 +40,11 @@ struct ImagePage {
 // bus refused it.
 using ChangeDone = std::function<void(std::optional<schemas::Error>)>;
 
+// One page of the owner's live images, read from the index (the body of
+// ImageCatalog::list; ops/bench.d/list_bench.cpp times it).
+ImagePage list_page(storage::ImageIndex& index, const GatewayConfig& config, const std::string& owner,
+                    const ImageQuery& query);
+
 class ImageCatalog {
  public:
   ImageCatalog(const GatewayConfig& config, storage::Bus& bus, storage::ImageIndex& index,

@@ -72,6 +72,7 @@ void UploadSink::begin_file(const MultipartPart& part) {
   if (seen_file_) throw Error(ErrorCode::bad_request, "Send exactly one 'file' part.");
   seen_file_ = true;
   staged_.original_filename = part.filename.value_or("");
+  staged_.content_type = part.content_type;
   pending_.reserve(kWriteBatch);
   // Workers on other machines read it from there; a failure is a 503.
   remote_ = blobs_.open_remote_staged(staged_.file_name);

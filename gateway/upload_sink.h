@@ -21,6 +21,7 @@ struct StagedUpload {
   std::string sha256;
   uint64_t bytes = 0;
   std::string original_filename;
+  std::string content_type;  // the file part's, as sent
   std::string name;       // the `name` field, if sent
   std::string tags;       // the `tags` field, raw
   std::string ns;         // the `namespace` field, raw

@@ -59,6 +59,12 @@ constexpr std::array kTable = {
               A::retry, "Try again later; the operator has to free disk space", true, "api_error"},
     ErrorInfo{forbidden, "forbidden", 403, "This API key may not do this.", A::fix_request,
               "Use a key with the needed ability (read or write)", false, "permission_error"},
+    ErrorInfo{idempotency_key_conflict, "idempotency_key_conflict", 409,
+              "This Idempotency-Key was used with a different request.", A::fix_request,
+              "Send a new Idempotency-Key for a new request", false, "idempotency_error"},
+    ErrorInfo{idempotency_key_in_progress, "idempotency_key_in_progress", 409,
+              "The first request with this Idempotency-Key is still running.", A::wait,
+              "Send it again after Retry-After seconds", true, "idempotency_error"},
 };
 
 }  // namespace

@@ -39,6 +39,8 @@ enum class ErrorCode {
   processing_timeout,   // 503: the pipeline did not answer in time
   insufficient_storage, // 507: the server's disk is full
   forbidden,            // 403: the key lacks the ability (read, write) the route needs
+  idempotency_key_conflict,     // 409: the Idempotency-Key was used with another request
+  idempotency_key_in_progress,  // 409: the Idempotency-Key's first request is still running
 };
 
 // What the caller should do next. Rendered as body.action.

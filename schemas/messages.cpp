@@ -41,11 +41,14 @@ VariantRecord variant_from(const json& j) {
 json record_json(const ImageRecord& r) {
   json variants = json::array();
   for (const auto& v : r.variants) variants.push_back(variant_json(v));
-  return {{"id", r.id},         {"name", r.name},         {"owner", r.owner},       {"namespace", r.ns},
+  json j = {{"id", r.id},         {"name", r.name},         {"owner", r.owner},       {"namespace", r.ns},
           {"tags", r.tags},     {"format", r.format},     {"width", r.width},       {"height", r.height},
           {"filesize", r.filesize}, {"blob", r.blob},     {"created_at", r.created_at},
           {"expires_at", r.expires_at}, {"variants", variants}, {"caption", r.caption},
           {"labels", r.labels}, {"metadata", r.metadata}, {"public", r.is_public}};
+  if (r.created_ms) j["created_ms"] = r.created_ms;
+  if (!r.request_hash.empty()) j["request_hash"] = r.request_hash;
+  return j;
 }
 
 using StringMap = std::map<std::string, std::string>;
@@ -71,6 +74,8 @@ ImageRecord record_from(const json& j) {
   r.labels = optional_field<StringMap>(j, "labels", {});
   r.metadata = optional_field<StringMap>(j, "metadata", {});
   r.is_public = optional_field<bool>(j, "public", true);
+  r.created_ms = optional_field<int64_t>(j, "created_ms", 0);
+  r.request_hash = optional_field<std::string>(j, "request_hash", "");
   return r;
 }
 
@@ -98,6 +103,8 @@ std::string encode(const IngestJob& job) {
   if (!job.labels.empty()) j["labels"] = job.labels;
   if (!job.metadata.empty()) j["metadata"] = job.metadata;
   if (!job.is_public) j["public"] = false;
+  if (job.created_ms) j["created_ms"] = job.created_ms;
+  if (!job.request_hash.empty()) j["request_hash"] = job.request_hash;
   if (!job.reply_to.empty()) j["reply_to"] = job.reply_to;
   if (!job.request_id.empty()) j["request_id"] = job.request_id;
   return j.dump();
@@ -131,6 +138,8 @@ IngestJob decode_ingest_job(const std::string& text) {
   job.labels = optional_field<StringMap>(j, "labels", {});
   job.metadata = optional_field<StringMap>(j, "metadata", {});
   job.is_public = optional_field<bool>(j, "public", true);
+  job.created_ms = optional_field<int64_t>(j, "created_ms", 0);
+  job.request_hash = optional_field<std::string>(j, "request_hash", "");
   return job;
 }
 

@@ -34,6 +34,8 @@ struct IngestJob {
   std::map<std::string, std::string> labels;    // indexed for listing
   std::map<std::string, std::string> metadata;  // returned, not indexed
   bool is_public = true;                        // false: no viewer page
+  int64_t created_ms = 0;    // unix milliseconds: the listing order within a second (0: created_at)
+  std::string request_hash;  // an Idempotency-Key create's fingerprint (gateway/idempotency.h)
 };
 
 struct VariantRecord {
@@ -63,6 +65,8 @@ struct ImageRecord {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> metadata;
   bool is_public = true;
+  int64_t created_ms = 0;    // as IngestJob's
+  std::string request_hash;  // as IngestJob's
 };
 
 struct ErrorDetail {

@@ -25,7 +25,7 @@ inline constexpr const char* expiry = "expiry";      // be64(expires_at) id -> "
 // UsageLedger (gateway/accounts/usage_ledger.h), from the images topic and
 // cleared with the index: usage counters, each owner's images, blob references;
 // and ImageIndex's "deleted:" id tombstones (a late event never revives an image).
-// ImageIndex writes its listing keys there too (newest first: be64(INT64_MAX - created_at)):
+// ImageIndex writes its listing keys there too (newest first: be64(INT64_MAX - created_ms)):
 //   "t:" owner '\0' time id -> ""   "l:" owner '\0' label key '\0' value '\0' time id -> ""
 inline constexpr const char* listings = "listings";
 // AccountStore (gateway/accounts/account_store.h), from the accounts topic:

@@ -16,7 +16,8 @@ std::string expiry_key(int64_t at, const std::string& id) { return be64(static_c
 
 // Listing keys in cf::listings (storage/db.h): newest first within an owner.
 std::string newest_first(const schemas::ImageRecord& r) {
-  return be64(static_cast<uint64_t>(INT64_MAX - r.created_at)) + r.id;
+  const int64_t ms = r.created_ms ? r.created_ms : r.created_at * 1000;
+  return be64(static_cast<uint64_t>(INT64_MAX - ms)) + r.id;
 }
 std::string owner_prefix(const std::string& owner) { return "t:" + owner + '\0'; }
 std::string label_prefix(const std::string& owner, const std::string& key, const std::string& value) {
@@ -58,8 +59,10 @@ std::string deleted_key(const std::string& id) { return "deleted:" + id; }
 }  // namespace
 
 bool ImageIndex::revives_deleted(const schemas::ImageEvent& event) {
-  return event.type != "deleted" && !get_shared(event.image_id) && db_.get(cf::listings, deleted_key(event.image_id));
+  return event.type != "deleted" && !get_shared(event.image_id) && was_deleted(event.image_id);
 }
+
+bool ImageIndex::was_deleted(const std::string& id) { return db_.get(cf::listings, deleted_key(id)).has_value(); }
 
 void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> also) {
   std::vector<WriteOp> batch = std::move(also);

@@ -38,6 +38,8 @@ class ImageIndex {
   // `variants` after a delete): apply() ignores it, and so must anything
   // that counts events (the usage ledger).
   bool revives_deleted(const schemas::ImageEvent& event);
+  // The image was deleted (its marker stays: an id is never reused).
+  bool was_deleted(const std::string& id);
 
   std::optional<schemas::ImageRecord> get(const std::string& id);
   // The same without a copy of the record.

@@ -101,8 +101,8 @@ json operation(const RouteDoc& doc, ApiFamily family, const std::vector<const Ro
   }
   if (doc.idempotency_key)
     params.push_back({{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
-                      {"schema", {{"type", "string"}, {"minLength", 1}, {"maxLength", 255}}},
-                      {"description", "the same key with the same request replays the first answer for 24 hours"}});
+                      {"schema", {{"type", "string"}, {"pattern", "^[!-~]{1,255}$"}}},
+                      {"description", "1-255 printable ASCII characters: the same key with the same request replays the first answer for 24 hours (docs/api.md)"}});
   if (!params.empty()) op["parameters"] = std::move(params);
   if (!doc.bodies.empty()) {
     json content = json::object();

@@ -4,6 +4,7 @@
 // publication and the wait for the worker's outcome. Only the 201 body differs.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "gateway/routes/route.h"
@@ -22,8 +23,20 @@ schemas::IngestJob new_job(Services& s, const Request& request, std::string type
 // The 201 answer for a created image.
 using RenderCreated = Response (*)(const GatewayConfig& config, const schemas::ImageRecord& record);
 
-// Publishes the job; answers with render(record), or the job's error.
+// A create sent with an Idempotency-Key (gateway/idempotency.h): the key and
+// the fingerprint of the request's parsed fields and file.
+struct IdempotencyKey {
+  std::string key;
+  std::string fingerprint;
+};
+
+// Publishes the job; answers with render(record), or the job's error. With
+// an Idempotency-Key the image id comes from the owner and the key: an image
+// made with it is answered again (no second job, no second quota unit), and
+// a conflict or a first request still in flight throws 409. A staged upload
+// that no job will claim is removed.
 void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle errors,
-            std::shared_ptr<accounts::Admission> admission, RenderCreated render);
+            std::shared_ptr<accounts::Admission> admission, RenderCreated render,
+            std::optional<IdempotencyKey> idempotency = std::nullopt);
 
 }  // namespace imgpipe::gateway::routes

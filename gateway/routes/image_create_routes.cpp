@@ -63,6 +63,17 @@ ImageFields fields_from_parts(const StagedUpload& staged) {
   return f;
 }
 
+// The parsed fields, for an Idempotency-Key's fingerprint.
+json fields_json(const ImageFields& f) {
+  json j = json::object();
+  if (f.caption) j["caption"] = *f.caption;
+  if (f.labels) j["labels"] = *f.labels;
+  if (f.metadata) j["metadata"] = *f.metadata;
+  if (f.is_public) j["public"] = *f.is_public;
+  if (f.ttl_seconds) j["ttl"] = *f.ttl_seconds;
+  return j;
+}
+
 bool is_multipart(const Request& head) {
   auto type = head.header("Content-Type");
   return type.size() >= 19 && std::equal(type.begin(), type.begin() + 19, "multipart/form-data",
@@ -80,10 +91,11 @@ BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& e
     throw Error(ErrorCode::file_too_large,
                 "The file is larger than the limit of " + std::to_string(limit / (1024 * 1024)) + " MB.");
   auto boundary = multipart_boundary(head.header("Content-Type"));
+  auto key = IdempotentCreates::key_of(head);
   auto id = new_image_id();
   Request meta = head;
   auto sink = std::make_unique<UploadSink>(
-      s.blobs, id + ".upload", boundary, limit, [&s, meta, id, admission, errors](StagedUpload staged, Respond respond) {
+      s.blobs, id + ".upload", boundary, limit, [&s, meta, id, key, admission, errors](StagedUpload staged, Respond respond) {
         ImageFields fields;
         try {
           fields = fields_from_parts(staged);
@@ -99,7 +111,14 @@ BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& e
         job.name = staged.original_filename;
         clamp_name(job.name);
         apply_fields(job, fields, !admission->caller.account);
-        submit(s, std::move(job), std::move(respond), errors, admission, image_created);
+        std::optional<IdempotencyKey> idempotency;
+        if (key) {
+          auto request = fields_json(fields);
+          request.update(json{{"route", "images"}, {"sha256", staged.sha256}, {"filename", staged.original_filename},
+                              {"content_type", staged.content_type}});
+          idempotency = IdempotencyKey{*key, IdempotentCreates::fingerprint(request)};
+        }
+        submit(s, std::move(job), std::move(respond), errors, admission, image_created, std::move(idempotency));
       });
   return StreamBody{std::move(sink), limit + kMultipartOverhead};
 }
@@ -116,6 +135,7 @@ void create_image(Services& s, const Call& call) {
     bad_field("url", "required: the http(s) URL of the image");
   if (url->get_ref<const std::string&>().size() > 2048) bad_field("url", "at most 2048 characters");
   auto fields = fields_from_json(body, false);
+  auto key = IdempotentCreates::key_of(request);
   auto admission = s.accounts.admit(caller, std::nullopt);
   auto job = new_job(s, request, "import", *admission, "", "");
   job.image_id = new_image_id();
@@ -123,7 +143,13 @@ void create_image(Services& s, const Call& call) {
   job.name = name_from_url(job.url);
   clamp_name(job.name);
   apply_fields(job, fields, !caller.account);
-  submit(s, std::move(job), call.respond, call.errors, admission, image_created);
+  std::optional<IdempotencyKey> idempotency;
+  if (key) {
+    auto request_fields = fields_json(fields);
+    request_fields.update(json{{"route", "images"}, {"url", job.url}});
+    idempotency = IdempotencyKey{*key, IdempotentCreates::fingerprint(request_fields)};
+  }
+  submit(s, std::move(job), call.respond, call.errors, admission, image_created, std::move(idempotency));
 }
 
 }  // namespace imgpipe::gateway::routes

@@ -112,6 +112,12 @@ void list_images(Services& s, const Call& call) {
   if (auto ids = request.query_param("ids")) {
     auto wanted = split_ids(*ids);
     if (wanted.size() > kMaxIds) bad_field("ids", "at most " + std::to_string(kMaxIds) + " ids");
+    if (auto cursor = request.query_param("cursor"); cursor && !cursor->empty()) {
+      ImageQuery check;  // an ids lookup has no pages, but a cursor sent with it is still checked
+      check.limit = 1;
+      check.cursor = *cursor;
+      s.images.list(owner, check);
+    }
     std::vector<schemas::ImageRecord> found;
     for (const auto& id : wanted)  // unknown and other owners' ids are left out
       if (auto r = s.images.get(owner, id)) found.push_back(std::move(*r));

@@ -7,6 +7,7 @@
 
 #include "gateway/accounts/accounts_service.h"
 #include "gateway/gateway_config.h"
+#include "gateway/idempotency.h"
 #include "gateway/image_catalog.h"
 #include "gateway/ingest_client.h"
 #include "gateway/src_service.h"
@@ -23,6 +24,7 @@ struct Services {
   IngestClient& ingest;                 // uploads and imports: publish the job, wait for its outcome
   SrcService& src;                      // image files and on-demand variants
   ImageCatalog& images;                 // a key's own images: list, get, delete
+  IdempotentCreates& idempotency;       // Idempotency-Key creates
   std::function<bool()> ready;          // the image index has caught up (/readyz)
   Handler* api = nullptr;               // the router itself: MCP tools call the API through it (gateway/mcp/)
 };

@@ -2,6 +2,7 @@
 // file limit) before a byte of the body is read, the job is published and
 // the answer waits for the worker's outcome on the images topic.
 #include <chrono>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,19 @@ namespace {
 using schemas::Error;
 using schemas::ErrorCode;
 
+// A staged upload no job will claim (a replay, a conflict): removed now.
+void discard_staged(Services& s, const schemas::IngestJob& job) {
+  if (job.type != "upload" || job.staged_path.empty()) return;
+  std::error_code ignored;
+  std::filesystem::remove(s.blobs.staging_dir() / std::filesystem::path(job.staged_path).filename(), ignored);
+}
+
+// Wall-clock milliseconds on the caller's clock (--clock-file shifts whole seconds).
+int64_t created_ms(int64_t created_at) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return created_at * 1000 + ms.count() % 1000;
+}
+
 // Shape B's 201: the upload body, with the viewer page as Location.
 Response upload_created(const GatewayConfig& config, const schemas::ImageRecord& record) {
   auto r = Response::json(201, upload_response(config, record, record.owner.rfind("anon:", 0) == 0));
@@ -37,6 +51,7 @@ schemas::IngestJob new_job(Services& s, const Request& request, std::string type
   job.type = std::move(type);
   job.owner = admission.caller.owner();
   job.created_at = s.config.clock->now();
+  job.created_ms = created_ms(job.created_at);
   job.expires_at = admission.expires_at;
   job.max_bytes = admission.max_bytes;
   job.reply_to = s.config.instance_id;
@@ -49,17 +64,40 @@ schemas::IngestJob new_job(Services& s, const Request& request, std::string type
 }
 
 void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle errors,
-            std::shared_ptr<accounts::Admission> admission, RenderCreated render) {
+            std::shared_ptr<accounts::Admission> admission, RenderCreated render,
+            std::optional<IdempotencyKey> idempotency) {
+  std::shared_ptr<IdempotentCreates::Claim> claim;  // held until the outcome is answered
+  if (idempotency) {
+    job.image_id = s.idempotency.image_id(job.owner, idempotency->key);
+    job.request_hash = idempotency->fingerprint;
+    IdempotentCreates::Start start;
+    try {
+      start = s.idempotency.begin(job.owner, job.image_id, job.request_hash);
+    } catch (...) {
+      discard_staged(s, job);
+      throw;
+    }
+    if (start.replay) {
+      discard_staged(s, job);
+      log::info("idempotent_replay", {{"image_id", job.image_id}});
+      return respond(render(s.config, *start.replay));  // the admission is not committed: no second unit
+    }
+    claim = std::move(start.claim);
+  }
   auto started = std::chrono::steady_clock::now();
   auto id = job.image_id;
   const auto& config = s.config;
-  s.ingest.submit(job, [&config, respond, errors, started, id, admission, render](IngestOutcome outcome) {
+  s.ingest.submit(job, [&config, respond, errors, started, id, admission, render, claim,
+                        fingerprint = job.request_hash](IngestOutcome outcome) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (auto* err = std::get_if<Error>(&outcome)) {
       log::info("ingest_failed", {{"image_id", id}, {"code", err->info().code}, {"ms", ms}});
       return respond(error_response(*err, errors));
     }
     const auto& record = std::get<schemas::ImageRecord>(outcome);
+    // The same key reached another gateway with another request first.
+    if (record.request_hash != fingerprint)
+      return respond(error_response(Error(ErrorCode::idempotency_key_conflict), errors));
     admission->commit();
     respond(render(config, record));
   });
@@ -73,18 +111,26 @@ BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors)
     throw Error(ErrorCode::file_too_large,
                 "The file is larger than the limit of " + std::to_string(limit / (1024 * 1024)) + " MB.");
   auto boundary = multipart_boundary(head.header("Content-Type"));
+  auto key = IdempotentCreates::key_of(head);
   auto id = new_image_id();
   Request meta = head;  // what the completion needs of the request
   auto sink = std::make_unique<UploadSink>(
       s.blobs, id + ".upload", boundary, limit,
-      [&s, meta, id, admission, errors](StagedUpload staged, Respond respond) {
+      [&s, meta, id, key, admission, errors](StagedUpload staged, Respond respond) {
         auto job = new_job(s, meta, "upload", *admission, staged.tags, staged.ns);
         job.image_id = id;
         job.staged_path = staged.file_name;
         job.sha256 = staged.sha256;
         job.name = !staged.name.empty() ? staged.name : staged.original_filename;
         clamp_name(job.name);
-        submit(s, std::move(job), std::move(respond), errors, admission, upload_created);
+        std::optional<IdempotencyKey> idempotency;
+        if (key)
+          idempotency = IdempotencyKey{*key, IdempotentCreates::fingerprint(nlohmann::json{
+                                                 {"route", "upload"}, {"sha256", staged.sha256},
+                                                 {"filename", staged.original_filename},
+                                                 {"content_type", staged.content_type}, {"name", staged.name},
+                                                 {"tags", staged.tags}, {"namespace", staged.ns}})};
+        submit(s, std::move(job), std::move(respond), errors, admission, upload_created, std::move(idempotency));
       });
   return StreamBody{std::move(sink), limit + kMultipartOverhead};
 }
@@ -118,6 +164,7 @@ void import_url(Services& s, const Call& call) {
     accounts::parse_tags(tags);
     if (!ns.empty()) accounts::check_namespace(ns);
   }
+  auto key = IdempotentCreates::key_of(request);
   auto admission = s.accounts.admit(caller, std::nullopt);
   auto job = new_job(s, request, "import", *admission, tags, ns);
   job.image_id = new_image_id();
@@ -125,7 +172,12 @@ void import_url(Services& s, const Call& call) {
   if (auto name = body.find("name"); name != body.end() && name->is_string()) job.name = name->get<std::string>();
   if (job.name.empty()) job.name = name_from_url(job.url);
   clamp_name(job.name);
-  submit(s, std::move(job), call.respond, call.errors, admission, upload_created);
+  std::optional<IdempotencyKey> idempotency;
+  if (key)
+    idempotency = IdempotencyKey{*key, IdempotentCreates::fingerprint(nlohmann::json{
+                                           {"route", "import"}, {"url", job.url}, {"name", job.name},
+                                           {"tags", tags}, {"namespace", ns}})};
+  submit(s, std::move(job), call.respond, call.errors, admission, upload_created, std::move(idempotency));
 }
 
 }  // namespace imgpipe::gateway::routes

@@ -5,7 +5,9 @@
 //   - a key made on gateway A uploads through gateway B within seconds
 //     (editable), and once revoked on A with `imgpipe keys revoke`, B refuses it;
 //   - a fresh gateway joining a topic with images answers /readyz 200 only
-//     when it serves every one of them.
+//     when it serves every one of them;
+//   - an Idempotency-Key sent to both gateways at once, and again later to
+//     either, makes one image; another request with it is 409 on both.
 // Runs only with IMGPIPE_E2E_BUS=kafka (registered as kafka.e2e_gateways).
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -35,8 +38,9 @@ struct Reply {
   json js() const { return json::parse(body, nullptr, false); }
 };
 
-// POST /v1/upload with an optional API key, exact bytes over loopback.
-Reply upload_as(int port, const std::string& key, const std::string& bytes, const std::string& filename) {
+// POST /v1/upload with an optional API key and Idempotency-Key, exact bytes over loopback.
+Reply upload_as(int port, const std::string& key, const std::string& bytes, const std::string& filename,
+                const std::string& idempotency_key = "") {
   const std::string boundary = "----imgpipe-gateways-boundary";
   std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
                      "\"\r\nContent-Type: image/jpeg\r\n\r\n" + bytes + "\r\n--" + boundary + "--\r\n";
@@ -44,6 +48,7 @@ Reply upload_as(int port, const std::string& key, const std::string& bytes, cons
                     "\r\nContent-Type: multipart/form-data; boundary=" + boundary +
                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   if (!key.empty()) req += "Authorization: Bearer " + key + "\r\n";
+  if (!idempotency_key.empty()) req += "Idempotency-Key: " + idempotency_key + "\r\n";
   auto raw = parse_raw(raw_exchange(port, req + "\r\n" + body, 60s));
   return {raw.status, raw.body};
 }
@@ -162,6 +167,28 @@ TEST_F(Gateways, AFreshGatewayIsReadyOnlyWhenItServesEveryImage) {
   }
   std::cout << "[ info ] /readyz answered 503 " << not_ready << " time(s) before 200\n";
   gateways_[2]->stop();
+}
+
+// The image id comes from the owner and the key (HMAC with the shared
+// secret): both gateways name the same image, and the worker makes it once.
+TEST_F(Gateways, AnIdempotencyKeyMakesOneImageWhicheverGatewayItReaches) {
+  const std::string bytes = synthetic_jpeg(2000);
+  auto a = std::async(std::launch::async, [&] { return upload_as(ports_[0], "", bytes, "i.jpg", "gw-key-1"); });
+  auto b = std::async(std::launch::async, [&] { return upload_as(ports_[1], "", bytes, "i.jpg", "gw-key-1"); });
+  auto ra = a.get(), rb = b.get();
+  ASSERT_EQ(ra.status, 201) << ra.body;
+  ASSERT_EQ(rb.status, 201) << rb.body;
+  const std::string id = ra.js().value("id", "");
+  EXPECT_EQ(rb.js().value("id", ""), id);
+  for (int g : {0, 1}) {
+    auto again = upload_as(ports_[g], "", bytes, "i.jpg", "gw-key-1");
+    EXPECT_EQ(again.status, 201) << again.body;
+    EXPECT_EQ(again.js().value("id", ""), id) << "gateway " << g;
+    auto other = upload_as(ports_[g], "", synthetic_jpeg(2001), "i.jpg", "gw-key-1");
+    EXPECT_EQ(other.status, 409) << other.body;
+    EXPECT_EQ(other.js().value("error", ""), "idempotency_key_conflict") << other.body;
+  }
+  EXPECT_EQ(http_get(url(1, "/" + id)).status, 200);
 }
 
 }  // namespace

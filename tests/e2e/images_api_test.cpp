@@ -3,10 +3,12 @@
 // integrator would: create (multipart and JSON), get, list with cursors and
 // label filters, update, delete, batch delete, usage, abilities, nested errors.
 #include <fstream>
+#include <future>
 #include <random>
 #include <set>
 
 #include "tests/e2e/harness.h"
+#include "tests/workers/fetch/http_fixture.h"
 
 namespace imgpipe::e2e {
 namespace {
@@ -179,7 +181,8 @@ TEST(ImagesApi, AnonymousCreatesArePublicAndExpire) {
 
 // ---- get, update, delete ----------------------------------------------------------
 
-// KNOWN BUG (disabled, reported): after a PATCH of labels, label[b]=2 lists nothing.
+// KNOWN BUG (disabled): after a PATCH of labels the answer, GET and the old
+// label are right, but label[b]=2 lists nothing (seen 2026-11-27 16:20).
 TEST(ImagesApi, DISABLED_UpdateChangesFieldsAndPublicFalseHidesThePage) {
   Server s;
   ImgPro api(*s, new_key(*s, "dev@x.com"));
@@ -311,7 +314,9 @@ TEST(ImagesApi, ListingPagesNewestFirstUnderConcurrentInsertsAndDeletes) {
   }
 }
 
-// KNOWN BUG (disabled, reported): paging inside a label filter loses the next cursor.
+// KNOWN BUG (disabled): the label filters and their order now pass; a
+// json type_error (operator[] on a number) is thrown later in the test body
+// (paging or ids part), not yet located (seen 2026-11-27 16:20).
 TEST(ImagesApi, DISABLED_LabelFiltersAndIdsLookups) {
   Server s;
   ImgPro a(*s, new_key(*s, "a@x.com")), b(*s, new_key(*s, "b@x.com"));
@@ -367,9 +372,9 @@ TEST(ImagesApi, AbilitiesDecideBeforeTheBody) {
   EXPECT_EQ(bad.status, 422) << bad.body;
 }
 
-// KNOWN BUG (disabled, reported): errors raised while a streamed multipart body is
-// read (415, 422 of the fields) come out flat: the transport renders them with shape B.
-TEST(ImagesApi, DISABLED_ErrorsAreNestedWithTheirTypes) {
+// Errors raised while a streamed multipart body is read (415, 422 of the
+// fields) are nested too: the transport asks the route's renderer.
+TEST(ImagesApi, ErrorsAreNestedWithTheirTypes) {
   auto plans = fs::temp_directory_path() / ("imgpipe-plans-" + std::to_string(std::random_device{}()) + ".json");
   std::ofstream(plans) << json{{"anonymous", {{"uploads_per_hour", 1}}}}.dump();
   Server s({"--plans-file", plans.string()});
@@ -401,6 +406,105 @@ TEST(ImagesApi, DISABLED_ErrorsAreNestedWithTheirTypes) {
   EXPECT_EQ(limited.js()["error"]["action"]["type"], "wait");
   EXPECT_FALSE(limited.header("Retry-After").empty());
   fs::remove(plans);
+}
+
+// ---- idempotent creates ------------------------------------------------------------
+
+TEST(ImagesApi, IdempotencyKeyReplaysTheFirstAnswerAndRefusesAnotherRequest) {
+  Server s;
+  ImgPro api(*s, new_key(*s, "dev@x.com")), other(*s, new_key(*s, "other@x.com"));
+  const auto bytes = synthetic_jpeg(60);
+  const std::vector<std::string> key1 = {"Idempotency-Key: post-1"};
+  auto first = api.create(bytes, "a.jpg", {{"caption", "x"}, {"labels", R"({"a":"1"})"}}, key1);
+  ASSERT_EQ(first.status, 201) << first.body;
+  // The same fields and bytes (another boundary): the first answer, no second image or upload.
+  auto again = api.create(bytes, "a.jpg", {{"labels", R"({"a": "1"})"}, {"caption", "x"}}, key1);
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(again.js(), first.js());
+  EXPECT_EQ(api.list().js()["data"].size(), 1u);
+  EXPECT_EQ(api.usage().js()["limits"]["uploads"]["used"], 1);
+  // The same key with another request: another caption, other bytes, the URL form.
+  EXPECT_TRUE(nested_error(api.create(bytes, "a.jpg", {{"caption", "y"}, {"labels", R"({"a":"1"})"}}, key1), 409,
+                           "idempotency_error", "idempotency_key_conflict"));
+  EXPECT_TRUE(nested_error(api.create(synthetic_jpeg(61), "a.jpg", {{"caption", "x"}, {"labels", R"({"a":"1"})"}}, key1),
+                           409, "idempotency_error", "idempotency_key_conflict"));
+  EXPECT_TRUE(nested_error(api.send("POST", "/v1/images", json{{"url", "https://example.com/a.jpg"}}.dump(),
+                                    "application/json", key1),
+                           409, "idempotency_error", "idempotency_key_conflict"));
+  // Keys are per owner: another key's same Idempotency-Key is its own image.
+  auto theirs = other.create(bytes, "a.jpg", {{"caption", "x"}, {"labels", R"({"a":"1"})"}}, key1);
+  ASSERT_EQ(theirs.status, 201) << theirs.body;
+  EXPECT_NE(theirs.js()["id"], first.js()["id"]);
+  // A bad key is named.
+  auto bad = api.create(bytes, "a.jpg", {}, {"Idempotency-Key: " + std::string(256, 'k')});
+  EXPECT_TRUE(nested_error(bad, 422, "invalid_request_error", "validation_error"));
+  EXPECT_TRUE(bad.js()["error"]["details"].contains("Idempotency-Key")) << bad.body;
+  // Once deleted, the key cannot bring the image back.
+  ASSERT_EQ(api.remove(first.js()["id"]).status, 200);
+  EXPECT_TRUE(nested_error(api.create(bytes, "a.jpg", {{"caption", "x"}, {"labels", R"({"a":"1"})"}}, key1), 409,
+                           "idempotency_error", "idempotency_key_conflict"));
+}
+
+// Shape B's creates take the key too; their errors stay flat.
+TEST(ImagesApi, IdempotencyKeyOnShapeBUploadAndImport) {
+  Server s;
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  const auto bytes = synthetic_jpeg(80);
+  auto upload = [&](const std::string& b, const std::string& key) {
+    const std::string boundary = "----b-" + std::to_string(std::random_device{}());
+    std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.jpg\"\r\n" +
+                       "Content-Type: image/jpeg\r\n\r\n" + b + "\r\n--" + boundary + "--\r\n";
+    return api.send("POST", "/v1/upload", body, "multipart/form-data; boundary=" + boundary, {"Idempotency-Key: " + key});
+  };
+  auto first = upload(bytes, "b-1");
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto again = upload(bytes, "b-1");
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(again.js()["id"], first.js()["id"]);
+  auto other = upload(synthetic_jpeg(81), "b-1");
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_EQ(other.js()["error"], "idempotency_key_conflict") << "flat on shape B: " << other.body;
+  // The same image through shape C: one image for the key.
+  EXPECT_EQ(api.list().js()["data"].size(), 1u);
+  // An import with the key of an upload is another request.
+  auto import = api.send("POST", "/v1/import", json{{"url", "https://example.com/a.jpg"}}.dump(), "application/json",
+                         {"Idempotency-Key: b-1"});
+  EXPECT_EQ(import.status, 409) << import.body;
+  EXPECT_EQ(import.js()["error"], "idempotency_key_conflict") << import.body;
+}
+
+// The first request still running: the retry is told to wait, and answered
+// with the first image once it is done. The origin answers when the test says.
+TEST(ImagesApi, IdempotencyKeyWhileTheFirstIsInFlight) {
+  using workers::fetch::test::HttpFixture;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  std::atomic<int> fetches{0};
+  const auto jpeg = synthetic_jpeg(90);
+  HttpFixture origin([&](int fd, const std::string&, const HttpFixture&) {
+    ++fetches;
+    (void)released.wait_for(std::chrono::seconds(60));  // bounded: a failed test does not hang here
+    workers::fetch::test::send_all(fd, workers::fetch::test::response(200, jpeg, "Content-Type: image/jpeg\r\n"));
+  });
+  Server s({"--import-allow-private"});
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  const std::vector<std::string> key = {"Idempotency-Key: slow-1"};
+  const json body{{"url", origin.url("/slow.jpg")}, {"caption", "c"}};
+  auto first = std::async(std::launch::async, [&] { return api.send("POST", "/v1/images", body.dump(), "application/json", key); });
+  ASSERT_TRUE(eventually([&] { return fetches.load() == 1; }, 30s)) << "the origin was never asked";
+  auto busy = api.send("POST", "/v1/images", body.dump(), "application/json", key);
+  EXPECT_TRUE(nested_error(busy, 409, "idempotency_error", "idempotency_key_in_progress"));
+  EXPECT_FALSE(busy.header("Retry-After").empty());
+  auto changed = api.send("POST", "/v1/images", json{{"url", origin.url("/slow.jpg")}, {"caption", "d"}}.dump(),
+                          "application/json", key);
+  EXPECT_TRUE(nested_error(changed, 409, "idempotency_error", "idempotency_key_conflict"));
+  release.set_value();
+  auto r = first.get();
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto replay = api.send("POST", "/v1/images", body.dump(), "application/json", key);
+  ASSERT_EQ(replay.status, 201) << replay.body;
+  EXPECT_EQ(replay.js()["id"], r.js()["id"]);
+  EXPECT_EQ(fetches.load(), 1) << "a replay fetches nothing";
 }
 
 }  // namespace

@@ -56,9 +56,9 @@ TEST(Contract, EncodedMessagesValidateAgainstTheSchemas) {
     std::ofstream(files.back()) << text;
   };
   IngestJob upload{"upload", "Ab3dE5gH7jK9", "Ab3dE5gH7jK9.upload", std::string(64, 'c'), "", "anon:1.2.3.4", "",
-                   {"t"}, "x.jpg", "gw-1", "r1", 1700000000, 0, 20 << 20, "", {}, {}, true};
+                   {"t"}, "x.jpg", "gw-1", "r1", 1700000000, 0, 20 << 20, "", {}, {}, true, 1700000000123, std::string(64, 'd')};
   write("ingest_job.upload.json", encode(upload));
-  IngestJob import{"import", "bulk-1", "", "", "https://example.com/a.jpg", "bulk", "ns", {}, "", "", "", 0, 0, 0, "", {}, {}, true};
+  IngestJob import{"import", "bulk-1", "", "", "https://example.com/a.jpg", "bulk", "ns", {}, "", "", "", 0, 0, 0, "", {}, {}, true, 0, ""};
   write("ingest_job.import.json", encode(import));
   write("image_event.ready.json", encode(ImageEvent{"ready", "Ab3dE5gH7jK9", "r1", record(), std::nullopt}));
   write("image_event.variants.json", encode(ImageEvent{"variants", "Ab3dE5gH7jK9", "", record(), std::nullopt}));

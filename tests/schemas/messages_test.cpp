@@ -18,7 +18,7 @@ ErrorCode code_of(const std::function<void()>& f) {
 
 TEST(IngestJobCodec, UploadRoundTrips) {
   IngestJob job{"upload", "abc123", "abc123.upload", std::string(64, 'f'), "", "anon:127.0.0.1", "proj",
-                {"a", "b"}, "photo.jpg", "gw-1", "req-1", 1700000000, 1702592000, 20 << 20, "", {}, {}, true};
+                {"a", "b"}, "photo.jpg", "gw-1", "req-1", 1700000000, 1702592000, 20 << 20, "", {}, {}, true, 1700000000500, "fp"};
   auto back = decode_ingest_job(encode(job));
   EXPECT_EQ(back.type, "upload");
   EXPECT_EQ(back.image_id, "abc123");
@@ -28,6 +28,8 @@ TEST(IngestJobCodec, UploadRoundTrips) {
   EXPECT_EQ(back.ns, "proj");
   EXPECT_EQ(back.expires_at, job.expires_at);
   EXPECT_EQ(back.max_bytes, job.max_bytes);
+  EXPECT_EQ(back.created_ms, 1700000000500);
+  EXPECT_EQ(back.request_hash, "fp");
 }
 
 TEST(IngestJobCodec, MinimalImportFromAnOutsideProducer) {

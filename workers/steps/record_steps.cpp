@@ -39,6 +39,8 @@ void store_original(JobContext& ctx) {
   record.labels = ctx.job.labels;
   record.metadata = ctx.job.metadata;
   record.is_public = ctx.job.is_public;
+  record.created_ms = ctx.job.created_ms;
+  record.request_hash = ctx.job.request_hash;
   ctx.services.blobs.put_manifest(manifest_name(record.id), schemas::encode_record(record));
   ctx.record = std::move(record);
   ctx.normalised.reset();  // free the encoded bytes before variants
