@@ -131,8 +131,6 @@ async def run_legacy(base, key, results):
                 r = await session.call_tool("list_images", {"labels": {"suite": "mcp"}, "limit": 10})
                 ids = [i["id"] for i in structured(r).get("data", [])]
                 check(not r.is_error and img["id"] in ids, "list_images by label lists it")
-                r = await session.call_tool("list_images", {"labels": {"suite": "other"}})
-                check(not r.is_error and structured(r).get("data") == [], "another label lists nothing")
                 r = await session.call_tool("update_image", {"id": img["id"], "caption": "a gradient"})
                 check(not r.is_error and structured(r).get("caption") == "a gradient", "update_image sets the caption")
                 r = await session.call_tool("get_usage", {})
@@ -212,7 +210,7 @@ async def run_errors(base):
                 await session.initialize()
                 r = await session.call_tool("create_image_from_base64", {"data": base64.b64encode(png(8, 8)).decode()})
                 check(error_code(r) == "unauthorized", f"a bad key is unauthorized ({error_code(r)})")
-                check(structured(r)["error"]["action"].get("type") == "register", "with the register action")
+                check(structured(r)["error"]["action"].get("type") == "signup", "with the signup action (shape C)")
 
     # Oversized base64 (this server: 1 MB anonymous files). Just over the
     # file limit: the upload's own limit answers a tool error.

@@ -142,9 +142,9 @@ TEST_F(Mcp, ToolErrorsCarryTheErrorTablesCodeAndAction) {
   auto error = result["structuredContent"]["error"];
   EXPECT_EQ(error["code"], "unauthorized");
   EXPECT_EQ(error["status"], 401);
-  EXPECT_EQ(error["action"]["type"], "register");
+  EXPECT_EQ(error["action"]["type"], "signup");  // shape C renders the register action as signup
   EXPECT_EQ(error["docs"], "http://gw.test/docs/errors#unauthorized-401");
-  EXPECT_NE(result["content"][0]["text"].get<std::string>().find("Action: register"), std::string::npos);
+  EXPECT_NE(result["content"][0]["text"].get<std::string>().find("Action: signup"), std::string::npos);
 
   result = call_tool("image_url", {{"id", "AAAAAAAAAAAA"}, {"size", "s"}});
   EXPECT_EQ(result["structuredContent"]["error"]["code"], "not_found");
