@@ -98,6 +98,14 @@ std::optional<std::string> ambiguous_request_head(std::string_view block) {
 
 std::optional<std::string> split_request_target(std::string_view target, std::string& path, std::string& query) {
   if (split_plain_target(target, path, query)) return std::nullopt;
+  // Raw brackets in the query ("?label[env]=prod", the form img.pro documents
+  // and browsers send) are unambiguous: read them as %5B and %5D.
+  std::string bracketed;
+  if (auto q = target.find('?'); q != std::string_view::npos && target.find_first_of("[]", q) != std::string_view::npos) {
+    bracketed.assign(target.substr(0, q));
+    for (char c : target.substr(q)) bracketed += c == '[' ? "%5B" : c == ']' ? "%5D" : std::string(1, c);
+    target = bracketed;
+  }
   auto u = boost::urls::parse_origin_form(target);
   if (!u) u = boost::urls::parse_absolute_uri(target);
   if (!u) return "The request target is not a valid URL path.";

@@ -142,7 +142,8 @@ void list_images(routes::Services& s, const Request& outer, const json& args, Re
   if (args.contains("labels"))
     for (const auto& [k, v] : args["labels"].items()) {
       if (!v.is_string()) throw Error(ErrorCode::invalid_field, "Label values must be strings.");
-      add("label[" + query_escape(k) + "]", v.get<std::string>());
+      // Escaped brackets: the query as the transport hands it on (request_head.cpp).
+      add("label%5B" + query_escape(k) + "%5D", v.get<std::string>());
     }
   call_api(*s.api, api_request(outer, "GET", "/v1/images" + q), std::move(done));
 }

@@ -131,6 +131,9 @@ async def run_legacy(base, key, results):
                 r = await session.call_tool("list_images", {"labels": {"suite": "mcp"}, "limit": 10})
                 ids = [i["id"] for i in structured(r).get("data", [])]
                 check(not r.is_error and img["id"] in ids, "list_images by label lists it")
+                r = await session.call_tool("list_images", {"labels": {"suite": "other"}, "limit": 10})
+                check(not r.is_error and img["id"] not in [i["id"] for i in structured(r).get("data", [])],
+                      "list_images by another label leaves it out")
                 r = await session.call_tool("update_image", {"id": img["id"], "caption": "a gradient"})
                 check(not r.is_error and structured(r).get("caption") == "a gradient", "update_image sets the caption")
                 r = await session.call_tool("get_usage", {})

@@ -1,4 +1,5 @@
 #include "gateway/http/request_head.h"
+#include "gateway/http/http_types.h"
 
 #include <gtest/gtest.h>
 
@@ -44,6 +45,26 @@ TEST(RequestHead, AmbiguousFramingIsRefused) {
   EXPECT_NE(ambiguous_request_head(head("X-A: 1\r\n folded\r\n"))->find("folding"), std::string::npos);
   EXPECT_NE(ambiguous_request_head(head("Content-Length: 1\r\nTransfer-Encoding: chunked\r\n"))->find("both"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgpipe::gateway
+
+namespace imgpipe::gateway {
+namespace {
+
+// img.pro documents label filters as "?label[env]=prod"; curl -g and browsers
+// send the brackets raw. They are read as their escapes, never refused.
+TEST(RequestHead, RawBracketsInTheQueryAreRead) {
+  std::string path, query;
+  EXPECT_EQ(split_request_target("/v1/images?label[env]=prod&limit=2", path, query), std::nullopt);
+  EXPECT_EQ(path, "/v1/images");
+  EXPECT_EQ(query, "label%5Benv%5D=prod&limit=2");
+  Request r;
+  r.query = query;
+  EXPECT_EQ(r.query_param("label[env]"), "prod");
+  // In the path they stay refused.
+  EXPECT_NE(split_request_target("/v1/[images]", path, query), std::nullopt);
 }
 
 }  // namespace
