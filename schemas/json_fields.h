@@ -3,7 +3,9 @@
 // names the field, so a malformed message is dead-lettered with a reason.
 // Internal to schemas/.
 
+#include <limits>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -21,12 +23,35 @@ inline nlohmann::json parse_object(const std::string& text) {
   return j;
 }
 
+// get<T>, but an integer field must hold an integer that fits T: nlohmann
+// converts 1e30 to int with undefined behaviour (found by messages_fuzz).
+template <typename T>
+T get_checked(const nlohmann::json& value, const char* name) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    auto wrong = [&] { bad(std::string("field '") + name + "' must be an integer in range"); };
+    if (value.is_number_unsigned()) {
+      if (value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())) wrong();
+    } else if (value.is_number_integer()) {
+      const auto v = value.get<int64_t>();
+      if constexpr (std::is_unsigned_v<T>) {
+        if (v < 0) wrong();
+      } else if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+                 v > static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        wrong();
+      }
+    } else {
+      wrong();
+    }
+  }
+  return value.get<T>();
+}
+
 template <typename T>
 T field(const nlohmann::json& j, const char* name) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) bad(std::string("missing field '") + name + "'");
   try {
-    return it->get<T>();
+    return get_checked<T>(*it, name);
   } catch (const nlohmann::json::exception&) {
     bad(std::string("field '") + name + "' has the wrong type");
   }
@@ -45,7 +70,7 @@ T optional_field(const nlohmann::json& j, const char* name, T fallback) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) return fallback;
   try {
-    return it->get<T>();
+    return get_checked<T>(*it, name);
   } catch (const nlohmann::json::exception&) {
     bad(std::string("field '") + name + "' has the wrong type");
   }

@@ -43,7 +43,11 @@ TEST(IngestJobCodec, RejectsMalformedMessagesWithAReason) {
   for (const char* bad : {"", "garbage", "[]", R"({"type":"upload"})", R"({"type":"import","image_id":"x"})",
                           R"({"type":"eat","image_id":"x"})", R"({"type":"import","image_id":"../etc","url":"u"})",
                           R"({"v":2,"type":"import","image_id":"x","url":"u"})",
-                          R"({"type":"import","image_id":7,"url":"u"})"}) {
+                          R"({"type":"import","image_id":7,"url":"u"})",
+                          // Numbers that do not fit an integer field (messages_fuzz found 1e30 as "v").
+                          R"({"v":1e30,"type":"import","image_id":"x","url":"u"})",
+                          R"({"v":1.5,"type":"import","image_id":"x","url":"u"})",
+                          R"({"v":99999999999,"type":"import","image_id":"x","url":"u"})"}) {
     EXPECT_EQ(code_of([&] { decode_ingest_job(bad); }), ErrorCode::bad_request) << bad;
   }
 }
