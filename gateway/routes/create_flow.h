@@ -15,6 +15,10 @@ namespace imgpipe::gateway::routes {
 // Multipart part headers and text fields around the file.
 inline constexpr uint64_t kMultipartOverhead = 64 * 1024;
 
+// A multipart body whose announced length cannot fit the tier's file limit
+// is refused before a byte of it is read (413).
+void refuse_oversized_upload(const Request& head, uint64_t file_limit);
+
 // A job owned by the admitted caller: owner, expiry and byte limit from the
 // caller's tier; tags and namespace for key holders only.
 schemas::IngestJob new_job(Services& s, const Request& request, std::string type, const accounts::Admission& admission,

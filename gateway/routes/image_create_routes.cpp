@@ -87,9 +87,7 @@ BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& e
   auto caller = creator(s, head);
   auto admission = s.accounts.admit(caller, head.content_length);
   uint64_t limit = admission->max_bytes;
-  if (head.content_length && *head.content_length > limit + kMultipartOverhead)
-    throw Error(ErrorCode::file_too_large,
-                "The file is larger than the limit of " + std::to_string(limit / (1024 * 1024)) + " MB.");
+  refuse_oversized_upload(head, limit);
   auto boundary = multipart_boundary(head.header("Content-Type"));
   auto key = IdempotentCreates::key_of(head);
   auto id = new_image_id();

@@ -45,6 +45,12 @@ Response upload_created(const GatewayConfig& config, const schemas::ImageRecord&
 
 // A job owned by the admitted caller: owner, expiry and byte limit from the
 // caller's tier; tags and namespace for key holders only.
+void refuse_oversized_upload(const Request& head, uint64_t file_limit) {
+  if (head.content_length && *head.content_length > file_limit + kMultipartOverhead)
+    throw Error(ErrorCode::file_too_large,
+                "The file is larger than the limit of " + std::to_string(file_limit / (1024 * 1024)) + " MB.");
+}
+
 schemas::IngestJob new_job(Services& s, const Request& request, std::string type, const accounts::Admission& admission,
                            const std::string& tags, const std::string& ns) {
   schemas::IngestJob job;
@@ -107,9 +113,7 @@ BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors)
   // The caller and its limits are known before a byte of the body is read.
   auto admission = s.accounts.admit(s.accounts.authenticate(head), head.content_length);
   uint64_t limit = admission->max_bytes;
-  if (head.content_length && *head.content_length > limit + kMultipartOverhead)
-    throw Error(ErrorCode::file_too_large,
-                "The file is larger than the limit of " + std::to_string(limit / (1024 * 1024)) + " MB.");
+  refuse_oversized_upload(head, limit);
   auto boundary = multipart_boundary(head.header("Content-Type"));
   auto key = IdempotentCreates::key_of(head);
   auto id = new_image_id();
