@@ -30,7 +30,7 @@ class Gateway : public Handler {
   void start();  // follows the accounts and images topics, starts the retention sweeper
   void stop();
 
-  BodyPlan plan_body(const Request& head) override { return router_.plan_body(head); }
+  BodyPlan plan_body(Request& head) override { return router_.plan_body(head); }
   void handle(Request request, Respond respond) override { router_.handle(std::move(request), std::move(respond)); }
   Response error_answer(const Request& head, const schemas::Error& e) override { return router_.error_answer(head, e); }
   // HttpServerConfig::on_response: the HTTP metrics, labelled by route.

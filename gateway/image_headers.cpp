@@ -14,8 +14,25 @@ namespace {
 
 constexpr size_t kMaxStemBytes = 100;
 
+// Letters, digits, '-', '_' and '.' only, and short: what clean_text and the
+// structural characters below leave as they are (most names; every image
+// answer computes this, so the common case skips the UTF-8 walk).
+bool plain_name(std::string_view s) {
+  if (s.size() > kMaxStemBytes) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+      return false;
+  return true;
+}
+
 // The name without what a file system or a header would read as structure.
 std::string file_stem(std::string_view name) {
+  if (plain_name(name)) {
+    auto dot = name.rfind('.');
+    if (dot != std::string_view::npos && workers::image::format_from_name(name.substr(dot + 1))) name = name.substr(0, dot);
+    auto lead = name.find_first_not_of('.');
+    return std::string(lead == std::string_view::npos ? std::string_view() : name.substr(lead));
+  }
   std::string cleaned = schemas::clean_text(name, 255);  // valid UTF-8, no control or bidi characters
   std::string stem;
   for (char c : cleaned) {

@@ -12,7 +12,7 @@ using schemas::Error;
 using schemas::ErrorCode;
 
 // No route here takes a body: a small bound, so a scraper's mistake costs nothing.
-gateway::BodyPlan WorkerStatusHandler::plan_body(const gateway::Request&) { return gateway::BufferBody{1024}; }
+gateway::BodyPlan WorkerStatusHandler::plan_body(gateway::Request&) { return gateway::BufferBody{1024}; }
 
 void WorkerStatusHandler::handle(gateway::Request request, gateway::Respond respond) {
   const bool get = request.method == "GET" || request.method == "HEAD";

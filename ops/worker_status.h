@@ -14,7 +14,7 @@ class WorkerStatusHandler : public gateway::Handler {
  public:
   // `pipeline` must outlive the handler.
   explicit WorkerStatusHandler(const workers::IngestPipeline& pipeline) : pipeline_(pipeline) {}
-  gateway::BodyPlan plan_body(const gateway::Request& head) override;
+  gateway::BodyPlan plan_body(gateway::Request& head) override;
   void handle(gateway::Request request, gateway::Respond respond) override;
 
  private:

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <condition_variable>
 #include <exception>
 #include <future>
@@ -200,6 +201,7 @@ struct Head {
   std::string request_id;
   std::string method;
   std::string path;
+  size_t route = Request::kNoRoute;  // the handler's plan_body note, for the access record
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // header read
 };
 
@@ -217,9 +219,9 @@ bool is_framing_header(std::string_view name) {
 // A header value that would split the header block (CR, LF, NUL) is never
 // written: handlers only set values they built, so this is a bug, not input.
 bool is_safe_header_text(std::string_view v) {
-  for (char c : v)
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  return true;
+  // Three memchr scans beat one byte loop: every header of every answer passes here.
+  return !std::memchr(v.data(), '\r', v.size()) && !std::memchr(v.data(), '\n', v.size()) &&
+         !std::memchr(v.data(), '\0', v.size());
 }
 
 // Whether a handler's header goes on the wire (both ways of writing an answer ask this).
@@ -542,6 +544,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   std::exception_ptr plan_failed;
   try {
     plan = handler.plan_body(req);
+    h.route = req.route;
   } catch (...) {
     plan_failed = std::current_exception();
   }
@@ -775,7 +778,7 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
   // One line per request (the access log), after the answer is on the wire.
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - h.started).count();
   log::request({h.method, h.path, h.request_id, r.status, seconds * 1000.0, bytes, ok});
-  if (cfg.on_response) cfg.on_response(AccessRecord{h.method, h.path, r.status, seconds, bytes});
+  if (cfg.on_response) cfg.on_response(AccessRecord{h.method, h.path, r.status, seconds, bytes, h.route});
   co_return ok && keep;
 }
 

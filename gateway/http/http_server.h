@@ -20,6 +20,7 @@ struct AccessRecord {
   int status;
   double seconds;  // from the request's header to the last byte of the answer
   uint64_t bytes;  // body bytes sent
+  size_t route;    // Request::route as the handler left it
 };
 
 struct HttpServerConfig {

@@ -30,6 +30,10 @@ struct Request {
   std::optional<uint64_t> content_length;
   bool chunked = false;
   std::string request_id;  // assigned by the transport, echoed as X-Request-Id
+  // The handler's own note from plan_body, carried to handle() and the
+  // access record so a request is routed once (the router: its table row).
+  size_t route = kNoRoute;
+  static constexpr size_t kNoRoute = static_cast<size_t>(-1);
 
   // Case-insensitive header lookup; empty when absent.
   std::string_view header(std::string_view name) const;
@@ -81,7 +85,7 @@ class Handler {
  public:
   virtual ~Handler() = default;
   // Called with headers only (body empty). Must not block.
-  virtual BodyPlan plan_body(const Request& head) = 0;
+  virtual BodyPlan plan_body(Request& head) = 0;
   // Called for BufferBody plans with the whole body. Must not block: long
   // work goes to a pool, and `respond` is called when it is done.
   virtual void handle(Request request, Respond respond) = 0;

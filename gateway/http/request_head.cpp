@@ -53,13 +53,12 @@ bool split_plain_target(std::string_view target, std::string& path, std::string&
 }  // namespace
 
 std::optional<std::string> ambiguous_request_head(std::string_view block) {
-  for (size_t i = 0; i < block.size(); ++i) {
-    char c = block[i];
-    if (c == '\0') return "The request header contains a NUL byte.";
-    if (c == '\r' && (i + 1 == block.size() || block[i + 1] != '\n'))
-      return "The request header contains a CR that does not end a line.";
-    if (c == '\n' && (i == 0 || block[i - 1] != '\r')) return "The request header contains a bare LF line ending.";
-  }
+  // memchr for the few bytes that matter: this runs on every request.
+  if (std::memchr(block.data(), '\0', block.size())) return "The request header contains a NUL byte.";
+  for (size_t i = block.find('\r'); i != std::string_view::npos; i = block.find('\r', i + 1))
+    if (i + 1 == block.size() || block[i + 1] != '\n') return "The request header contains a CR that does not end a line.";
+  for (size_t i = block.find('\n'); i != std::string_view::npos; i = block.find('\n', i + 1))
+    if (i == 0 || block[i - 1] != '\r') return "The request header contains a bare LF line ending.";
   // RFC 9112 2.2: empty lines before the request line are ignored.
   while (block.substr(0, 2) == "\r\n") block.remove_prefix(2);
   size_t eol = block.find("\r\n");

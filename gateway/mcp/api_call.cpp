@@ -51,6 +51,7 @@ void call_api(Handler& api, Request request, Respond done) {
   Request head = request;
   head.body.clear();  // plan_body sees the headers only, as from the transport
   auto plan = api.plan_body(head);
+  request.route = head.route;  // routed once, as by the transport
   if (auto* reject = std::get_if<RejectBody>(&plan)) return done(std::move(reject->response));
   if (auto* buffer = std::get_if<BufferBody>(&plan)) {
     if (buffer->limit && request.body.size() > buffer->limit) return done(too_large(buffer->limit));

@@ -67,8 +67,8 @@ PathPattern::PathPattern(const char* pattern) : text_(pattern) {
 }
 
 bool PathPattern::match(std::string_view path, PathParams& params) const {
-  params = {};
   if (literal_) return path == text_;
+  params = {};
   if (path.empty() || path.front() != '/') return false;
   std::string_view rest = path.substr(1);
   for (size_t i = 0; i < segments_.size(); ++i) {

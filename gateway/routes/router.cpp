@@ -21,7 +21,8 @@ Router::Router(std::vector<Route> rows, Services& services)
       services_(services),
       upgrade_link_(services.config.upgrade_link()),
       metrics_(labels_of(rows_)) {
-  for (size_t i = 0; i < rows_.size(); ++i) (rows_[i].path.literal() ? literal_rows_ : pattern_rows_).push_back(i);
+  for (size_t i = 0; i < rows_.size(); ++i)
+    (rows_[i].path.literal() ? literal_rows_[rows_[i].path.text()] : pattern_rows_).push_back(i);
 }
 
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
@@ -31,7 +32,9 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   // Literal paths win over patterns ("/healthz" is not a viewer id); within
   // a tier the table has no overlaps (tests/gateway/routes), so order only
   // decides which row of a shared path answers which method.
-  for (const auto* tier : {&literal_rows_, &pattern_rows_}) {
+  static const std::vector<size_t> kNone;
+  auto literal = literal_rows_.find(path);
+  for (const auto* tier : {literal == literal_rows_.end() ? &kNone : &literal->second, &pattern_rows_}) {
     for (size_t i : *tier) {
       const auto& row = rows_[i];
       if (!row.path.match(path, params)) continue;
@@ -48,10 +51,24 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   return m;
 }
 
-BodyPlan Router::plan_body(const Request& head) {
+RouteMatch Router::match(const Request& request) const {
+  if (request.route < rows_.size()) {
+    const auto& row = rows_[request.route];
+    RouteMatch m;
+    if (row.path.match(request.path, m.params)) {
+      m.route = m.path_row = &row;
+      m.allowed = row.methods;
+      return m;
+    }
+  }
+  return match(request.method, request.path);
+}
+
+BodyPlan Router::plan_body(Request& head) {
   auto m = match(head.method, head.path);
   // No row: a small body is read and handle() answers 404 or 405.
   if (!m.route) return BufferBody{16 * 1024};
+  head.route = static_cast<size_t>(m.route - rows_.data());
   if (!m.route->body.stream) return BufferBody{m.route->body.limit};
   auto errors = style(m.route->family);
   try {
@@ -62,7 +79,7 @@ BodyPlan Router::plan_body(const Request& head) {
 }
 
 void Router::handle(Request request, Respond respond) {
-  auto m = match(request.method, request.path);
+  auto m = match(request);
   if (!m.route) {
     auto errors = style(m.path_row ? m.path_row->family : ApiFamily::shape_b);
     if (!m.allowed) return respond(error_response(Error(ErrorCode::not_found), errors));
@@ -83,11 +100,12 @@ void Router::handle(Request request, Respond respond) {
 }
 
 Response Router::error_answer(const Request& head, const schemas::Error& e) {
-  auto m = match(head.method, head.path);
+  auto m = match(head);
   return error_response(e, style(m.path_row ? m.path_row->family : ApiFamily::shape_b));
 }
 
 void Router::observe(const AccessRecord& record) {
+  if (record.route < rows_.size()) return metrics_.observe(record.route, record);
   auto m = match(record.method, record.path);
   metrics_.observe(m.path_row ? static_cast<size_t>(m.path_row - rows_.data()) : rows_.size(), record);
 }

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gateway/http/http_server.h"
@@ -27,11 +28,14 @@ class Router : public Handler {
  public:
   Router(std::vector<Route> rows, Services& services);
 
-  BodyPlan plan_body(const Request& head) override;
+  // Notes the row in head.route, so handle() and observe() need not route again.
+  BodyPlan plan_body(Request& head) override;
   void handle(Request request, Respond respond) override;
   Response error_answer(const Request& head, const schemas::Error& e) override;
 
   RouteMatch match(std::string_view method, std::string_view path) const;
+  // The match of a request whose row plan_body noted (or a fresh one).
+  RouteMatch match(const Request& request) const;
   // HttpServerConfig::on_response: counts and times the request by row and status.
   void observe(const AccessRecord& record);
 
@@ -40,7 +44,9 @@ class Router : public Handler {
 
  private:
   std::vector<Route> rows_;
-  std::vector<size_t> literal_rows_, pattern_rows_;  // indices into rows_, in table order
+  // Indices into rows_, in table order: literal paths by path, then patterns.
+  std::unordered_map<std::string_view, std::vector<size_t>> literal_rows_;
+  std::vector<size_t> pattern_rows_;
   Services& services_;
   std::string upgrade_link_;
   RouteMetrics metrics_;

@@ -191,7 +191,7 @@ class TestHandler : public Handler {
     for (auto& t : threads) t.join();
   }
 
-  BodyPlan plan_body(const Request& head) override {
+  BodyPlan plan_body(Request& head) override {
     plans++;
     if (head.path == "/reject") return RejectBody{Response::error(Error(ErrorCode::unauthorized))};
     if (head.path == "/stream") return StreamBody{std::make_unique<RecordingSink>(*this, false), 10u << 20};

@@ -50,6 +50,11 @@ TEST(ContentDisposition, PlainNameKeepsItsWordsAndTakesTheServedExtension) {
             "attachment; filename=\"Evening glow.webp\"; filename*=UTF-8''Evening%20glow.webp");
   // Only an image extension is replaced: "report.exe" stays in the stem.
   EXPECT_EQ(names_of(content_disposition(true, "report.exe", kId, "png")).ascii, "report.exe.png");
+  // Names of letters, digits, '-', '_' and '.' take a shorter path to the same rules.
+  EXPECT_EQ(names_of(content_disposition(false, "IMG_0042.jpeg", kId, "webp")).ascii, "IMG_0042.webp");
+  EXPECT_EQ(names_of(content_disposition(false, "..hidden.png", kId, "png")).ascii, "hidden.png");
+  EXPECT_EQ(names_of(content_disposition(false, "a.b.c.gif", kId, "gif")).ascii, "a.b.c.gif");
+  EXPECT_EQ(names_of(content_disposition(false, "...jpg", kId, "jpg")).ascii, std::string(kId) + ".jpg");
 }
 
 TEST(ContentDisposition, HeaderInjectionAndQuotesAreRemoved) {

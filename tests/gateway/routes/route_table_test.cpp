@@ -183,14 +183,35 @@ TEST_F(RouterTest, LiteralPathsWinOverPatterns) {
 
 TEST_F(RouterTest, MetricsAreLabelledByRowNeverByRawPath) {
   auto& router = gateway_->router();
-  router.observe({"GET", "/Xy/abcdef.jpg", 200, 0.001, 10});
-  router.observe({"DELETE", "/v1/images/some-id", 404, 0.001, 10});
-  router.observe({"GET", "/totally/unknown/path/here/x", 404, 0.001, 10});
+  router.observe({"GET", "/Xy/abcdef.jpg", 200, 0.001, 10, Request::kNoRoute});
+  router.observe({"DELETE", "/v1/images/some-id", 404, 0.001, 10, Request::kNoRoute});
+  router.observe({"GET", "/totally/unknown/path/here/x", 404, 0.001, 10, Request::kNoRoute});
   auto text = imgpipe::metrics::render();
   EXPECT_NE(text.find("route=\"src\""), std::string::npos);
   EXPECT_NE(text.find("route=\"/v1/images/{id}\""), std::string::npos);
   EXPECT_NE(text.find("route=\"other\""), std::string::npos);
   EXPECT_EQ(text.find("totally"), std::string::npos);
+}
+
+TEST_F(RouterTest, APlannedRequestIsRoutedOnce) {
+  auto& router = gateway_->router();
+  Request head;
+  head.method = "GET";
+  head.path = "/Xy/abcdef.jpg";
+  router.plan_body(head);
+  ASSERT_LT(head.route, router.rows().size());
+  EXPECT_EQ(std::string_view(router.rows()[head.route].metric), "src");
+  // What handle() and observe() use: the noted row, with the path's params.
+  auto m = router.match(head);
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.params.get("id"), "abcdef");
+  EXPECT_EQ(m.params.get("ext"), "jpg");
+  // An unknown path notes nothing: 404 is decided again in handle().
+  Request unknown;
+  unknown.method = "GET";
+  unknown.path = "/a/b/c/d/e";
+  router.plan_body(unknown);
+  EXPECT_EQ(unknown.route, Request::kNoRoute);
 }
 
 }  // namespace
