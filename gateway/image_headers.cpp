@@ -47,10 +47,9 @@ std::string file_stem(std::string_view name) {
   return schemas::clean_text(stem, kMaxStemBytes);  // cut at a character boundary, trimmed
 }
 
-// RFC 8187 attr-char stays, every other byte is %XX.
-std::string percent_encode(std::string_view s) {
+// Appends `s` with RFC 8187 attr-chars as they are and every other byte as %XX.
+void append_percent_encoded(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
   for (unsigned char c : s) {
     bool attr_char = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                      std::string_view("!#$&+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
@@ -62,19 +61,16 @@ std::string percent_encode(std::string_view s) {
       out += kHex[c & 15];
     }
   }
-  return out;
 }
 
-// Printable ASCII only; a multi-byte character becomes one '_'.
-std::string ascii_fallback(std::string_view s) {
-  std::string out;
+// Appends `s` in printable ASCII only; a multi-byte character becomes one '_'.
+void append_ascii_fallback(std::string& out, std::string_view s) {
   for (unsigned char c : s) {
     if (c < 0x80)
       out += static_cast<char>(c);
     else if ((c & 0xC0) != 0x80)  // the lead byte of a character, not a continuation
       out += '_';
   }
-  return out;
 }
 
 }  // namespace
@@ -84,9 +80,17 @@ std::string content_disposition(bool attachment, std::string_view name, std::str
   std::string stem = file_stem(name);
   if (stem.empty()) stem = file_stem(fallback);
   if (stem.empty()) stem = "image";
-  std::string file = stem + "." + std::string(ext);
-  return std::string(attachment ? "attachment" : "inline") + "; filename=\"" + ascii_fallback(file) +
-         "\"; filename*=UTF-8''" + percent_encode(file);
+  std::string file = std::move(stem);
+  file += '.';
+  file += ext;
+  std::string out;
+  out.reserve(48 + 4 * file.size());  // one allocation: every image answer carries this header
+  out += attachment ? "attachment" : "inline";
+  out += "; filename=\"";
+  append_ascii_fallback(out, file);
+  out += "\"; filename*=UTF-8''";
+  append_percent_encoded(out, file);
+  return out;
 }
 
 }  // namespace imgpipe::gateway
