@@ -65,9 +65,14 @@ std::string IdempotentCreates::image_id(const std::string& owner, const std::str
 
 IdempotentCreates::Start IdempotentCreates::begin(const std::string& owner, const std::string& image_id,
                                                   const std::string& fingerprint) {
-  if (auto record = index_.get(image_id)) {
+  // A failed first attempt binds nothing: the key runs again (the failed
+  // record is replaced by the new attempt's).
+  if (auto record = index_.get(image_id); record && record->status != schemas::kFailed) {
     if (record->owner != owner || record->request_hash != fingerprint)
       throw conflict("This Idempotency-Key was used with a different request.");
+    // Processing: the first attempt is in flight, here or on another gateway
+    // (its `accepted` event reached this index).
+    if (!record->ready()) throw Error(ErrorCode::idempotency_key_in_progress);
     return {std::move(record), nullptr};
   }
   if (index_.was_deleted(image_id))

@@ -3,13 +3,17 @@
 // /v1/import (docs/api.md "Idempotency"). The image id is derived from the
 // owner and the key (HMAC-SHA256 with the gateways' shared token secret), so
 // a retry names the same image on whichever gateway it reaches:
-//   - the image exists (in this gateway's index): the same request is
+//   - the image is ready (in this gateway's index): the same request is
 //     answered with it again, a different one is 409 idempotency_key_conflict;
-//   - the first attempt is in flight on this gateway: 409
-//     idempotency_key_in_progress with Retry-After;
-//   - in flight elsewhere: the retry's job carries the same id, and the
-//     worker's own idempotency (one manifest per id) announces the first
-//     job's image for it; its fingerprint then decides replay or conflict.
+//   - the first attempt is in flight: 409 idempotency_key_in_progress with
+//     Retry-After (another request: conflict), known from this gateway's
+//     claims or, on any gateway, from the image's `processing` record (the
+//     first gateway publishes `accepted` before the job);
+//   - the first attempt failed: the key runs again;
+//   - in flight elsewhere but its `accepted` not applied here yet: the
+//     retry's job carries the same id, and the worker's own idempotency (one
+//     manifest per id) announces the first job's image for it; its
+//     fingerprint then decides replay or conflict.
 // "The same request" is the same fingerprint: a SHA-256 over the parsed
 // fields and the file's bytes (not the raw body), stored in the record.
 

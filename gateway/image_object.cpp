@@ -35,31 +35,37 @@ Dims short_edge_size(int width, int height, int short_edge) {
 }
 
 ordered_json image_object(const GatewayConfig& config, const schemas::ImageRecord& r) {
+  // Processing or failed: nothing is stored, so what the original decides
+  // (url, format, dimensions, bytes, sizes, the page) is null, as the
+  // reference says; the fields the create sent are there.
+  const bool ready = r.ready();
+  auto known = [&](auto value) { return ready ? ordered_json(value) : ordered_json(nullptr); };
   const auto format = served_format(r.format);
   const auto url = src_url(config, r, format);
   ordered_json sizes = ordered_json::object();
-  if (r.width > 0 && r.height > 0) {
+  if (ready && r.width > 0 && r.height > 0) {
     for (auto [name, letter, edge] : {std::tuple{"small", "s", 320}, {"medium", "m", 640}, {"large", "l", 1080}}) {
       auto d = short_edge_size(r.width, r.height, edge);
       sizes[name] = ordered_json{{"url", url + "?size=" + letter}, {"width", d.width}, {"height", d.height}};
     }
   }
+  ordered_json filename = !r.name.empty() ? ordered_json(r.name) : known(r.id + "." + format);
   // ordered_json: the reference's field order survives dump().
   return ordered_json{
       {"id", r.id},
       {"object", "image"},
-      {"url", url},
-      {"page_url", r.is_public ? ordered_json(viewer_url(config, r.id)) : ordered_json(nullptr)},
+      {"url", known(url)},
+      {"page_url", ready && r.is_public ? ordered_json(viewer_url(config, r.id)) : ordered_json(nullptr)},
       {"sizes", sizes},
-      {"filename", r.name.empty() ? r.id + "." + format : r.name},
-      {"format", format},
-      {"width", r.width},
-      {"height", r.height},
-      {"bytes", r.filesize},
+      {"filename", filename},
+      {"format", known(format)},
+      {"width", known(r.width)},
+      {"height", known(r.height)},
+      {"bytes", known(r.filesize)},
       {"transformable", !sizes.empty()},
-      {"status", "ready"},
+      {"status", r.status},
       {"public", r.is_public},
-      {"published_at", iso8601(r.created_at)},
+      {"published_at", ready ? iso8601(r.created_at) : ordered_json(nullptr)},
       {"expires_at", iso8601(r.expires_at)},
       {"created_at", iso8601(r.created_at)},
       {"caption", r.caption.empty() ? ordered_json(nullptr) : ordered_json(r.caption)},

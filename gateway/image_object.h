@@ -25,8 +25,8 @@ struct Dims {
 };
 Dims short_edge_size(int width, int height, int short_edge);
 
-// The Image of a stored record (status "ready": a record exists once the
-// original is stored).
+// The Image of a record: ready (the original is stored), or processing or
+// failed (url, format, width, height, bytes, page_url, published_at null).
 nlohmann::ordered_json image_object(const GatewayConfig& config, const schemas::ImageRecord& record);
 
 }  // namespace imgpipe::gateway

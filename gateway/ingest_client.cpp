@@ -46,12 +46,31 @@ void IngestClient::submit(const schemas::IngestJob& job, std::function<void(Inge
     if (event->type == "failed") return answer(error_from_event(*event->error));
     answer(*event->image);
   });
-  bus_.publish(storage::topics::ingest, job.image_id, schemas::encode(job), [answer](std::optional<Error> err) {
-    if (!err) return;
+  // `accepted` first, the job once it is durable: another client lists the
+  // image as processing from now on, and no accepted event can land after
+  // the worker's ready (a ready image never turns processing on the
+  // compacted topic). A job the bus refused leaves the image failed.
+  auto unavailable = [answer] {
     Error down(ErrorCode::service_unavailable, "The job queue is unavailable; try again shortly.");
     down.retry_after_seconds = 5;
     answer(down);
-  });
+  };
+  schemas::ImageEvent accepted{"accepted", job.image_id, job.request_id, schemas::record_of(job, schemas::kProcessing),
+                               std::nullopt};
+  bus_.publish(storage::topics::images, job.image_id, schemas::encode(accepted),
+               [this, job, unavailable](std::optional<Error> err) {
+                 if (err) return unavailable();
+                 bus_.publish(storage::topics::ingest, job.image_id, schemas::encode(job),
+                              [this, job, unavailable](std::optional<Error> refused) {
+                                if (!refused) return;
+                                schemas::ImageEvent failed{"failed", job.image_id, job.request_id,
+                                                           schemas::record_of(job, schemas::kFailed),
+                                                           schemas::ErrorDetail{"service_unavailable", refused->what(), "publish"}};
+                                bus_.publish(storage::topics::images, job.image_id, schemas::encode(failed),
+                                             [](std::optional<Error>) {});  // best effort
+                                unavailable();
+                              });
+               });
 }
 
 }  // namespace imgpipe::gateway

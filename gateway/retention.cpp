@@ -44,8 +44,9 @@ void Retention::sweep() {
       schemas::ImageEvent event;
       event.image_id = id;
       auto record = index_.get(id);
-      if (record && is_permanent_(record->owner)) {
+      if (record && record->ready() && is_permanent_(record->owner)) {
         // Verified after this event was written: make it permanent instead.
+        // (An image still processing at its expiry is given up: deleted.)
         record->expires_at = 0;
         event.type = "updated";
         event.image = *record;

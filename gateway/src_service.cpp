@@ -104,7 +104,7 @@ void SrcService::handle(const Request& request, Respond respond) {
   if (download && *download != "1")
     return respond(error_response(Error(ErrorCode::bad_request, "download must be 1.")));
   auto record = index_.get_shared(std::string(parsed->id));  // cached decoded record: no copy
-  if (!record || src_prefix(record->id) != parsed->prefix || config_.expired(*record))
+  if (!record || !record->ready() || src_prefix(record->id) != parsed->prefix || config_.expired(*record))
     return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
   auto source_format = workers::image::format_from_name(record->format);
   bool is_original_format = format && format == source_format;

@@ -65,6 +65,13 @@ constexpr std::array kTable = {
     ErrorInfo{idempotency_key_in_progress, "idempotency_key_in_progress", 409,
               "The first request with this Idempotency-Key is still running.", A::wait,
               "Send it again after Retry-After seconds", true, "idempotency_error"},
+    ErrorInfo{fetch_failed, "fetch_failed", 502, "The remote server did not return the image.", A::fix_request,
+              "Check that the URL serves the image publicly", false, "processing_error"},
+    ErrorInfo{fetch_timeout, "fetch_failed", 504, "The remote server was too slow.", A::retry,
+              "Try again, or host the image on a faster server", true, "processing_error"},
+    ErrorInfo{image_not_ready, "image_not_ready", 409, "The image is not ready: it is processing, or it failed.",
+              A::fix_request, "Update it once its status is ready (delete a failed one)", false,
+              "invalid_request_error"},
 };
 
 }  // namespace
@@ -118,6 +125,13 @@ std::string error_body(const Error& e, std::string_view upgrade_url) { return er
 int64_t retry_after(const Error& e) {
   if (!e.info().retryable) return 0;
   return std::max<int64_t>(1, e.retry_after_seconds.value_or(1));
+}
+
+Error as_fetch_failed(const Error& e) {
+  if (e.id() != import_failed && e.id() != import_unreachable && e.id() != import_timeout) return e;
+  Error shaped(e.id() == import_timeout ? fetch_timeout : fetch_failed, e.what());
+  shaped.retry_after_seconds = e.retry_after_seconds;
+  return shaped;
 }
 
 nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url) {

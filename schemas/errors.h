@@ -41,7 +41,13 @@ enum class ErrorCode {
   forbidden,            // 403: the key lacks the ability (read, write) the route needs
   idempotency_key_conflict,     // 409: the Idempotency-Key was used with another request
   idempotency_key_in_progress,  // 409: the Idempotency-Key's first request is still running
+  // Shape C's name for a URL create's fetch failures (POST /v1/images with
+  // {"url"}); shape B's /v1/import keeps import_failed/_unreachable/_timeout.
+  fetch_failed,         // fetch_failed, 502: the origin answered with an error, refused or reset
+  fetch_timeout,        // fetch_failed, 504: the origin was too slow
+  image_not_ready,      // 409: the image is processing or failed (PATCH needs a ready image)
 };
+
 
 // What the caller should do next. Rendered as body.action.
 enum class ActionType { fix_request, retry, wait, verify, upgrade, register_key, contact };
@@ -84,6 +90,11 @@ class Error : public std::runtime_error {
 
 // Seconds a retryable error asks the caller to wait (Retry-After); 0 when not retryable.
 int64_t retry_after(const Error& e);
+
+// Shape C's fetch_failed (502, or 504 for a time-out) for the import
+// failures of a URL create; any other error unchanged (SSRF refusals stay
+// import_forbidden). Shape B's /v1/import answers the import codes.
+Error as_fetch_failed(const Error& e);
 
 // Shape B (flat): {"error": code, "message": ..., "action": {...}} plus any extra fields.
 std::string error_body(const Error& e, std::string_view upgrade_url = {});

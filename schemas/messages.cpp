@@ -42,10 +42,15 @@ json record_json(const ImageRecord& r) {
   json variants = json::array();
   for (const auto& v : r.variants) variants.push_back(variant_json(v));
   json j = {{"id", r.id},         {"name", r.name},         {"owner", r.owner},       {"namespace", r.ns},
-          {"tags", r.tags},     {"format", r.format},     {"width", r.width},       {"height", r.height},
-          {"filesize", r.filesize}, {"blob", r.blob},     {"created_at", r.created_at},
-          {"expires_at", r.expires_at}, {"variants", variants}, {"caption", r.caption},
+          {"tags", r.tags},     {"created_at", r.created_at},
+          {"expires_at", r.expires_at}, {"caption", r.caption},
           {"labels", r.labels}, {"metadata", r.metadata}, {"public", r.is_public}};
+  if (r.ready()) {  // no "status": a record without one is ready (the records before it existed)
+    j.update(json{{"format", r.format}, {"width", r.width}, {"height", r.height}, {"filesize", r.filesize},
+                  {"blob", r.blob}, {"variants", variants}});
+  } else {
+    j["status"] = r.status;  // nothing is stored yet: no original's fields
+  }
   if (r.created_ms) j["created_ms"] = r.created_ms;
   if (!r.request_hash.empty()) j["request_hash"] = r.request_hash;
   return j;
@@ -61,14 +66,18 @@ ImageRecord record_from(const json& j) {
   r.owner = optional_field<std::string>(j, "owner", "");
   r.ns = optional_field<std::string>(j, "namespace", "");
   r.tags = optional_field<std::vector<std::string>>(j, "tags", {});
-  r.format = field<std::string>(j, "format");
-  r.width = field<int>(j, "width");
-  r.height = field<int>(j, "height");
-  r.filesize = field<uint64_t>(j, "filesize");
-  r.blob = field<std::string>(j, "blob");
+  r.status = optional_field<std::string>(j, "status", kReady);
+  if (r.status != kReady && r.status != kProcessing && r.status != kFailed) bad("unknown status '" + r.status + "'");
+  if (r.ready()) {
+    r.format = field<std::string>(j, "format");
+    r.width = field<int>(j, "width");
+    r.height = field<int>(j, "height");
+    r.filesize = field<uint64_t>(j, "filesize");
+    r.blob = field<std::string>(j, "blob");
+  }
   r.created_at = field<int64_t>(j, "created_at");
   r.expires_at = optional_field<int64_t>(j, "expires_at", 0);
-  if (auto it = j.find("variants"); it != j.end() && it->is_array())
+  if (auto it = j.find("variants"); r.ready() && it != j.end() && it->is_array())
     for (const auto& v : *it) r.variants.push_back(variant_from(v));
   r.caption = optional_field<std::string>(j, "caption", "");
   r.labels = optional_field<StringMap>(j, "labels", {});
@@ -162,11 +171,16 @@ ImageEvent decode_image_event(const std::string& text) {
   if (auto it = j.find("error"); it != j.end() && it->is_object())
     e.error = ErrorDetail{field<std::string>(*it, "code"), optional_field<std::string>(*it, "message", ""),
                           optional_field<std::string>(*it, "step", "")};
-  if ((e.type == "ready" || e.type == "variants" || e.type == "updated") && !e.image)
+  if ((e.type == "accepted" || e.type == "ready" || e.type == "variants" || e.type == "updated") && !e.image)
     bad("event '" + e.type + "' needs 'image'");
   if (e.type == "failed" && !e.error) bad("event 'failed' needs 'error'");
-  if (e.type != "ready" && e.type != "variants" && e.type != "updated" && e.type != "deleted" && e.type != "failed")
+  if (e.type != "accepted" && e.type != "ready" && e.type != "variants" && e.type != "updated" &&
+      e.type != "deleted" && e.type != "failed")
     bad("unknown event type '" + e.type + "'");
+  // Only ready and variants announce a stored original; accepted and failed never do.
+  const bool announces_original = e.type == "ready" || e.type == "variants";
+  if (e.image && e.type != "updated" && announces_original != e.image->ready())
+    bad("event '" + e.type + "' has an image with status '" + e.image->status + "'");
   return e;
 }
 
@@ -194,6 +208,25 @@ DeadLetter decode_dead_letter(const std::string& text) {
   d.original_key = field<std::string>(o, "key");
   d.original_value = field<std::string>(o, "value");
   return d;
+}
+
+ImageRecord record_of(const IngestJob& job, const char* status) {
+  ImageRecord r;
+  r.id = job.image_id;
+  r.name = job.name;
+  r.owner = job.owner;
+  r.ns = job.ns;
+  r.tags = job.tags;
+  r.created_at = job.created_at;
+  r.expires_at = job.expires_at;
+  r.caption = job.caption;
+  r.labels = job.labels;
+  r.metadata = job.metadata;
+  r.is_public = job.is_public;
+  r.created_ms = job.created_ms;
+  r.request_hash = job.request_hash;
+  r.status = status;
+  return r;
 }
 
 std::string encode_record(const ImageRecord& r) { return record_json(r).dump(); }

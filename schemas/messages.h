@@ -47,6 +47,12 @@ struct VariantRecord {
   std::string blob;    // sha256
 };
 
+// An image's state (docs/api.md "status"): only a ready record has the
+// original's fields (format, width, height, filesize, blob, variants).
+inline constexpr const char* kProcessing = "processing";
+inline constexpr const char* kReady = "ready";
+inline constexpr const char* kFailed = "failed";
+
 struct ImageRecord {
   std::string id;
   std::string name;
@@ -67,7 +73,14 @@ struct ImageRecord {
   bool is_public = true;
   int64_t created_ms = 0;    // as IngestJob's
   std::string request_hash;  // as IngestJob's
+  std::string status = kReady;  // kProcessing, kReady or kFailed
+
+  bool ready() const { return status == kReady; }
 };
+
+// The record a job's image starts with: the job's fields, in `status`
+// (processing or failed); store_original adds the original's.
+ImageRecord record_of(const IngestJob& job, const char* status);
 
 struct ErrorDetail {
   std::string code;     // public error code (errors.h)
@@ -77,10 +90,12 @@ struct ErrorDetail {
 
 // imgpipe.images, key = image id (compacted: the last event per id is the state).
 struct ImageEvent {
-  std::string type;  // "ready", "variants", "updated", "deleted", "failed"
+  // "accepted" (the job is taken: a processing record), "ready", "variants",
+  // "updated", "deleted", "failed"
+  std::string type;
   std::string image_id;
   std::string request_id;
-  std::optional<ImageRecord> image;   // ready, variants, updated
+  std::optional<ImageRecord> image;   // accepted, ready, variants, updated; failed: the failed record when known
   std::optional<ErrorDetail> error;   // failed
 };
 

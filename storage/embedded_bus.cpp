@@ -142,11 +142,14 @@ Policy policy_of(std::string_view topic) {
 
 // In a compacted topic, what a record means for the records of its key:
 // `state` carries the key's whole state (every account event; an image's
-// ready, variants and updated events) and replaces every earlier record;
-// `tombstone` (an image's deleted event) too, and then goes itself after the
-// tombstone delay; `transient` (a failed event) replaces nothing - a job that
-// fails after `ready` must not hide the image - and goes once anything newer
-// exists for its key or after the delay.
+// accepted, ready, variants and updated events, and a failed event with its
+// record: the image is listed as processing or failed) and replaces every
+// earlier record; `tombstone` (an image's deleted event) too, and then goes
+// itself after the tombstone delay; `transient` (a failed event without a
+// record: a message that was no valid job, or one from before records were
+// sent) replaces nothing and goes once anything newer exists for its key or
+// after the delay. A failure after `ready` publishes no failed event at all
+// (workers/ingest_pipeline.cpp), so no failed record hides a ready image.
 enum class Role { state, tombstone, transient };
 Role role_of(std::string_view topic, std::string_view value) {
   if (!topic.ends_with(topics::images)) return Role::state;
@@ -154,7 +157,8 @@ Role role_of(std::string_view topic, std::string_view value) {
   const auto j = nlohmann::json::parse(value, nullptr, false);
   const auto type = j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
   if (type == "deleted") return Role::tombstone;
-  if (type == "ready" || type == "variants" || type == "updated") return Role::state;
+  if (type == "accepted" || type == "ready" || type == "variants" || type == "updated") return Role::state;
+  if (type == "failed" && j.contains("image") && j["image"].is_object()) return Role::state;
   return Role::transient;
 }
 

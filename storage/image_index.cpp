@@ -56,6 +56,16 @@ void merge_variants(schemas::ImageRecord& into, const std::vector<schemas::Varia
 // delete and must not bring the image back. The marker lives in cf::listings.
 std::string deleted_key(const std::string& id) { return "deleted:" + id; }
 
+// Which event may write a record over `existing` (docs/api.md "status"):
+// accepted only starts an image (none yet, or a failed one tried again: a
+// retried or replayed job never turns a ready image back into processing);
+// failed never undoes a ready image; ready, variants and updated always apply.
+bool writes_record(const schemas::ImageEvent& event, const std::optional<schemas::ImageRecord>& existing) {
+  if (event.type == "accepted") return !existing || existing->status == schemas::kFailed;
+  if (event.type == "failed") return !existing || !existing->ready();
+  return event.type == "ready" || event.type == "variants" || event.type == "updated";
+}
+
 }  // namespace
 
 bool ImageIndex::revives_deleted(const schemas::ImageEvent& event) {
@@ -72,13 +82,22 @@ void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> al
   }
   auto existing = get(event.image_id);
   const auto tombstone = deleted_key(event.image_id);
-  if (event.type == "ready" || event.type == "variants" || event.type == "updated") {
-    schemas::ImageRecord record = *event.image;
+  std::optional<schemas::ImageRecord> failed_here;  // a failed event without its record: the one we have
+  if (event.type == "failed" && !event.image && existing && existing->status == schemas::kProcessing) {
+    failed_here = *existing;
+    failed_here->status = schemas::kFailed;
+  }
+  const auto* incoming = event.image ? &*event.image : failed_here ? &*failed_here : nullptr;
+  if (incoming && writes_record(event, existing)) {
+    schemas::ImageRecord record = *incoming;
     if (existing) {
-      if (event.type != "updated") keep_edits(record, *existing);
+      // Edits exist on ready records only (PATCH refuses the others).
+      if (event.type != "updated" && existing->ready()) keep_edits(record, *existing);
       listing_ops(*existing, WriteOp::Kind::remove, batch);
-      merge_variants(record, existing->variants);  // keep what we knew ...
-      merge_variants(record, event.image->variants);  // ... but the event wins
+      if (record.ready()) {
+        merge_variants(record, existing->variants);  // keep what we knew ...
+        merge_variants(record, incoming->variants);  // ... but the event wins
+      }
       if (existing->expires_at != record.expires_at && existing->expires_at)
         batch.push_back({WriteOp::Kind::remove, cf::expiry, expiry_key(existing->expires_at, record.id), ""});
     }

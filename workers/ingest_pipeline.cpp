@@ -24,12 +24,14 @@ using NamedStep = IngestPipeline::NamedStep;
 // The order of an ingest job, listed once. Up to `ready` a client waits for
 // the 201; the steps after it run later, as low-priority work (JobRunner).
 constexpr NamedStep kUploadSteps[] = {
-    {"resume", steps::resume_if_done, true}, {"locate", steps::locate_upload, true},
+    {"resume", steps::resume_if_done, true}, {"accept", steps::announce_accepted, true},
+    {"locate", steps::locate_upload, true},
     {"probe", steps::probe, true},           {"normalise", steps::normalise, true},
     {"store", steps::store_original, true},  {"announce_ready", steps::announce_ready, false},
 };
 constexpr NamedStep kImportSteps[] = {
-    {"resume", steps::resume_if_done, true}, {"fetch", steps::fetch, true},
+    {"resume", steps::resume_if_done, true}, {"accept", steps::announce_accepted, true},
+    {"fetch", steps::fetch, true},
     {"probe", steps::probe, true},           {"normalise", steps::normalise, true},
     {"store", steps::store_original, true},  {"announce_ready", steps::announce_ready, false},
 };
@@ -107,11 +109,11 @@ bool IngestPipeline::run_steps(Job& job, std::span<const NamedStep> plan, const 
   } catch (const Error& e) {
     if (e.id() == ErrorCode::service_unavailable) throw;  // transient: the runner retries
     discard_failed_source(ctx);
-    fail(message, ctx.job.image_id, ctx.job.request_id, step_name, e);
+    fail(message, ctx.job.image_id, ctx.job.request_id, step_name, e, &ctx);
   } catch (const std::exception& e) {
     log::error("job_internal_error", {{"image_id", ctx.job.image_id}, {"step", step_name}, {"error", e.what()}});
     discard_failed_source(ctx);
-    fail(message, ctx.job.image_id, ctx.job.request_id, step_name, Error(ErrorCode::internal_error));
+    fail(message, ctx.job.image_id, ctx.job.request_id, step_name, Error(ErrorCode::internal_error), &ctx);
   }
   return false;
 }
@@ -144,14 +146,21 @@ Later IngestPipeline::process_until_ready(const storage::BusMessage& message) {
 }
 
 void IngestPipeline::fail(const storage::BusMessage& message, const std::string& image_id,
-                          const std::string& request_id, const std::string& step, const Error& error) {
+                          const std::string& request_id, const std::string& step, const Error& error,
+                          const JobContext* ctx) {
   schemas::ErrorDetail detail{std::string(error.info().code), error.what(), step};
   metrics::counter("imgpipe_jobs_failed_total", "Ingest jobs that failed for good (dead-lettered), by step and code.",
                    {{"step", step}, {"code", detail.code}}).inc();
   log::warn("job_failed", {{"image_id", image_id}, {"request_id", request_id}, {"step", step},
                            {"code", detail.code}, {"message", detail.message}, {"offset", message.offset}});
-  if (!image_id.empty()) {
-    schemas::ImageEvent event{"failed", image_id, request_id, std::nullopt, detail};
+  // Once the original is stored and announced (a variants step failed), the
+  // image is ready: the failure is dead-lettered only, so that no `failed`
+  // is the last event of a ready image on the compacted topic.
+  const bool stored = ctx && ctx->record;
+  if (!image_id.empty() && !stored) {
+    std::optional<schemas::ImageRecord> failed;  // known when the job was readable: listed as failed
+    if (ctx) failed = schemas::record_of(ctx->job, schemas::kFailed);
+    schemas::ImageEvent event{"failed", image_id, request_id, std::move(failed), detail};
     bus_.publish_sync(storage::topics::images, image_id, schemas::encode(event), std::chrono::seconds(10));
   }
   schemas::DeadLetter letter{step == "decode" ? "malformed message" : "job failed", detail, message.topic,

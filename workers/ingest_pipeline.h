@@ -40,8 +40,10 @@ class IngestPipeline {
   Later process_until_ready(const storage::BusMessage& message);
   // False when the job failed for good (then dead-lettered).
   bool run_steps(Job& job, std::span<const NamedStep> plan, const storage::BusMessage& message);
+  // Dead-letters the job and, unless its original is already stored, publishes
+  // `failed` (with the failed record when `ctx`: the job was readable).
   void fail(const storage::BusMessage& message, const std::string& image_id, const std::string& request_id,
-            const std::string& step, const schemas::Error& error);
+            const std::string& step, const schemas::Error& error, const JobContext* ctx = nullptr);
 
   storage::Bus& bus_;
   storage::BlobStore& blobs_;

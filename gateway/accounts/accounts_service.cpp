@@ -308,7 +308,9 @@ void AccountsService::verify_email(const std::string& token, std::function<void(
 void AccountsService::make_permanent(const std::string& owner) {
   for (const auto& id : ledger_.images_of(owner)) {
     auto record = index_.get(id);
-    if (!record || record->expires_at == 0) continue;
+    // Not yet ready: retention makes it permanent at its expiry (`updated`
+    // events carry ready records only).
+    if (!record || !record->ready() || record->expires_at == 0) continue;
     record->expires_at = 0;
     schemas::ImageEvent event;
     event.type = "updated";

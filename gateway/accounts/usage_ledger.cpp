@@ -36,10 +36,14 @@ void UsageLedger::observe(const schemas::ImageEvent& event) {
   const std::string marker_key = "u:i:" + event.image_id;
   auto marker = db_.get(cf::listings, marker_key);
   std::vector<WriteOp> batch;
-  if (event.image && event.type != "deleted" && event.type != "failed") {
+  if (event.image && event.type != "deleted") {
     if (marker) return;  // counted already
     const auto& r = *event.image;
     if (r.owner.empty()) return;
+    if (!r.ready()) {  // processing or failed: one of the owner's images, no upload or bytes yet
+      db_.put(cf::listings, "o:" + r.owner + '\0' + r.id, "", false);
+      return;
+    }
     auto month_key = "u:m:" + r.owner + '\0' + month_of(r.created_at);
     auto bytes_key = "u:b:" + r.owner;
     batch.push_back({WriteOp::Kind::put, cf::listings, month_key, storage::be64(read_counter(db_, month_key) + 1)});
@@ -54,7 +58,12 @@ void UsageLedger::observe(const schemas::ImageEvent& event) {
     db_.write(batch, false);
     return;
   }
-  if (event.type != "deleted" || !marker) return;
+  if (event.type != "deleted") return;
+  if (!marker) {  // a processing or failed image: only its place among the owner's images
+    if (auto record = index_.get(event.image_id); record && !record->owner.empty())
+      db_.remove(cf::listings, "o:" + record->owner + '\0' + event.image_id, false);
+    return;
+  }
   auto m = nlohmann::json::parse(*marker, nullptr, false);
   if (m.is_discarded()) return;
   auto owner = m.value("owner", "");

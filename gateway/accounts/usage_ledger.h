@@ -1,13 +1,13 @@
 #pragma once
 // Usage derived from the images topic, so every gateway computes the same
 // numbers: uploads per owner per calendar month (UTC, by created_at), bytes
-// stored per owner (originals), the images of each owner, and which images
+// stored per owner (originals, ready images only), the images of each owner, and which images
 // reference each original blob. Kept in cf::listings (rebuilt with the index
 // by `imgpipe reindex`):
 //   "u:i:" id                 -> {"owner","bytes","blob"}   (counted once: replays are harmless)
 //   "u:m:" owner '\0' YYYYMM  -> be64 uploads
 //   "u:b:" owner              -> be64 bytes
-//   "o:" owner '\0' id        -> ""
+//   "o:" owner '\0' id        -> ""   (ready, processing or failed: the images count)
 //   "r:" blob '\0' id         -> ""
 //   "x:" blob                 -> {"at", "blobs": [variant blobs]}  (no image left: collect after a grace)
 // On top of that, in memory, the units reserved by uploads in flight.

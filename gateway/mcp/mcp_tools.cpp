@@ -167,7 +167,7 @@ void get_usage(routes::Services& s, const Request& outer, const json&, Respond d
 void image_url(routes::Services& s, const Request&, const json& args, Respond done) {
   auto id = args.at("id").get<std::string>();
   auto record = plausible_image_id(id) ? s.index.get(id) : std::nullopt;
-  if (!record || s.config.expired(*record)) throw Error(ErrorCode::not_found, "No image with this id.");
+  if (!record || !record->ready() || s.config.expired(*record)) throw Error(ErrorCode::not_found, "No image with this id.");
   std::string format = args.value("format", "");
   std::string size = args.value("size", "");
   auto url = src_url(s.config, *record, format) + (size.empty() ? "" : "?size=" + size);

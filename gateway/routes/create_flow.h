@@ -34,13 +34,17 @@ struct IdempotencyKey {
   std::string fingerprint;
 };
 
-// Publishes the job; answers with render(record), or the job's error. With
+// How a route names a job's failure (shape C's URL creates: fetch_failed).
+using JobErrors = schemas::Error (*)(const schemas::Error& job_error);
+
+// Publishes the job; answers with render(record), or the job's error (through
+// `job_errors` when set). With
 // an Idempotency-Key the image id comes from the owner and the key: an image
 // made with it is answered again (no second job, no second quota unit), and
 // a conflict or a first request still in flight throws 409. A staged upload
 // that no job will claim is removed.
 void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle errors,
             std::shared_ptr<accounts::Admission> admission, RenderCreated render,
-            std::optional<IdempotencyKey> idempotency = std::nullopt);
+            std::optional<IdempotencyKey> idempotency = std::nullopt, JobErrors job_errors = nullptr);
 
 }  // namespace imgpipe::gateway::routes

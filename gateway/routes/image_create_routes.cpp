@@ -147,7 +147,8 @@ void create_image(Services& s, const Call& call) {
     request_fields.update(json{{"route", "images"}, {"url", job.url}});
     idempotency = IdempotencyKey{*key, IdempotentCreates::fingerprint(request_fields)};
   }
-  submit(s, std::move(job), call.respond, call.errors, admission, image_created, std::move(idempotency));
+  submit(s, std::move(job), call.respond, call.errors, admission, image_created, std::move(idempotency),
+         schemas::as_fetch_failed);
 }
 
 }  // namespace imgpipe::gateway::routes

@@ -146,6 +146,12 @@ void update_image(Services& s, const Call& call) {
   auto record = s.images.get(owner, call.params.get("id"));
   if (!record) throw Error(ErrorCode::not_found, "No image with this id.");
   auto fields = fields_from_json(parse_body(call.request), true);
+  // `updated` events carry whole ready records: one made from a processing
+  // record could undo the worker's `ready` on the compacted topic.
+  if (!record->ready())
+    throw Error(ErrorCode::image_not_ready, record->status == schemas::kFailed
+                                                ? "The image failed to process; it can only be deleted."
+                                                : "The image is still processing; update it once its status is ready.");
   if (fields.caption) record->caption = *fields.caption;
   if (fields.labels) record->labels = *fields.labels;
   if (fields.metadata) record->metadata = *fields.metadata;

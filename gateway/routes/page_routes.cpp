@@ -28,7 +28,8 @@ void viewer(Services& s, const Call& call) {
   auto id = call.params.get("id");
   auto record = plausible_image_id(id) ? s.index.get(std::string(id)) : std::nullopt;
   // public:false (the images API) hides the page; the image URL still works.
-  if (!record || s.config.expired(*record) || !record->is_public)
+  // A processing or failed image has no page yet, like an unknown id.
+  if (!record || !record->ready() || s.config.expired(*record) || !record->is_public)
     throw Error(ErrorCode::not_found, "No image with this id.");
   auto r = pages::page_response(s.config, 200, viewer_page(s.config, *record));
   r.set("Cache-Control", "public, max-age=300");

@@ -71,7 +71,7 @@ schemas::IngestJob new_job(Services& s, const Request& request, std::string type
 
 void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle errors,
             std::shared_ptr<accounts::Admission> admission, RenderCreated render,
-            std::optional<IdempotencyKey> idempotency) {
+            std::optional<IdempotencyKey> idempotency, JobErrors job_errors) {
   std::shared_ptr<IdempotentCreates::Claim> claim;  // held until the outcome is answered
   if (idempotency) {
     job.image_id = s.idempotency.image_id(job.owner, idempotency->key);
@@ -93,12 +93,12 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
   auto started = std::chrono::steady_clock::now();
   auto id = job.image_id;
   const auto& config = s.config;
-  s.ingest.submit(job, [&config, respond, errors, started, id, admission, render, claim,
+  s.ingest.submit(job, [&config, respond, errors, started, id, admission, render, claim, job_errors,
                         fingerprint = job.request_hash](IngestOutcome outcome) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (auto* err = std::get_if<Error>(&outcome)) {
       log::info("ingest_failed", {{"image_id", id}, {"code", err->info().code}, {"ms", ms}});
-      return respond(error_response(*err, errors));
+      return respond(error_response(job_errors ? job_errors(*err) : *err, errors));
     }
     const auto& record = std::get<schemas::ImageRecord>(outcome);
     // The same key reached another gateway with another request first.

@@ -25,6 +25,6 @@ for ev, t in client_uploads(sys.argv[1], job_done_events(sys.argv[2])):
     s = ev["steps_ms"]
     image = s.get("probe", 0) + s.get("normalise", 0)
     job = sum(s.get(k, 0) for k in BEFORE_READY)
-    worker_files = sum(s.get(k, 0) for k in ("resume", "locate", "probe", "normalise", "store"))
+    worker_files = sum(s.get(k, 0) for k in ("resume", "accept", "locate", "probe", "normalise", "store"))
     print(f"{t - image:.3f} {s.get('store', 0):.3f} {s.get('announce_ready', 0):.3f} {t - job:.3f} "
           f"{t - worker_files:.3f}")

@@ -7,7 +7,11 @@
 //   - a fresh gateway joining a topic with images answers /readyz 200 only
 //     when it serves every one of them;
 //   - an Idempotency-Key sent to both gateways at once, and again later to
-//     either, makes one image; another request with it is 409 on both.
+//     either, makes one image; another request with it is 409 on both;
+//   - while the first request with a key is in flight on A, the same key on
+//     B is 409 idempotency_key_in_progress (B's index has A's `accepted`);
+//   - a bulk producer's import job (kcat) is listed as processing while the
+//     worker holds it, then ready; one that fails for good is listed failed.
 // Runs only with IMGPIPE_E2E_BUS=kafka (registered as kafka.e2e_gateways).
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +21,7 @@
 
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -24,6 +29,7 @@
 
 #include "tests/e2e/child_process.h"
 #include "tests/e2e/harness.h"
+#include "tests/workers/fetch/http_fixture.h"
 
 namespace imgpipe::e2e {
 namespace {
@@ -35,7 +41,12 @@ using Proc = ChildProcess;
 struct Reply {
   int status = 0;
   std::string body;
+  Headers headers;
   json js() const { return json::parse(body, nullptr, false); }
+  std::string header(const std::string& h) const {
+    auto it = headers.find(h);
+    return it == headers.end() ? "" : it->second;
+  }
 };
 
 // POST /v1/upload with an optional API key and Idempotency-Key, exact bytes over loopback.
@@ -50,7 +61,7 @@ Reply upload_as(int port, const std::string& key, const std::string& bytes, cons
   if (!key.empty()) req += "Authorization: Bearer " + key + "\r\n";
   if (!idempotency_key.empty()) req += "Idempotency-Key: " + idempotency_key + "\r\n";
   auto raw = parse_raw(raw_exchange(port, req + "\r\n" + body, 60s));
-  return {raw.status, raw.body};
+  return {raw.status, raw.body, raw.headers};
 }
 
 class Gateways : public ::testing::Test {
@@ -71,7 +82,9 @@ class Gateways : public ::testing::Test {
     worker_ = std::make_unique<Proc>(
         std::vector<std::string>{imgpipe_binary().string(), "worker", "--kafka", broker_, "--topic-prefix", prefix_,
                                  "--data-dir", (root_ / "w0").string(), "--blob-dir", (root_ / "blobs").string(),
-                                 "--workers", "2", "--image-threads", "1"},
+                                 "--workers", "2", "--image-threads", "1",
+                                 // The origins of these tests are on loopback (never a private address).
+                                 "--import-allow-private"},
         root_ / "worker.log");
     worker_->start();
     for (int i = 0; i < 2; ++i)
@@ -171,15 +184,24 @@ TEST_F(Gateways, AFreshGatewayIsReadyOnlyWhenItServesEveryImage) {
 
 // The image id comes from the owner and the key (HMAC with the shared
 // secret): both gateways name the same image, and the worker makes it once.
+// At once, the second may also be told the first is in progress (when the
+// first's `accepted` reached its gateway first); sent again, it gets the image.
 TEST_F(Gateways, AnIdempotencyKeyMakesOneImageWhicheverGatewayItReaches) {
   const std::string bytes = synthetic_jpeg(2000);
   auto a = std::async(std::launch::async, [&] { return upload_as(ports_[0], "", bytes, "i.jpg", "gw-key-1"); });
   auto b = std::async(std::launch::async, [&] { return upload_as(ports_[1], "", bytes, "i.jpg", "gw-key-1"); });
-  auto ra = a.get(), rb = b.get();
-  ASSERT_EQ(ra.status, 201) << ra.body;
-  ASSERT_EQ(rb.status, 201) << rb.body;
-  const std::string id = ra.js().value("id", "");
-  EXPECT_EQ(rb.js().value("id", ""), id);
+  Reply answers[2] = {a.get(), b.get()};
+  for (int g : {0, 1}) {
+    auto& r = answers[g];
+    if (r.status == 409) {
+      EXPECT_EQ(r.js().value("error", ""), "idempotency_key_in_progress") << r.body;
+      ASSERT_TRUE(eventually([&] { return (r = upload_as(ports_[g], "", bytes, "i.jpg", "gw-key-1")).status != 409; }, 30s))
+          << r.body;
+    }
+    ASSERT_EQ(r.status, 201) << "gateway " << g << ": " << r.body;
+  }
+  const std::string id = answers[0].js().value("id", "");
+  EXPECT_EQ(answers[1].js().value("id", ""), id);
   for (int g : {0, 1}) {
     auto again = upload_as(ports_[g], "", bytes, "i.jpg", "gw-key-1");
     EXPECT_EQ(again.status, 201) << again.body;
@@ -189,6 +211,117 @@ TEST_F(Gateways, AnIdempotencyKeyMakesOneImageWhicheverGatewayItReaches) {
     EXPECT_EQ(other.js().value("error", ""), "idempotency_key_conflict") << other.body;
   }
   EXPECT_EQ(http_get(url(1, "/" + id)).status, 200);
+}
+
+
+// A shape C request as a key holder, with an optional JSON body and Idempotency-Key.
+Reply send_as(int port, const std::string& key, const std::string& method, const std::string& target,
+              const std::string& body = {}, const std::string& idempotency_key = "") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nConnection: close\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                    "\r\nAuthorization: Bearer " + key + "\r\n";
+  if (!idempotency_key.empty()) req += "Idempotency-Key: " + idempotency_key + "\r\n";
+  if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  auto raw = parse_raw(raw_exchange(port, req + "\r\n" + body, 60s));
+  return {raw.status, raw.body, raw.headers};
+}
+
+// An origin that answers when the test says so: a worker holds the job.
+struct HeldOrigin {
+  HeldOrigin() : released(release.get_future().share()) {}
+  ~HeldOrigin() { open(); }
+  void open() { std::call_once(opened, [&] { release.set_value(); }); }
+  std::promise<void> release;
+  std::shared_future<void> released;
+  std::once_flag opened;
+  std::atomic<int> asked{0};
+  workers::fetch::test::HttpFixture origin{[this](int fd, const std::string& request, const auto&) {
+    ++asked;
+    if (request.rfind("GET /text", 0) == 0)  // not an image: the job fails for good
+      return (void)workers::fetch::test::send_all(fd, workers::fetch::test::response(200, "hello", "Content-Type: image/jpeg\r\n"));
+    (void)released.wait_for(std::chrono::seconds(60));  // bounded: a failed test does not hang here
+    workers::fetch::test::send_all(fd, workers::fetch::test::response(200, synthetic_jpeg(2100), "Content-Type: image/jpeg\r\n"));
+  }};
+};
+
+TEST_F(Gateways, AKeyInFlightOnOneGatewayIsInProgressOnTheOther) {
+  HeldOrigin held;
+  auto created = post_json(url(0, "/v1/keys"), {{"email", "inflight@gateways.test"}});
+  ASSERT_EQ(created.status, 201) << created.describe();
+  const std::string key = created.json().value("key", "");
+  ASSERT_TRUE(eventually([&] { return send_as(ports_[1], key, "GET", "/v1/images").status == 200; }, 15s))
+      << "gateway B never learnt the key";
+  const std::string body = json{{"url", held.origin.url("/held.jpg")}, {"caption", "c"}}.dump();
+  auto first = std::async(std::launch::async, [&] { return send_as(ports_[0], key, "POST", "/v1/images", body, "gw-inflight-1"); });
+  // B knows the first attempt once A's `accepted` is in B's index: listed as processing.
+  Reply list;
+  ASSERT_TRUE(eventually([&] {
+    list = send_as(ports_[1], key, "GET", "/v1/images");
+    return list.js()["data"].size() == 1;
+  }, 30s)) << list.body;
+  EXPECT_EQ(list.js()["data"][0]["status"], "processing") << list.body;
+  const std::string id = list.js()["data"][0]["id"];
+  auto busy = send_as(ports_[1], key, "POST", "/v1/images", body, "gw-inflight-1");
+  EXPECT_EQ(busy.status, 409) << busy.body;
+  EXPECT_EQ(busy.js()["error"]["code"], "idempotency_key_in_progress") << busy.body;
+  EXPECT_EQ(busy.js()["error"]["type"], "idempotency_error") << busy.body;
+  EXPECT_FALSE(busy.header("Retry-After").empty());
+  auto other = send_as(ports_[1], key, "POST", "/v1/images", json{{"url", held.origin.url("/held.jpg")}}.dump(),
+                       "gw-inflight-1");
+  EXPECT_EQ(other.js()["error"]["code"], "idempotency_key_conflict") << other.body;
+  EXPECT_EQ(held.asked.load(), 1) << "B started no second job";
+  held.open();
+  auto r = first.get();
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.js()["id"], id);
+  Reply again;
+  ASSERT_TRUE(eventually([&] { return (again = send_as(ports_[1], key, "POST", "/v1/images", body, "gw-inflight-1")).status == 201; }, 15s))
+      << again.body;
+  EXPECT_EQ(again.js()["id"], id);
+  EXPECT_EQ(held.asked.load(), 1) << "a replay fetches nothing";
+}
+
+// A bulk producer's jobs (docs/bulk-import.md) for a key's owner: the worker
+// announces each as it takes it, so both gateways list it as processing,
+// then ready; a job that fails for good stays listed as failed.
+TEST_F(Gateways, BulkJobsAreListedAsProcessingThenReadyOrFailed) {
+  HeldOrigin held;
+  auto created = post_json(url(0, "/v1/keys"), {{"email", "bulk@gateways.test"}});
+  ASSERT_EQ(created.status, 201) << created.describe();
+  const std::string key = created.json().value("key", ""), owner = "key:" + created.json().value("key_id", "");
+  ASSERT_TRUE(eventually([&] { return send_as(ports_[1], key, "GET", "/v1/images").status == 200; }, 15s));
+  const std::string id = "bulkheld" + std::to_string(::getpid()), bad = "bulktext" + std::to_string(::getpid());
+  auto produce = [&](const std::string& image_id, const std::string& path) {
+    std::ofstream(root_ / "job.json") << json{{"v", 1}, {"type", "import"}, {"image_id", image_id},
+                                              {"url", held.origin.url(path)}, {"owner", owner},
+                                              {"labels", {{"via", "kcat"}}}, {"created_at", 1700000000}}.dump();
+    auto r = run({"kcat", "-P", "-b", broker_, "-t", prefix_ + "imgpipe.ingest", "-k", image_id, (root_ / "job.json").string()}, 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  };
+  produce(id, "/held.jpg");
+  for (int g : {0, 1}) {
+    Reply got;
+    ASSERT_TRUE(eventually([&] { return (got = send_as(ports_[g], key, "GET", "/v1/images/" + id)).status == 200; }, 30s))
+        << "gateway " << g << ": " << got.body;
+    EXPECT_EQ(got.js()["status"], "processing") << got.body;
+    EXPECT_TRUE(got.js()["width"].is_null() && got.js()["bytes"].is_null()) << got.body;
+    EXPECT_EQ(got.js()["labels"], (json{{"via", "kcat"}})) << got.body;
+  }
+  held.open();
+  for (int g : {0, 1}) {
+    Reply got;
+    ASSERT_TRUE(eventually([&] { return (got = send_as(ports_[g], key, "GET", "/v1/images/" + id)).js()["status"] == "ready"; }, 30s))
+        << got.body;
+    EXPECT_EQ(got.js()["width"], 120) << got.body;
+  }
+  produce(bad, "/text.jpg");
+  for (int g : {0, 1}) {
+    Reply got;
+    ASSERT_TRUE(eventually([&] { return (got = send_as(ports_[g], key, "GET", "/v1/images/" + bad)).js()["status"] == "failed"; }, 30s))
+        << "gateway " << g << ": " << got.body;
+    EXPECT_TRUE(got.js()["url"].is_null()) << got.body;
+  }
+  auto listed = send_as(ports_[1], key, "GET", "/v1/images?label[via]=kcat").js();
+  EXPECT_EQ(listed["data"].size(), 2u) << listed;
 }
 
 }  // namespace

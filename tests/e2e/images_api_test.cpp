@@ -4,6 +4,7 @@
 // label filters, update, delete, batch delete, usage, abilities, nested errors.
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -501,6 +502,164 @@ TEST(ImagesApi, IdempotencyKeyWhileTheFirstIsInFlight) {
   ASSERT_EQ(replay.status, 201) << replay.body;
   EXPECT_EQ(replay.js()["id"], r.js()["id"]);
   EXPECT_EQ(fetches.load(), 1) << "a replay fetches nothing";
+}
+
+
+// ---- processing and failed images (docs/api.md "status") -----------------------------
+
+// An origin that answers each request when the test says so: the import job
+// holds a worker mid-job, so the image is observably in flight.
+struct HeldOrigin {
+  HeldOrigin() : released(release.get_future().share()), jpeg(synthetic_jpeg(95)) {}
+  ~HeldOrigin() { open(); }
+  void open() {
+    std::call_once(opened, [&] { release.set_value(); });
+  }
+  std::promise<void> release;
+  std::shared_future<void> released;
+  std::once_flag opened;
+  std::atomic<int> asked{0};
+  const std::string jpeg;
+  workers::fetch::test::HttpFixture origin{[this](int fd, const std::string&, const auto&) {
+    ++asked;
+    (void)released.wait_for(std::chrono::seconds(60));  // bounded: a failed test does not hang here
+    workers::fetch::test::send_all(fd, workers::fetch::test::response(200, jpeg, "Content-Type: image/jpeg\r\n"));
+  }};
+};
+
+// What the reference says of an image in flight: status processing and
+// null width, height and bytes (and nothing else the original decides).
+::testing::AssertionResult in_flight(const json& img, const std::string& status) {
+  for (const char* field : {"url", "page_url", "format", "width", "height", "bytes", "published_at"})
+    if (!img.contains(field) || !img[field].is_null())
+      return ::testing::AssertionFailure() << field << " is not null: " << img;
+  if (img["status"] != status || img["sizes"] != json::object() || img["transformable"] != false ||
+      !iso8601(img["created_at"]))
+    return ::testing::AssertionFailure() << "want " << status << ": " << img;
+  return ::testing::AssertionSuccess();
+}
+
+TEST(ImagesApi, AnImageInFlightIsListedAsProcessingThenReady) {
+  HeldOrigin held;
+  Server s({"--import-allow-private"});
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  const json body{{"url", held.origin.url("/held.jpg")}, {"caption", "soon"}, {"labels", {{"batch", "7"}}}};
+  auto create = std::async(std::launch::async, [&] { return api.create_json(body); });
+  // Another request of the same owner sees it while the worker holds it.
+  json list;
+  ASSERT_TRUE(eventually([&] { return (list = api.list().js())["data"].size() == 1; })) << list;
+  auto img = list["data"][0];
+  const std::string id = img["id"];
+  EXPECT_TRUE(in_flight(img, "processing"));
+  EXPECT_EQ(img["caption"], "soon");
+  EXPECT_EQ(img["labels"], (json{{"batch", "7"}}));
+  EXPECT_EQ(api.get(id).js(), img);
+  EXPECT_EQ(ids_of(api.list("?label[batch]=7").js()), std::vector<std::string>{id});
+  EXPECT_EQ(api.list("?label[batch]=8").js()["data"].size(), 0u);
+  EXPECT_EQ(ids_of(api.list("?ids=" + id).js()), std::vector<std::string>{id});
+  // No page yet, like an unknown id; no update either; it counts as an image, with no bytes.
+  EXPECT_EQ(http_get((*s).url("/" + id)).status, 404);
+  EXPECT_TRUE(nested_error(api.update(id, {{"caption", "x"}}), 409, "invalid_request_error", "image_not_ready"));
+  auto usage = api.usage().js();
+  EXPECT_EQ(usage["limits"]["images"]["used"], 1) << usage;
+  EXPECT_EQ(usage["limits"]["storage"]["used_bytes"], 0) << usage;
+  EXPECT_EQ(usage["limits"]["uploads"]["used"], 0) << "an upload counts once it is done: " << usage;
+
+  held.open();
+  auto created = create.get();
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(created.js()["id"], id);
+  EXPECT_EQ(created.js()["status"], "ready");
+  auto now = api.get(id).js();
+  EXPECT_EQ(now, created.js());
+  EXPECT_EQ(now["width"], 120);
+  EXPECT_EQ(http_get(now["url"].get<std::string>()).status, 200);
+  EXPECT_EQ(ids_of(api.list().js()), std::vector<std::string>{id});
+  EXPECT_GT(api.usage().js()["limits"]["storage"]["used_bytes"].get<int64_t>(), 0);
+}
+
+TEST(ImagesApi, AProcessingImageCanBeDeleted) {
+  HeldOrigin held;
+  Server s({"--import-allow-private"});
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  auto one = std::async(std::launch::async, [&] { return api.create_json({{"url", held.origin.url("/1.jpg")}}); });
+  json list;
+  ASSERT_TRUE(eventually([&] { return (list = api.list().js())["data"].size() == 1; })) << list;
+  const std::string id = list["data"][0]["id"];
+  auto r = api.remove_batch({id});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.js()["data"].size(), 1u) << r.body;
+  EXPECT_EQ(r.js()["data"][0]["id"], id);
+  EXPECT_EQ(r.js()["errors"], json::array());
+  EXPECT_TRUE(nested_error(api.get(id), 404, "invalid_request_error", "not_found"));
+  EXPECT_EQ(api.usage().js()["limits"]["images"]["used"], 0);
+  // The worker finishing it later does not bring it back.
+  held.open();
+  one.get();
+  EXPECT_TRUE(nested_error(api.get(id), 404, "invalid_request_error", "not_found"));
+  EXPECT_EQ(api.list().js()["data"].size(), 0u);
+  EXPECT_EQ(api.usage().js()["limits"]["images"]["used"], 0);
+}
+
+// A job that fails for good leaves its image listed as failed (with the
+// fields the create sent), deletable, never updatable.
+TEST(ImagesApi, AJobThatFailsForGoodIsListedAsFailed) {
+  Server s;
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  auto r = api.create(read_file(corpus("truncated.jpg")), "t.jpg", {{"labels", R"({"case":"broken"})"}});
+  ASSERT_TRUE(nested_error(r, 422, "invalid_request_error", "invalid_image"));
+  json list;
+  ASSERT_TRUE(eventually([&] { return (list = api.list("?label[case]=broken").js())["data"].size() == 1; })) << list;
+  auto img = list["data"][0];
+  EXPECT_TRUE(in_flight(img, "failed"));
+  EXPECT_EQ(img["filename"], "t.jpg");
+  const std::string id = img["id"];
+  EXPECT_EQ(api.get(id).js(), img);
+  EXPECT_EQ(http_get((*s).url("/" + id)).status, 404);
+  EXPECT_TRUE(nested_error(api.update(id, {{"caption", "x"}}), 409, "invalid_request_error", "image_not_ready"));
+  auto usage = api.usage().js();
+  EXPECT_EQ(usage["limits"]["images"]["used"], 1) << usage;
+  EXPECT_EQ(usage["limits"]["storage"]["used_bytes"], 0) << usage;
+  ASSERT_EQ(api.remove(id).status, 200);
+  EXPECT_EQ(api.list().js()["data"].size(), 0u);
+  EXPECT_EQ(api.usage().js()["limits"]["images"]["used"], 0);
+}
+
+// ---- URL creates: fetch_failed ----------------------------------------------------------
+
+// Real origins on loopback (--import-allow-private): errors are 502, a
+// silent one 504 after the short --import-timeout; shape B keeps its codes.
+TEST(ImagesApi, UrlCreatesAnswerFetchFailed) {
+  using workers::fetch::test::HttpFixture;
+  HttpFixture origin([](int fd, const std::string& request, const HttpFixture&) {
+    int status = request.rfind("GET /500", 0) == 0 ? 500 : 404;
+    workers::fetch::test::send_all(fd, workers::fetch::test::response(status, "no", "Content-Type: text/plain\r\n"));
+  });
+  HeldOrigin silent;  // answers only at the end of the test: the worker's fetch times out first
+  const int closed_port = free_port();  // nothing listens there: connection refused
+  Server s({"--import-allow-private", "--import-timeout", "1"});
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  for (const auto& url : {origin.url("/404.jpg"), origin.url("/500.jpg"),
+                          "http://127.0.0.1:" + std::to_string(closed_port) + "/x.jpg"}) {
+    auto r = api.create_json({{"url", url}, {"labels", {{"case", "502"}}}});
+    EXPECT_TRUE(nested_error(r, 502, "processing_error", "fetch_failed")) << url;
+  }
+  auto slow = api.create_json({{"url", silent.origin.url("/slow.jpg")}, {"labels", {{"case", "504"}}}});
+  EXPECT_TRUE(nested_error(slow, 504, "processing_error", "fetch_failed"));
+  EXPECT_EQ(slow.js()["error"]["action"]["type"], "wait") << slow.body;
+  EXPECT_FALSE(slow.header("Retry-After").empty());
+  // Shape B's /v1/import: the import codes, flat, as before.
+  auto b404 = api.send("POST", "/v1/import", json{{"url", origin.url("/404.jpg")}}.dump());
+  EXPECT_EQ(b404.status, 502) << b404.body;
+  EXPECT_EQ(b404.js()["error"], "import_failed") << b404.body;
+  auto b_slow = api.send("POST", "/v1/import", json{{"url", silent.origin.url("/slow2.jpg")}}.dump());
+  EXPECT_EQ(b_slow.status, 504) << b_slow.body;
+  EXPECT_EQ(b_slow.js()["error"], "import_timeout") << b_slow.body;
+  // Each failed create is listed as failed.
+  EXPECT_EQ(api.list("?label[case]=502").js()["data"].size(), 3u);
+  auto failed = api.list("?label[case]=504").js()["data"];
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0]["status"], "failed");
 }
 
 }  // namespace

@@ -351,6 +351,37 @@ TEST_F(LedgerTest, CountsOnceAndDropsStorageOnDelete) {
   EXPECT_EQ(ledger_->images_of("key:a").size(), 1u);
 }
 
+// docs/api.md "status": a processing or failed image is one of the owner's
+// images, with no upload or bytes counted until its original is stored.
+TEST_F(LedgerTest, ProcessingAndFailedImagesCountAsImagesNotBytes) {
+  auto job_event = [&](const std::string& type, const std::string& id, const char* status) {
+    schemas::IngestJob job;
+    job.image_id = id;
+    job.owner = "key:a";
+    job.created_at = clock_->now();
+    schemas::ImageEvent e{type, id, "", schemas::record_of(job, status), std::nullopt};
+    if (type == "failed") e.error = schemas::ErrorDetail{"invalid_image", "", "probe"};
+    ledger_->observe(e);
+    index_->apply(e);
+  };
+  job_event("accepted", "p1", schemas::kProcessing);
+  job_event("failed", "f1", schemas::kFailed);
+  EXPECT_EQ(ledger_->images_of("key:a").size(), 2u);
+  EXPECT_EQ(ledger_->usage("key:a").uploads, 0);
+  EXPECT_EQ(ledger_->usage("key:a").bytes, 0u);
+  event("ready", "p1", "key:a", 700, std::string(64, '7'));  // done: now an upload with bytes
+  EXPECT_EQ(ledger_->images_of("key:a").size(), 2u);
+  EXPECT_EQ(ledger_->usage("key:a").uploads, 1);
+  EXPECT_EQ(ledger_->usage("key:a").bytes, 700u);
+  job_event("accepted", "p1", schemas::kProcessing);  // a retry after ready changes nothing
+  EXPECT_EQ(ledger_->usage("key:a").bytes, 700u);
+  event("deleted", "f1");
+  EXPECT_EQ(ledger_->images_of("key:a"), std::vector<std::string>{"p1"});
+  job_event("accepted", "p2", schemas::kProcessing);
+  event("deleted", "p2");
+  EXPECT_EQ(ledger_->images_of("key:a"), std::vector<std::string>{"p1"});
+}
+
 TEST_F(LedgerTest, MonthlyQuotaRollsOverWithTheClock) {
   clock_->set(T0 + 86400 * 30);  // 2027-01-31
   EXPECT_EQ(month_of(clock_->now()), "202701");

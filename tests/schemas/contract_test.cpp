@@ -65,6 +65,12 @@ TEST(Contract, EncodedMessagesValidateAgainstTheSchemas) {
   write("image_event.failed.json",
         encode(ImageEvent{"failed", "x", "r2", std::nullopt, ErrorDetail{"invalid_image", "bad", "probe"}}));
   write("image_event.deleted.json", encode(ImageEvent{"deleted", "x", "", std::nullopt, std::nullopt}));
+  // Processing and failed records carry the job's fields, none of the original's.
+  write("image_event.accepted.json", encode(ImageEvent{"accepted", "Ab3dE5gH7jK9", "r1",
+                                                       record_of(upload, kProcessing), std::nullopt}));
+  write("image_event.failed-record.json",
+        encode(ImageEvent{"failed", "Ab3dE5gH7jK9", "r1", record_of(upload, kFailed),
+                          ErrorDetail{"invalid_image", "bad", "probe"}}));
   write("dead_letter.malformed.json",
         encode(DeadLetter{"malformed message", {"bad_request", "not JSON", "decode"}, "imgpipe.ingest", 3, 17, "k",
                           "not json \xff"}));

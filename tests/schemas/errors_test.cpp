@@ -58,3 +58,23 @@ TEST(ErrorBody, ExtraFieldsCannotReplaceTheCode) {
   EXPECT_EQ(body["error"], "quota_exceeded");
   EXPECT_EQ(body["action"]["url"], "https://example.test/upgrade");
 }
+
+// Shape C's fetch_failed is one code at two statuses, like validation_error;
+// shape B's import codes map onto it, anything else passes through.
+TEST(ErrorTable, FetchFailedIsTheImportFailuresOfShapeC) {
+  ASSERT_NE(find_error("fetch_failed", 502), nullptr);
+  ASSERT_NE(find_error("fetch_failed", 504), nullptr);
+  EXPECT_EQ(find_error("fetch_failed", 502)->type, "processing_error");
+  EXPECT_TRUE(find_error("fetch_failed", 504)->retryable);
+  Error slow(ErrorCode::import_timeout, "Host x did not answer in time.");
+  slow.retry_after_seconds = 7;
+  auto shaped = as_fetch_failed(slow);
+  EXPECT_EQ(shaped.info().code, "fetch_failed");
+  EXPECT_EQ(shaped.info().http_status, 504);
+  EXPECT_STREQ(shaped.what(), "Host x did not answer in time.");
+  EXPECT_EQ(retry_after(shaped), 7);
+  for (auto id : {ErrorCode::import_failed, ErrorCode::import_unreachable})
+    EXPECT_EQ(as_fetch_failed(Error(id)).info().http_status, 502);
+  EXPECT_EQ(as_fetch_failed(Error(ErrorCode::import_forbidden)).id(), ErrorCode::import_forbidden) << "SSRF stays";
+  EXPECT_EQ(as_fetch_failed(Error(ErrorCode::invalid_image)).id(), ErrorCode::invalid_image);
+}

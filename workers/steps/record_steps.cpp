@@ -3,6 +3,7 @@
 #include <system_error>
 
 #include "schemas/errors.h"
+#include "schemas/log.h"
 #include "workers/steps/steps.h"
 
 namespace imgpipe::workers::steps {
@@ -20,27 +21,29 @@ void publish_event(JobContext& ctx, const char* type) {
 
 }  // namespace
 
+void announce_accepted(JobContext& ctx) {
+  // A gateway's job (reply_to set) was announced by the gateway before it
+  // was queued (gateway/ingest_client.cpp); a bulk producer's was not.
+  if (!ctx.job.reply_to.empty()) return;
+  // Not waited for: `ready` follows on the same key from the same producer,
+  // in order; the index applies it only to an image it has no record of
+  // (storage/image_index.cpp).
+  schemas::ImageEvent event{"accepted", ctx.job.image_id, ctx.job.request_id,
+                            schemas::record_of(ctx.job, schemas::kProcessing), std::nullopt};
+  ctx.services.bus.publish(storage::topics::images, ctx.job.image_id, schemas::encode(event),
+                           [id = ctx.job.image_id](std::optional<schemas::Error> err) {
+                             if (err) log::warn("accepted_not_published", {{"image_id", id}, {"error", err->what()}});
+                           });
+}
+
 void store_original(JobContext& ctx) {
   const auto& img = *ctx.normalised;
-  schemas::ImageRecord record;
-  record.id = ctx.job.image_id;
-  record.name = ctx.job.name;
-  record.owner = ctx.job.owner;
-  record.ns = ctx.job.ns;
-  record.tags = ctx.job.tags;
+  schemas::ImageRecord record = schemas::record_of(ctx.job, schemas::kReady);
   record.format = std::string(image::name(img.format));
   record.width = img.size.width;
   record.height = img.size.height;
   record.filesize = img.bytes.size();
   record.blob = ctx.services.blobs.put(img.bytes);
-  record.created_at = ctx.job.created_at;
-  record.expires_at = ctx.job.expires_at;
-  record.caption = ctx.job.caption;
-  record.labels = ctx.job.labels;
-  record.metadata = ctx.job.metadata;
-  record.is_public = ctx.job.is_public;
-  record.created_ms = ctx.job.created_ms;
-  record.request_hash = ctx.job.request_hash;
   ctx.services.blobs.put_manifest(manifest_name(record.id), schemas::encode_record(record));
   ctx.record = std::move(record);
   ctx.normalised.reset();  // free the encoded bytes before variants

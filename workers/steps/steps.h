@@ -7,6 +7,7 @@
 namespace imgpipe::workers::steps {
 
 void resume_if_done(JobContext& ctx);     // an earlier run stored the original: skip to the variants
+void announce_accepted(JobContext& ctx);  // `accepted` for a job no gateway announced (bulk): listed as processing
 void fetch(JobContext& ctx);              // import: download the URL into staging
 void locate_upload(JobContext& ctx);      // upload: the staged file exists and matches its sha256
 void probe(JobContext& ctx);              // header only: format from bytes, pixel and frame limits

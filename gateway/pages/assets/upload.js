@@ -201,9 +201,13 @@
     for (const r of images) {
       const name = r.filename || r.id;
       const del = el('button', { type: 'button', text: 'Delete', 'aria-label': 'Delete ' + name });
+      // A processing or failed image has no URL yet: its status instead.
+      const label = r.status === 'ready' ? name : name + ' (' + r.status + ')';
+      const href = r.page_url || r.url;
       const li = el('li', { className: 'item' }, [
-        el('img', { className: 'preview', src: r.url + '?size=s', alt: name }),
-        el('div', {}, [el('p', { className: 'name' }, [el('a', { href: r.page_url || r.url, text: name })]), del]),
+        r.url ? el('img', { className: 'preview', src: r.url + '?size=s', alt: name })
+              : el('span', { className: 'preview', text: r.status }),
+        el('div', {}, [el('p', { className: 'name' }, [href ? el('a', { href, text: label }) : el('span', { text: label })]), del]),
       ]);
       del.addEventListener('click', async () => {
         del.disabled = true;
