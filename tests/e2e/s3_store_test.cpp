@@ -2,7 +2,9 @@
 // store's tests do not reach, on the bus the e2e run uses (embedded, or
 // Kafka with IMGPIPE_E2E_BUS=kafka):
 //   - a gateway killed with SIGKILL in the middle of a large upload leaves
-//     its multipart upload open; the leftover sweeper aborts it.
+//     its multipart upload open; the leftover sweeper aborts it;
+//   - deleting images collects their blobs from the bucket, and a blob two
+//     images share only with the last of them.
 // Each test has a prefix of its own in the bucket; the store is inspected
 // with the S3 client, as an operator would with the store's own tools.
 #include <arpa/inet.h>
@@ -12,6 +14,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <set>
 
 #include "storage/s3/s3_blob_store.h"
 #include "tests/e2e/harness.h"
@@ -128,6 +131,97 @@ TEST(S3Store, AGatewayKilledMidUploadLeavesNoMultipartUploadOnceSwept) {
   m.filename = "after.jpg";
   m.content_type = "image/jpeg";
   EXPECT_EQ(post_multipart(restarted.url("/v1/upload"), m).status, 201);
+}
+
+// ---- deletion and collection ------------------------------------------------------
+
+// The img.pro API with a key: create and delete.
+struct Api {
+  const ServerProcess& s;
+  std::string key;
+
+  Response create(const std::string& bytes, const std::string& filename) const {
+    const std::string boundary = "----s3-store-test";
+    const std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" +
+                             filename + "\"\r\nContent-Type: image/jpeg\r\n\r\n" + bytes + "\r\n--" + boundary + "--\r\n";
+    return send("POST /v1/images", "Content-Type: multipart/form-data; boundary=" + boundary +
+                                       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n",
+                body);
+  }
+  int remove(const std::string& id) const { return static_cast<int>(send("DELETE /v1/images/" + id, "", "").status); }
+
+  Response send(const std::string& request_line, const std::string& headers, const std::string& body) const {
+    auto raw = parse_raw(raw_exchange(s.port(),
+                                      request_line + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                                     "Authorization: Bearer " + key + "\r\n" + headers + "\r\n" + body,
+                                      120s));
+    Response r;
+    r.status = raw.status;
+    r.headers = raw.headers;
+    r.body = raw.body;
+    return r;
+  }
+};
+
+std::string new_key(const ServerProcess& s) {
+  auto r = post_json(s.url("/v1/keys"), json{{"email", "s3@x.com"}});
+  EXPECT_EQ(r.status, 201) << r.describe();
+  return r.json().value("key", "");
+}
+
+// The blobs an image's manifest names: original and variants, once all are made.
+std::set<std::string> blobs_of(Store& store, const std::string& id) {
+  std::set<std::string> out;
+  EXPECT_TRUE(eventually([&] {
+    auto text = store.store->get_manifest(id + ".json");
+    if (!text) return false;
+    auto m = json::parse(*text, nullptr, false);
+    if (!m.is_object() || m["variants"].size() != 6) return false;
+    out = {m["blob"].get<std::string>()};
+    for (const auto& v : m["variants"]) out.insert(v["blob"].get<std::string>());
+    return true;
+  }, 90s)) << id;
+  return out;
+}
+
+TEST(S3Store, DeletedImagesBlobsAreCollectedFromTheBucketASharedOneWithTheLast) {
+  Store store("collect");
+  ServerProcess s(store.server({"--sweep-interval", "1", "--blob-grace", "0"}));
+  s.start();
+  Api api{s, new_key(s)};
+  // Two images of the same bytes share every blob; a third has its own.
+  const auto shared_bytes = synthetic_jpeg(7, 900, 600);
+  auto a = api.create(shared_bytes, "a.jpg"), b = api.create(shared_bytes, "b.jpg");
+  auto c = api.create(synthetic_jpeg(8, 900, 600), "c.jpg");
+  ASSERT_EQ(a.status, 201) << a.describe();
+  ASSERT_EQ(b.status, 201) << b.describe();
+  ASSERT_EQ(c.status, 201) << c.describe();
+  const std::string ida = a.json()["id"], idb = b.json()["id"], idc = c.json()["id"];
+  ASSERT_NE(ida, idb);
+  const auto shared = blobs_of(store, ida), own = blobs_of(store, idc);
+  ASSERT_EQ(blobs_of(store, idb), shared);
+  for (const auto& sha : own) ASSERT_FALSE(shared.count(sha));
+
+  // a and c go: c's blobs leave the bucket (so a sweep has run since), a's stay for b.
+  EXPECT_EQ(api.remove(ida), 200);
+  EXPECT_EQ(api.remove(idc), 200);
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& sha : own)
+      if (store.store->contains(sha)) return false;
+    return true;
+  }, 60s)) << s.log_tail();
+  for (const auto& sha : shared) EXPECT_TRUE(store.store->contains(sha)) << sha << " went while b still uses it";
+  auto served = http_get(b.json()["url"].get<std::string>());
+  EXPECT_EQ(served.status, 200) << served.describe();
+
+  // b goes: now the shared blobs leave too.
+  EXPECT_EQ(api.remove(idb), 200);
+  EXPECT_TRUE(eventually([&] {
+    for (const auto& sha : shared)
+      if (store.store->contains(sha)) return false;
+    return true;
+  }, 60s)) << s.log_tail();
+  EXPECT_TRUE(store.client().list_keys(store.cfg.prefix + "/blobs/").empty());
 }
 
 }  // namespace
