@@ -4,7 +4,9 @@
 //   - a gateway killed with SIGKILL in the middle of a large upload leaves
 //     its multipart upload open; the leftover sweeper aborts it;
 //   - deleting images collects their blobs from the bucket, and a blob two
-//     images share only with the last of them.
+//     images share only with the last of them;
+//   - `imgpipe replay --blob-store` reads the manifests and staged uploads
+//     in the store.
 // Each test has a prefix of its own in the bucket; the store is inspected
 // with the S3 client, as an operator would with the store's own tools.
 #include <arpa/inet.h>
@@ -222,6 +224,56 @@ TEST(S3Store, DeletedImagesBlobsAreCollectedFromTheBucketASharedOneWithTheLast) 
     return true;
   }, 60s)) << s.log_tail();
   EXPECT_TRUE(store.client().list_keys(store.cfg.prefix + "/blobs/").empty());
+}
+
+// ---- replay -----------------------------------------------------------------------
+
+TEST(S3Store, ReplayReadsManifestsAndStagedUploadsThroughTheStore) {
+  Store store("replay");
+  ServerProcess s(store.server());
+  s.start();
+  std::vector<std::string> ids;
+  std::map<std::string, std::set<std::string>> blobs;
+  for (int i = 0; i < 3; ++i) {
+    Multipart m;
+    m.bytes = synthetic_jpeg(20 + i, 1000, 700);
+    m.filename = "r" + std::to_string(i) + ".jpg";
+    m.content_type = "image/jpeg";
+    auto r = post_multipart(s.url("/v1/upload"), m);
+    ASSERT_EQ(r.status, 201) << r.describe();
+    ids.push_back(r.json()["id"]);
+    blobs[ids.back()] = blobs_of(store, ids.back());
+  }
+  ASSERT_EQ(s.stop(), 0) << s.log_tail();
+  // Lose every variant of the first image in the store.
+  auto manifest = json::parse(*store.store->get_manifest(ids[0] + ".json"));
+  std::vector<std::string> lost;
+  for (const auto& v : manifest["variants"]) lost.push_back(v["blob"]);
+  for (const auto& sha : lost) store.store->remove(sha);
+  const auto manifests_before = store.client().list_keys(store.cfg.prefix + "/manifests/");
+  ASSERT_EQ(manifests_before.size(), 3u);
+
+  std::vector<std::string> args{imgpipe_binary().string(), "replay", "--data-dir", s.data_dir().string(), "--topic",
+                                "imgpipe.ingest", "--from-offset", "0", "--idle-timeout", "5"};
+  for (auto& a : transport_args(s.topic_prefix())) args.push_back(a);
+  for (auto& a : store.flags()) args.push_back(a);
+  auto r = run(args, 180s, store.credentials);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("replay done: 3 jobs; 3 already stored (same id, announced again, missing variants made), "
+                       "0 processed, 0 failed (see the DLQ), 0 malformed"),
+            std::string::npos)
+      << r.out;
+  // The lost variants are back in the store, each the bytes its name says.
+  for (const auto& sha : lost) {
+    auto bytes = store.store->read(sha);
+    ASSERT_TRUE(bytes.has_value()) << sha << " was not made again";
+    EXPECT_EQ(storage::sha256_hex(*bytes), sha);
+  }
+  EXPECT_EQ(store.client().list_keys(store.cfg.prefix + "/manifests/"), manifests_before) << "replay made an image";
+  for (const auto& id : ids) EXPECT_EQ(blobs_of(store, id), blobs[id]) << id;
+  // The local folder got no manifest: everything went to the store.
+  std::error_code ec;
+  EXPECT_FALSE(fs::exists(s.data_dir() / "manifests" / (ids[0] + ".json"), ec));
 }
 
 }  // namespace
