@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,9 @@ manifest only after its blobs). Each copy is verified by sha256: a blob's
 bytes must hash to its name before it is sent, and the store checks every
 request's payload hash (x-amz-content-sha256). Objects already there with
 the same size (blobs, staged files) or the same bytes (manifests) are
-skipped, so a killed run is resumed by running it again. Progress goes to
+skipped, so a killed run is resumed by running it again (which first
+aborts the multipart uploads the killed run left open on the keys it
+copies: "aborted" in its lines). Progress goes to
 stderr as JSON lines. It can run while the install serves: start the
 gateways and workers with --blob-store and --blob-fallback DIR first.
 Exits 0 when everything is in the store, 1 when anything failed.
@@ -39,7 +42,7 @@ Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN).
 )";
 
 struct Counts {
-  uint64_t files = 0, copied = 0, skipped = 0, failed = 0, bytes = 0;
+  uint64_t files = 0, copied = 0, skipped = 0, failed = 0, bytes = 0, aborted = 0;
 };
 
 class Migration {
@@ -53,6 +56,7 @@ class Migration {
     total_ = blobs.size() + staged.size() + manifests.size();
     log::info("migrate_start", {{"from", from_.string()}, {"blobs", blobs.size()}, {"staged", staged.size()},
                                 {"manifests", manifests.size()}});
+    abort_unfinished(blobs, staged);
     for (const auto& f : blobs) step("blob", f, [&] { return copy_blob(f); });
     for (const auto& f : staged) step("staged", f, [&] { return copy_staged(f); });
     for (const auto& f : manifests) step("manifest", f, [&] { return copy_manifest(f); });
@@ -74,6 +78,31 @@ class Migration {
       if (it->is_regular_file() && it->path().filename().string().front() != '.') out.push_back(it->path());
     }
     return out;
+  }
+
+  // A run killed while it sent a large file left that file's multipart
+  // upload open (its parts stored, no object). Only this command writes
+  // these keys (content-addressed blobs, the old folder's staged names), so
+  // their open uploads are ours to abort before the files go up again.
+  void abort_unfinished(const std::vector<fs::path>& blobs, const std::vector<fs::path>& staged) {
+    std::set<std::string> ours;
+    auto add = [&](auto key_of, const fs::path& f) {
+      try {
+        ours.insert((store_.*key_of)(f.filename().string()));
+      } catch (const std::exception&) {
+        // A name that is no key: its copy fails and is reported on its turn.
+      }
+    };
+    for (const auto& f : blobs) add(&storage::s3::S3BlobStore::blob_key, f);
+    for (const auto& f : staged) add(&storage::s3::S3BlobStore::staging_key, f);
+    const auto& prefix = store_.client().config().prefix;
+    for (const char* area : {"blobs/", "staging/"})
+      for (const auto& u : store_.client().list_uploads(prefix.empty() ? area : prefix + "/" + area)) {
+        if (!ours.count(u.key)) continue;
+        store_.client().abort_multipart(u.key, u.upload_id);
+        ++c_.aborted;
+        log::info("migrate_aborted_upload", {{"key", u.key}, {"upload_id", u.upload_id}});
+      }
   }
 
   template <class Copy>
@@ -146,7 +175,7 @@ class Migration {
     last_line_ = now;
     log::info(last ? "migrate_done" : "migrate_progress",
               {{"done", c_.files}, {"total", total_}, {"copied", c_.copied}, {"skipped", c_.skipped},
-               {"failed", c_.failed}, {"bytes", c_.bytes}});
+               {"failed", c_.failed}, {"aborted", c_.aborted}, {"bytes", c_.bytes}});
   }
 
   const fs::path from_;

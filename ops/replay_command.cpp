@@ -15,6 +15,7 @@
 
 #include "ops/bus_setup.h"
 #include "ops/maintenance_commands.h"
+#include "ops/s3_store_setup.h"
 #include "schemas/log.h"
 #include "schemas/messages.h"
 #include "storage/blob_store.h"
@@ -77,10 +78,15 @@ int replay_command(int argc, char** argv) {
   int64_t from_offset = -1, to_offset = -1;
   int partition = -1, idle_seconds = 10;
   bool dry_run = false, allow_private = false;
+  S3StoreFlags s3;
   po::options_description d("Options");
   d.add_options()("help,h", "show this help")
       ("data-dir", po::value(&data_dir)->default_value(data_dir), "data dir: the embedded bus's log, and the blobs unless --blob-dir")
-      ("blob-dir", po::value(&blob_dir), "the (shared) blob store the workers use; default: --data-dir");
+      ("blob-dir", po::value(&blob_dir), "the (shared) blob store the workers use; default: --data-dir; with --blob-store a local cache")
+      ("blob-store", po::value(&s3.location), "s3://BUCKET/PREFIX: the S3 store the workers use (staged uploads, blobs, manifests; credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
+      ("s3-endpoint", po::value(&s3.endpoint), "S3 endpoint URL; default: AWS S3 in --s3-region")
+      ("s3-region", po::value(&s3.region)->default_value(s3.region), "S3 region for signing")
+      ("s3-path-style", po::bool_switch(&s3.path_style), "path-style addressing (endpoint/bucket/key)");
   add_bus_flags(d, bus, raw_kv);
   d.add_options()
       ("topic", po::value(&topic)->default_value(topic), "imgpipe.ingest, or imgpipe.ingest.dlq to retry dead letters (without the prefix)")
@@ -102,7 +108,7 @@ int replay_command(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << "Usage: imgpipe replay [--kafka HOST:PORT] (--from-offset N | --from-time T) [--to-offset N | --to-time T]\n"
-                 "                      [--partition P] [--dry-run] [--data-dir D] [--blob-dir B]\n\n"
+                 "                      [--partition P] [--dry-run] [--data-dir D] [--blob-dir B | --blob-store s3://...]\n\n"
                  "Runs past ingest jobs again through the worker pipeline. Safe to repeat: a job whose image\n"
                  "exists keeps its id, creates no duplicate and regenerates missing variants.\n\n"
               << d << "\n";
@@ -134,6 +140,8 @@ int replay_command(int argc, char** argv) {
     require_topics(bus);
     auto b = open_bus(bus, db.get());
     storage::BlobStore blobs(blob_dir.empty() ? std::filesystem::path(data_dir) : std::filesystem::path(blob_dir));
+    // Manifests, staged uploads and blobs where the workers keep them.
+    if (!s3.location.empty()) blobs.set_remote(open_s3_store(s3));
 
     // The end of each selected partition, fixed at start: jobs published
     // while the replay runs are the live workers' business.

@@ -130,6 +130,7 @@ void register_storage_gauges(storage::Db& db, storage::BlobStore& blobs, const s
     const auto r = sweeper.last();
     return Values{{{{"kind", "temporary"}}, static_cast<double>(r.temp_files)},
                   {{{"kind", "staged"}}, static_cast<double>(r.staged_files)},
+                  {{{"kind", "multipart_upload"}}, static_cast<double>(r.multipart_uploads)},
                   {{{"kind", "manifest"}}, static_cast<double>(r.manifests)},
                   {{{"kind", "blob"}}, static_cast<double>(r.blobs)}};
   });

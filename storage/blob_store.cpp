@@ -312,6 +312,14 @@ std::vector<RemoteEntry> BlobStore::list_remote(RemoteArea area) const {
   return remote_ ? remote_->list(area) : std::vector<RemoteEntry>{};
 }
 
+std::vector<RemoteUpload> BlobStore::list_remote_uploads(RemoteArea area) const {
+  return remote_ ? remote_->list_unfinished(area) : std::vector<RemoteUpload>{};
+}
+
+void BlobStore::abort_remote_upload(RemoteArea area, const RemoteUpload& upload) {
+  if (remote_) remote_->abort_unfinished(area, upload);
+}
+
 bool BlobStore::remove_remote_if_older(RemoteArea area, const RemoteEntry& entry,
                                        std::chrono::system_clock::time_point cutoff) {
   std::unique_lock lock(sweep_mu_);

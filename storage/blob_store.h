@@ -79,6 +79,10 @@ class BlobStore {
   // just made survives, as with a folder's refreshed file time.
   std::vector<RemoteEntry> list_remote(RemoteArea area) const;
   bool remove_remote_if_older(RemoteArea area, const RemoteEntry& entry, std::chrono::system_clock::time_point cutoff);
+  // The remote store's unfinished multipart uploads in an area (none
+  // without one), and the abort of one the sweeper judged abandoned.
+  std::vector<RemoteUpload> list_remote_uploads(RemoteArea area) const;
+  void abort_remote_upload(RemoteArea area, const RemoteUpload& upload);
 
  private:
   std::filesystem::path local_path(const std::string& sha256) const;

@@ -147,6 +147,16 @@ SweepReport LeftoverSweeper::sweep() {
   }
   for (const auto& e : blobs_.list_remote(RemoteArea::staging))
     if (!(staged_is_leftover(e.name) && remove_remote(RemoteArea::staging, e, r.staged_files))) r.staging_bytes += e.size;
+  // A gateway killed mid-upload leaves its multipart upload open: the parts
+  // stay in the store, in no listing of objects, until it is aborted. One
+  // begun before the grace period is no upload still arriving.
+  for (const auto& u : blobs_.list_remote_uploads(RemoteArea::staging)) {
+    if (u.initiated >= remote_cutoff) continue;
+    blobs_.abort_remote_upload(RemoteArea::staging, u);
+    ++r.multipart_uploads;
+    spdlog::info("leftover sweep: aborted the unfinished multipart upload {} of staged {}, begun {}", u.upload_id,
+                 u.name, std::chrono::system_clock::to_time_t(u.initiated));
+  }
 
   for (fs::directory_iterator it(blobs_.manifests_dir(), ec), end; !ec && it != end; it.increment(ec)) {
     const auto& p = it->path();
@@ -204,9 +214,10 @@ SweepReport LeftoverSweeper::sweep() {
   r.staging_bytes += folder_bytes(blobs_.staging_dir());
   r.finished_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  if (r.temp_files + r.staged_files + r.manifests + r.blobs > 0)
-    spdlog::info("leftover sweep: removed {} temporary, {} staged, {} manifests, {} blobs ({} bytes)", r.temp_files,
-                 r.staged_files, r.manifests, r.blobs, r.bytes_freed);
+  if (r.temp_files + r.staged_files + r.multipart_uploads + r.manifests + r.blobs > 0)
+    spdlog::info("leftover sweep: removed {} temporary, {} staged, {} manifests, {} blobs ({} bytes), aborted {} "
+                 "multipart uploads",
+                 r.temp_files, r.staged_files, r.manifests, r.blobs, r.bytes_freed, r.multipart_uploads);
   std::lock_guard lock(mu_);
   last_ = r;
   return r;

@@ -1,7 +1,8 @@
 #pragma once
 // Collects what crashes and deletions leave in the blob store: temporary
 // files (.tmp-*) of interrupted writes, staged uploads and imports nobody
-// will process, manifests of images the index does not have, and blobs no
+// will process, a remote store's multipart uploads a killed gateway left
+// open in its staging area, manifests of images the index does not have, and blobs no
 // image, variant or manifest refers to (variants of deleted images among
 // them). `imgpipe serve` runs sweep() every --leftover-sweep-interval.
 //
@@ -42,6 +43,7 @@ struct SweepReport {
   bool blobs_checked = false;     // false: the index was not caught up (or collect_blobs off)
   uint64_t temp_files = 0;        // removed, per kind
   uint64_t staged_files = 0;
+  uint64_t multipart_uploads = 0;  // unfinished ones aborted
   uint64_t manifests = 0;
   uint64_t blobs = 0;
   uint64_t bytes_freed = 0;

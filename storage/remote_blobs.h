@@ -32,6 +32,14 @@ struct RemoteEntry {
   std::chrono::system_clock::time_point modified;
 };
 
+// A multipart upload begun in an area and neither completed nor aborted: a
+// process killed mid-upload leaves one, its parts kept by the store and
+// seen by no object listing.
+struct RemoteUpload {
+  std::string name, upload_id;
+  std::chrono::system_clock::time_point initiated;
+};
+
 class RemoteBlobs {
  public:
   virtual ~RemoteBlobs() = default;
@@ -54,6 +62,9 @@ class RemoteBlobs {
 
   // Everything in one area, for the leftover sweeper.
   virtual std::vector<RemoteEntry> list(RemoteArea area) = 0;
+  // The unfinished multipart uploads of one area, and the abort of one.
+  virtual std::vector<RemoteUpload> list_unfinished(RemoteArea area) = 0;
+  virtual void abort_unfinished(RemoteArea area, const RemoteUpload& upload) = 0;
 };
 
 }  // namespace imgpipe::storage

@@ -182,15 +182,34 @@ std::optional<std::string> S3BlobStore::get_manifest(const std::string& name) { 
 
 void S3BlobStore::remove_manifest(const std::string& name) { client_.delete_object(manifest_key(name)); }
 
+namespace {
+const char* folder_of(RemoteArea area) {
+  return area == RemoteArea::blobs ? "blobs/" : area == RemoteArea::staging ? "staging/" : "manifests/";
+}
+}  // namespace
+
 std::vector<RemoteEntry> S3BlobStore::list(RemoteArea area) {
-  const char* folder = area == RemoteArea::blobs ? "blobs/" : area == RemoteArea::staging ? "staging/" : "manifests/";
   std::vector<RemoteEntry> out;
-  for (auto& o : client_.list_objects(key(folder))) {
+  for (auto& o : client_.list_objects(key(folder_of(area)))) {
     auto name = o.key.substr(o.key.rfind('/') + 1);  // blobs/ab/<sha256>: the sha256
     if (name.empty() || name.front() == '.') continue;  // the start-up write check's probe
     out.push_back({std::move(name), o.size, o.modified});
   }
   return out;
+}
+
+std::vector<RemoteUpload> S3BlobStore::list_unfinished(RemoteArea area) {
+  std::vector<RemoteUpload> out;
+  for (auto& u : client_.list_uploads(key(folder_of(area))))
+    out.push_back({u.key.substr(u.key.rfind('/') + 1), std::move(u.upload_id), u.initiated});
+  return out;
+}
+
+void S3BlobStore::abort_unfinished(RemoteArea area, const RemoteUpload& upload) {
+  const auto k = area == RemoteArea::blobs ? blob_key(upload.name) : area == RemoteArea::staging
+                                                                        ? staging_key(upload.name)
+                                                                        : manifest_key(upload.name);
+  client_.abort_multipart(k, upload.upload_id);
 }
 
 void S3BlobStore::put_blob(const std::string& sha, std::string_view bytes) {

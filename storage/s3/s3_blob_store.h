@@ -82,6 +82,8 @@ class S3BlobStore : public RemoteBlobs {
   std::optional<std::string> get_manifest(const std::string& name) override;
   void remove_manifest(const std::string& name) override;
   std::vector<RemoteEntry> list(RemoteArea area) override;
+  std::vector<RemoteUpload> list_unfinished(RemoteArea area) override;
+  void abort_unfinished(RemoteArea area, const RemoteUpload& upload) override;
 
   // RemoteBlobs, for BlobStore::set_remote.
   void put_blob(const std::string& sha256, std::string_view bytes) override;

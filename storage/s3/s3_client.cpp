@@ -411,12 +411,30 @@ void S3Client::abort_multipart(const std::string& key, const std::string& upload
   if (resp.status / 100 != 2 && resp.status != 404) refuse("abort_multipart", key, resp.status, resp.body);
 }
 
+std::vector<UploadInfo> S3Client::list_uploads(const std::string& prefix) {
+  std::vector<UploadInfo> uploads;
+  std::string key_marker, id_marker;
+  for (;;) {
+    Request req;
+    req.query = (key_marker.empty() ? "" : "key-marker=" + aws_encode(key_marker) + "&") + "prefix=" +
+                aws_encode(prefix) + (id_marker.empty() ? "" : "&upload-id-marker=" + aws_encode(id_marker)) +
+                "&uploads=";
+    const auto resp = perform(req);
+    if (resp.status / 100 != 2) refuse("list_multipart", prefix, resp.status, resp.body);
+    for (const auto& entry : xml_all(resp.body, "Upload"))
+      uploads.push_back({xml_first(entry, "Key"), xml_first(entry, "UploadId"),
+                         parse_iso8601(xml_first(entry, "Initiated"))});
+    if (xml_first(resp.body, "IsTruncated") != "true") return uploads;
+    key_marker = xml_first(resp.body, "NextKeyMarker");
+    id_marker = xml_first(resp.body, "NextUploadIdMarker");
+    if (key_marker.empty()) return uploads;
+  }
+}
+
 std::vector<std::string> S3Client::list_multipart_uploads(const std::string& prefix) {
-  Request req;
-  req.query = "prefix=" + aws_encode(prefix) + "&uploads=";
-  const auto resp = perform(req);
-  if (resp.status / 100 != 2) refuse("list_multipart", prefix, resp.status, resp.body);
-  return xml_all(resp.body, "Key");
+  std::vector<std::string> keys;
+  for (auto& u : list_uploads(prefix)) keys.push_back(std::move(u.key));
+  return keys;
 }
 
 void S3Client::check_bucket() {

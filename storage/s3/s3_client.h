@@ -28,6 +28,12 @@ class S3Failure : public schemas::Error {
   std::string s3_code;  // e.g. "NoSuchBucket", "InvalidAccessKeyId"
 };
 
+// A multipart upload begun and neither completed nor aborted.
+struct UploadInfo {
+  std::string key, upload_id;
+  std::chrono::system_clock::time_point initiated;  // to the second
+};
+
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
@@ -60,7 +66,9 @@ class S3Client {
   std::string upload_part(const std::string& key, const std::string& upload_id, int part, std::string_view bytes);
   void complete_multipart(const std::string& key, const std::string& upload_id, const std::vector<std::string>& etags);
   void abort_multipart(const std::string& key, const std::string& upload_id);
-  // Keys of the multipart uploads begun and not finished under `prefix`.
+  // The multipart uploads begun and not finished under `prefix`
+  // (ListMultipartUploads, every page), and just their keys.
+  std::vector<UploadInfo> list_uploads(const std::string& prefix);
   std::vector<std::string> list_multipart_uploads(const std::string& prefix);
 
   // Lists one key under the prefix; throws S3Failure (NoSuchBucket, AccessDenied...) or

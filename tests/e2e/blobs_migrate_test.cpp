@@ -3,10 +3,18 @@
 // server restarts on the store with --blob-fallback OLD, `imgpipe blobs
 // migrate` copies everything meanwhile, and afterwards a server with no
 // fallback (and an empty cache) serves every image from the store alone.
+// A run killed with SIGKILL part-way is resumed by running it again.
+#include <signal.h>
+
 #include <cstdlib>
 #include <fstream>
+#include <algorithm>
+#include <random>
+#include <set>
 #include <regex>
 
+#include "storage/s3/s3_blob_store.h"
+#include "tests/e2e/child_process.h"
 #include "tests/e2e/harness.h"
 
 namespace imgpipe::e2e {
@@ -134,6 +142,118 @@ TEST(BlobsMigrate, ABlobDamagedOnDiskIsReportedAndNotCopied) {
   EXPECT_NE(r.out.find("do not match its name"), std::string::npos) << r.out;
   EXPECT_EQ(count(done_line(r.out), "failed"), 1u) << r.out;
   fs::remove_all(dir);
+}
+
+// A folder store of many files: small and multipart-sized blobs (named by
+// their sha256), staged uploads and manifests. Returns each file's key
+// relative to the store's prefix with the sha256 of its bytes.
+std::map<std::string, std::string> make_folder_store(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  std::mt19937_64 rng(17);
+  auto bytes = [&](size_t n) {
+    std::string out(n, '\0');
+    for (auto& c : out) c = static_cast<char>(rng());
+    return out;
+  };
+  auto write = [&](const std::string& rel, const std::string& content) {
+    fs::create_directories((dir / rel).parent_path());
+    std::ofstream(dir / rel, std::ios::binary) << content;
+    files[rel] = storage::sha256_hex(content);
+  };
+  for (int i = 0; i < 600; ++i) {
+    // Four of them larger than a part (8 MiB): sent as multipart uploads.
+    const auto content = bytes(i % 150 == 0 ? 20 * 1024 * 1024 : 1024 + i % 3000);
+    const auto sha = storage::sha256_hex(content);
+    write("blobs/" + sha.substr(0, 2) + "/" + sha, content);
+  }
+  for (int i = 0; i < 100; ++i) write("staging/u" + std::to_string(i) + ".upload", bytes(i == 0 ? 12 << 20 : 2048));
+  for (int i = 0; i < 200; ++i)
+    write("manifests/img" + std::to_string(i) + ".json", R"({"id":"img)" + std::to_string(i) + R"(","n":)" + std::to_string(rng()) + "}");
+  return files;
+}
+
+TEST(BlobsMigrate, ARunKilledPartWayResumesAndDoesNotCopyAgainWhatItVerified) {
+  Store store;
+  store.location += "-resume";
+  storage::s3::S3Config cfg;
+  cfg.endpoint = store.endpoint;
+  cfg.bucket = env_or_fail("IMGPIPE_TEST_S3_BUCKET");
+  cfg.prefix = "migrate" + std::to_string(::getpid()) + "-resume";
+  cfg.access_key = store.credentials["AWS_ACCESS_KEY_ID"];
+  cfg.secret_key = store.credentials["AWS_SECRET_ACCESS_KEY"];
+  cfg.path_style = true;
+  storage::s3::S3Client s3(cfg);
+
+  auto dir = fs::temp_directory_path() / ("imgpipe-migrate-resume-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const auto files = make_folder_store(dir);
+
+  // The first run, killed once its progress (a line every 2 s) shows a
+  // good part copied.
+  for (const auto& [k, v] : store.credentials) ::setenv(k.c_str(), v.c_str(), 1);
+  const auto log = dir.string() + ".log";
+  fs::remove(log);
+  ChildProcess first({imgpipe_binary().string(), "blobs", "migrate", "--from", dir.string(), "--to", store.location,
+                      "--s3-endpoint", store.endpoint, "--s3-path-style"},
+                     log);
+  first.start();
+  static const std::regex progress(R"(\{[^\n]*"migrate_progress"[^\n]*\})");
+  std::string last_progress;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto out = read_file(log);
+        for (auto it = std::sregex_iterator(out.begin(), out.end(), progress); it != std::sregex_iterator(); ++it)
+          last_progress = it->str();
+        return !last_progress.empty() && count(last_progress, "copied") >= 100;
+      },
+      120s, 20ms))
+      << read_file(log);
+  first.kill9();
+  const auto before_kill = read_file(log);
+  ASSERT_TRUE(done_line(before_kill).empty()) << "the run finished before it was killed: make the folder larger";
+  // What the kill left (an upload in progress stays open), and one more as
+  // a run killed inside a large blob leaves it: a part sent, never completed.
+  const auto big = std::find_if(files.begin(), files.end(), [&](const auto& f) {
+    return f.first.rfind("blobs/", 0) == 0 && fs::file_size(dir / f.first) > (8u << 20);
+  });
+  ASSERT_NE(big, files.end());
+  const auto big_key = cfg.prefix + "/" + big->first;
+  const auto upload_id = s3.create_multipart(big_key);
+  s3.upload_part(big_key, upload_id, 1, std::string(5 << 20, 'x'));
+  const auto left_open = s3.list_uploads(cfg.prefix + "/").size();
+  ASSERT_GE(left_open, 1u);
+
+  // The rerun copies only what is missing and finishes.
+  auto second = migrate(dir, store);
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  const auto done = done_line(second.out);
+  EXPECT_EQ(count(done, "total"), files.size()) << done;
+  EXPECT_EQ(count(done, "failed"), 0u) << done;
+  EXPECT_EQ(count(done, "copied") + count(done, "skipped"), files.size()) << done;
+  EXPECT_GE(count(done, "skipped"), count(last_progress, "copied")) << "copied again: " << last_progress << " " << done;
+  EXPECT_GT(count(done, "copied"), 0u) << done;
+  EXPECT_EQ(count(done, "aborted"), left_open) << done;
+
+  // Every object in the store is its source's bytes, none missing, none extra, no upload left open.
+  std::set<std::string> keys;
+  for (const auto& k : s3.list_keys(cfg.prefix + "/")) keys.insert(k.substr(cfg.prefix.size() + 1));
+  EXPECT_EQ(keys.size(), files.size());
+  for (const auto& [rel, sha] : files) {
+    EXPECT_TRUE(keys.count(rel)) << rel << " is missing";
+    storage::Sha256 got;
+    ASSERT_TRUE(s3.get_object(cfg.prefix + "/" + rel, [&](std::string_view c) { got.update(c.data(), c.size()); }))
+        << rel;
+    EXPECT_EQ(got.hex(), sha) << rel;
+  }
+  EXPECT_TRUE(s3.list_uploads(cfg.prefix + "/").empty());
+
+  // A third run has nothing left to do.
+  auto third = migrate(dir, store);
+  ASSERT_EQ(third.exit_code, 0) << third.out;
+  EXPECT_EQ(count(done_line(third.out), "skipped"), files.size()) << third.out;
+  for (const auto& k : s3.list_keys(cfg.prefix + "/")) s3.delete_object(k);
+  fs::remove_all(dir);
+  fs::remove(log);
 }
 
 }  // namespace

@@ -90,6 +90,32 @@ TEST(S3LeftoverSweeper, RemovesTheStoresLeftoversAndKeepsWhatImagesAndQueuedJobs
   EXPECT_EQ(r.blob_files, 4u);
 }
 
+TEST(S3LeftoverSweeper, AbortsMultipartUploadsLeftOpenInStagingOnceOlderThanTheGrace) {
+  Fixture f;
+  // What a gateway killed mid-upload leaves: a part sent, never completed.
+  auto& s3 = f.remote->client();
+  const auto key = f.remote->staging_key("killed.upload");
+  const auto id = s3.create_multipart(key);
+  s3.upload_part(key, id, 1, std::string(5 << 20, 'k'));
+  const auto prefix = s3.config().prefix + "/";
+  ASSERT_EQ(s3.list_multipart_uploads(prefix), std::vector<std::string>{key});
+
+  LeftoverSweeper patient(f.blobs, *f.db, *f.bus, SweepConfig{}, [] { return true; });
+  EXPECT_EQ(patient.sweep().multipart_uploads, 0u);
+  EXPECT_EQ(s3.list_multipart_uploads(prefix).size(), 1u);
+
+  SweepConfig no_grace;
+  no_grace.grace = 0s;
+  LeftoverSweeper eager(f.blobs, *f.db, *f.bus, no_grace, [] { return true; });
+  uint64_t aborted = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;  // the store's times are to the second
+  while (!s3.list_multipart_uploads(prefix).empty() && std::chrono::steady_clock::now() < deadline)
+    aborted += eager.sweep().multipart_uploads;
+  EXPECT_TRUE(s3.list_multipart_uploads(prefix).empty());
+  EXPECT_EQ(aborted, 1u);
+  EXPECT_EQ(f.remote->read_staged("killed.upload"), std::nullopt);
+}
+
 TEST(S3LeftoverSweeper, ABlobDeduplicatedByANewImageSurvives) {
   Fixture f;
   const std::string bytes = "original of an image deleted long ago";
