@@ -4,14 +4,17 @@
 // nobody waits for pre-generated variants (a src request renders a missing
 // one on demand). So background work starts only on an idle slot with no
 // ready-path work waiting, and ready-path work never waits for background
-// work: it has `slots` places of its own. A variant rendering already under
-// way is not interrupted; ready-path work then shares the cores with it
-// (at most 2 x slots at once, which bounds memory). Background work is not
-// starved for long: the job runner stops taking jobs while too many wait
-// (--variant-backlog).
+// work: it has `slots` places of its own. Background work takes a slot per
+// output (one variant's encode), so ready-path work shares the cores with at
+// most one output per background holder, and no new output starts while
+// ready-path work holds every slot or waits for one (at most 2 x slots
+// libvips calls at once). Background work is not starved for long: the job
+// runner stops taking jobs while too many wait (--variant-backlog).
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 
 namespace imgpipe::workers {
@@ -20,38 +23,64 @@ class ImageSlots {
  public:
   enum class Priority { ready_path, background };
 
+  // Who holds and waits for slots (tests watch it: state, wait_until).
+  struct State {
+    size_t ready = 0;               // ready-path holders
+    size_t background = 0;          // background holders
+    size_t waiting_ready = 0;
+    size_t waiting_background = 0;
+    uint64_t background_grants = 0;  // background acquisitions so far
+  };
+
   explicit ImageSlots(size_t slots) : slots_(slots > 0 ? slots : 1) {}
   ImageSlots(const ImageSlots&) = delete;
   ImageSlots& operator=(const ImageSlots&) = delete;
 
   void acquire(Priority p) {
-    std::unique_lock lock(mu_);
-    if (p == Priority::ready_path) {
-      ++waiting_ready_;
-      cv_.wait(lock, [&] { return ready_ < slots_; });
-      --waiting_ready_;
-      ++ready_;
-    } else {
-      cv_.wait(lock, [&] { return ready_ + background_ < slots_ && waiting_ready_ == 0; });
-      ++background_;
+    {
+      std::unique_lock lock(mu_);
+      const bool ready = p == Priority::ready_path;
+      ++(ready ? s_.waiting_ready : s_.waiting_background);
+      cv_.notify_all();  // wait_until may be watching
+      if (ready) {
+        cv_.wait(lock, [&] { return s_.ready < slots_; });
+        --s_.waiting_ready;
+        ++s_.ready;
+      } else {
+        cv_.wait(lock, [&] { return s_.ready + s_.background < slots_ && s_.waiting_ready == 0; });
+        --s_.waiting_background;
+        ++s_.background;
+        ++s_.background_grants;
+      }
     }
+    cv_.notify_all();
   }
 
   void release(Priority p) {
     {
       std::lock_guard lock(mu_);
-      --(p == Priority::ready_path ? ready_ : background_);
+      --(p == Priority::ready_path ? s_.ready : s_.background);
     }
     cv_.notify_all();
+  }
+
+  State state() {
+    std::lock_guard lock(mu_);
+    return s_;
+  }
+
+  // Waits until `done(state)` holds; false if `timeout` passed first.
+  template <typename Pred>
+  bool wait_until(Pred done, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return done(static_cast<const State&>(s_)); });
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   const size_t slots_;
-  size_t ready_ = 0;       // ready-path holders
-  size_t background_ = 0;  // background holders
-  size_t waiting_ready_ = 0;
+  State s_;
 };
 
 }  // namespace imgpipe::workers

@@ -28,6 +28,8 @@ class IngestPipeline {
   size_t in_flight() const { return runner_->in_flight(); }
 
   size_t variant_backlog() const { return runner_->later_backlog(); }
+  // The bound on libvips work this pipeline's steps share (tests watch and take it).
+  ImageSlots& image_slots() { return image_slots_; }
 
   // One message of the ingest topic, start to finish (also used by `replay`).
   void process(const storage::BusMessage& message);

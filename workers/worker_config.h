@@ -15,7 +15,11 @@ struct WorkerConfig {
   size_t image_threads = 2;                // --image-threads: jobs decoding/encoding at once (CPU bound)
   std::chrono::seconds job_deadline{120};  // a job past this fails with processing_timeout
   bool pregenerate_variants = true;        // s/m/l in the source format and WebP after `ready`
-  size_t variant_backlog = 32;             // --variant-backlog: jobs whose variants wait; at this many no new job starts
+  // --variant-backlog: jobs whose variants wait; at this many no new job
+  // starts. A waiting one costs its job record (~2 KB, 200 KB at most), so
+  // the bound is about lag: under sustained load variants fall behind
+  // `ready` by about backlog x variant CPU per image / cores (docs/performance.md).
+  size_t variant_backlog = 256;
   uint64_t default_max_bytes = 20ull << 20;  // imports without a tier limit in the job (bulk producers)
   image::EngineConfig engine;
   fetch::FetchConfig fetch;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -368,6 +369,48 @@ EncodedImage derive(const VImage& anchor, Dimensions target, Format f) {
   return encode(resize_exact(frames, target), f, variant_settings(f));
 }
 
+// The variant policy over one normalised image: its header is read once,
+// and the last anchor decode is kept for the next request that shares it.
+// Every request is derived from its anchor only, so its bytes do not depend
+// on what else was rendered before it.
+class AnchoredRenderer {
+ public:
+  AnchoredRenderer(std::filesystem::path normalised, Format source_format)
+      : path_(std::move(normalised)), format_(source_format) {
+    if (sniff_file(path_) != format_) {
+      spdlog::error("image engine: {} is not a normalised {}", path_.string(), extension(format_));
+      throw Error(ErrorCode::internal_error, std::string(kRenderFailed));
+    }
+    guarded(ErrorCode::internal_error, kRenderFailed, [&] {
+      auto header_options = VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL);
+      if (may_animate(format_)) header_options->set("n", -1);
+      const VImage header = load(path_, format_, header_options);
+      source_ = frame_size(header);
+      pages_ = page_count(header);
+    });
+  }
+
+  Dimensions anchor_of(const VariantRequest& r) const { return anchor_dimensions(source_, r.short_edge); }
+
+  EncodedImage render(const VariantRequest& r) {
+    const Dimensions size = anchor_of(r);
+    if (!anchor_ || anchor_size_ != size) {
+      anchor_.reset();  // one anchor in memory at a time
+      anchor_ = decode_anchor(path_, format_, source_, pages_, size);
+      anchor_size_ = size;
+    }
+    return derive(*anchor_, target_of(source_, r), r.format);
+  }
+
+ private:
+  std::filesystem::path path_;
+  Format format_;
+  Dimensions source_;
+  int pages_ = 1;
+  std::optional<VImage> anchor_;
+  Dimensions anchor_size_;
+};
+
 }  // namespace
 
 void init_engine(const EngineConfig& config) {
@@ -465,29 +508,16 @@ std::vector<EncodedImage> render_variants(const std::filesystem::path& normalise
                                           const std::vector<VariantRequest>& requests) {
   VipsCall call;
   if (requests.empty()) return {};
-  if (sniff_file(normalised) != source_format) {
-    spdlog::error("image engine: {} is not a normalised {}", normalised.string(), extension(source_format));
-    throw Error(ErrorCode::internal_error, std::string(kRenderFailed));
-  }
-
+  AnchoredRenderer renderer(normalised, source_format);
   return guarded(ErrorCode::internal_error, kRenderFailed, [&] {
-    auto header_options = VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL);
-    if (may_animate(source_format)) header_options->set("n", -1);
-    const VImage header = load(normalised, source_format, header_options);
-    const Dimensions source = frame_size(header);
-    const int pages = page_count(header);
-
-    // One decode per distinct anchor, freed before the next; every request
-    // is derived from its anchor only, so its bytes do not depend on what
-    // else this call renders.
+    // Requests sharing an anchor are rendered together: one decode per
+    // distinct anchor, freed before the next.
     std::vector<std::optional<EncodedImage>> out(requests.size());
     for (size_t i = 0; i < requests.size(); ++i) {
       if (out[i]) continue;
-      const Dimensions anchor_size = anchor_dimensions(source, requests[i].short_edge);
-      const VImage anchor = decode_anchor(normalised, source_format, source, pages, anchor_size);
+      const Dimensions anchor = renderer.anchor_of(requests[i]);
       for (size_t j = i; j < requests.size(); ++j)
-        if (!out[j] && anchor_dimensions(source, requests[j].short_edge) == anchor_size)
-          out[j] = derive(anchor, target_of(source, requests[j]), requests[j].format);
+        if (!out[j] && renderer.anchor_of(requests[j]) == anchor) out[j] = renderer.render(requests[j]);
     }
     std::vector<EncodedImage> results;
     results.reserve(out.size());
@@ -499,6 +529,23 @@ std::vector<EncodedImage> render_variants(const std::filesystem::path& normalise
 EncodedImage render_variant(const std::filesystem::path& normalised, Format source_format, VariantRequest request) {
   auto out = render_variants(normalised, source_format, {request});
   return std::move(out.front());
+}
+
+struct VariantRenderer::State {
+  std::filesystem::path normalised;
+  Format source_format;
+  std::optional<AnchoredRenderer> renderer;  // opened by the first render
+};
+
+VariantRenderer::VariantRenderer(std::filesystem::path normalised, Format source_format)
+    : state_(std::make_unique<State>(State{std::move(normalised), source_format, std::nullopt})) {}
+
+VariantRenderer::~VariantRenderer() = default;
+
+EncodedImage VariantRenderer::render(const VariantRequest& request) {
+  VipsCall call;
+  if (!state_->renderer) state_->renderer.emplace(state_->normalised, state_->source_format);
+  return guarded(ErrorCode::internal_error, kRenderFailed, [&] { return state_->renderer->render(request); });
 }
 
 }  // namespace imgpipe::workers::image

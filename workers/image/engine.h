@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,5 +89,26 @@ std::vector<EncodedImage> render_variants(const std::filesystem::path& normalise
 
 // One variant, for on-demand rendering: render_variants with one request.
 EncodedImage render_variant(const std::filesystem::path& normalised, Format source_format, VariantRequest request);
+
+// render_variants one request at a time, so a caller can let other work run
+// between outputs (the worker takes its image slot per output). It keeps the
+// anchor decode of the last request for the next one: l, m and s asked in
+// turn share one decode, and each result is the same bytes render_variant
+// gives. Between calls it holds that one anchor in memory (l's size: about
+// 6 MB for a 16:9 photo; the whole image when its short edge is under
+// 1080, at most --max-pixels x 4 bytes). Use on one thread.
+class VariantRenderer {
+ public:
+  VariantRenderer(std::filesystem::path normalised, Format source_format);  // reads nothing yet
+  ~VariantRenderer();
+  VariantRenderer(const VariantRenderer&) = delete;
+  VariantRenderer& operator=(const VariantRenderer&) = delete;
+
+  EncodedImage render(const VariantRequest& request);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace imgpipe::workers::image

@@ -51,13 +51,16 @@ void derive_variants(JobContext& ctx) {
     }
   }
   if (wanted.empty()) return;
-  std::vector<image::EncodedImage> rendered;
-  {
-    ImageSlot slot(ctx.services.image_slots, ImageSlots::Priority::background);  // nobody waits for these
-    rendered = image::render_variants(ctx.services.blobs.path_of(record.blob), *source_format, wanted);
-  }
-  for (size_t i = 0; i < rendered.size(); ++i) {
-    auto& out = rendered[i];
+  // One output per slot: ready-path work that comes meanwhile shares the
+  // cores with this one encode, not with the rest of the image, and the next
+  // output waits while ready-path work waits. The renderer keeps the l
+  // decode between outputs (one decode for all six, as in one call).
+  image::VariantRenderer renderer(ctx.services.blobs.path_of(record.blob), *source_format);
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const auto out = [&] {
+      ImageSlot slot(ctx.services.image_slots, ImageSlots::Priority::background);  // nobody waits for these
+      return renderer.render(wanted[i]);
+    }();
     schemas::VariantRecord v{std::string(sizes[i]), std::string(image::name(out.format)), out.size.width,
                              out.size.height, out.bytes.size(), ctx.services.blobs.put(out.bytes)};
     std::erase_if(record.variants, [&](const auto& x) { return x.size == v.size && x.format == v.format; });

@@ -1,6 +1,7 @@
 // A variant is the same bytes whichever host made it: the worker's batch
 // (render_variants with the pre-generated list, one decode for all sizes) and
-// the gateway's on-demand render (render_variant, one request) must agree for
+// the gateway's on-demand render (render_variant, one request) and a
+// VariantRenderer asked one request at a time (the worker now) must agree for
 // every size and every format a src URL can ask for. Both are served under one
 // URL with `immutable` and the content hash as a strong ETag.
 #include <gtest/gtest.h>
@@ -103,6 +104,11 @@ class WorkersImageVariantIdentity : public ::testing::Test {
       EXPECT_TRUE(one.bytes == together[i].bytes) << name << " " << label(rest[i]) << " differs in a batch";
       EXPECT_EQ(one.format, together[i].format) << name << " " << label(rest[i]);
     }
+    // One output at a time through one VariantRenderer (the worker, which
+    // yields its image slot between outputs), anchors changing on the way.
+    VariantRenderer renderer(path, source);
+    for (const auto& r : all)
+      EXPECT_TRUE(alone.at(label(r)).bytes == renderer.render(r).bytes) << name << " " << label(r) << " one at a time";
   }
 
   testing::TempDir dir;

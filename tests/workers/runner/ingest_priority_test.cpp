@@ -3,7 +3,7 @@
 // rendered. Real embedded bus, blob store and image engine on corpus photos
 // (ops/corpus); one job place and one image slot, so any variant work ahead
 // of the upload in line would hold it back. Observes the order of events on
-// the images topic, never time.
+// the images topic and who holds the image slot, never time.
 
 #include <gtest/gtest.h>
 
@@ -134,6 +134,66 @@ TEST_F(IngestPriority, ASmallUploadIsReadyBeforeVariantsQueuedAheadOfIt) {
     auto m = blobs_->get_manifest(workers::manifest_name(id));
     ASSERT_TRUE(m) << id;
     EXPECT_EQ(schemas::decode_record(*m).variants.size(), 6u) << id;
+  }
+}
+
+// A variant render takes the image slot per output, not per image: ready-path
+// work that comes while an image's variants render waits for (or shares the
+// cores with) one encode, not six. The test holds a ready-path slot of the
+// pipeline's own ImageSlots (as a probe would) to stop the render at a known
+// point, then lets a real upload through.
+TEST_F(IngestPriority, VariantsYieldTheImageSlotBetweenOutputs) {
+  const auto large = corpus_file("landscape.jpg");
+  const auto small = corpus_file("under-1mp.jpg");
+  ASSERT_TRUE(fs::exists(large) && fs::exists(small)) << "run ops/corpus";
+  workers::WorkerConfig config;
+  config.jobs = 1;
+  config.image_threads = 1;
+  workers::IngestPipeline pipeline(*bus_, *blobs_, config);
+  auto& slots = pipeline.image_slots();
+  using State = workers::ImageSlots::State;
+  constexpr auto kPatience = std::chrono::milliseconds(120'000);
+  pipeline.start();
+
+  upload("prio00large4", large);
+  ASSERT_TRUE(read_events_until([&] { return has("ready", "prio00large4"); }));
+  ASSERT_TRUE(slots.wait_until([](const State& s) { return s.background == 1; }, kPatience))
+      << "the variants did not start";
+
+  // Ready-path work arrives while the first output renders: the render
+  // finishes that output and then waits, the image's other five not begun.
+  slots.acquire(workers::ImageSlots::Priority::ready_path);
+  const bool yielded =
+      slots.wait_until([](const State& s) { return s.background == 0 && s.waiting_background == 1; }, kPatience);
+  // A real upload comes too and waits for the one slot (the test holds it).
+  upload("prio00small2", small);
+  const bool small_waits = slots.wait_until([](const State& s) { return s.waiting_ready == 1; }, kPatience);
+  const State at_yield = slots.state();
+  slots.release(workers::ImageSlots::Priority::ready_path);
+  ASSERT_TRUE(yielded) << "the render kept the slot for the whole image";
+  ASSERT_TRUE(small_waits) << "the small upload never asked for an image slot";
+  EXPECT_LT(at_yield.background_grants, 6u) << "outputs rendered while ready-path work held the slot";
+
+  ASSERT_TRUE(read_events_until([&] {
+    return has("variants", "prio00large4") && has("ready", "prio00small2") && has("variants", "prio00small2");
+  })) << "not every image finished";
+  pipeline.stop();
+  EXPECT_LT(position("ready", "prio00small2"), position("variants", "prio00large4"))
+      << "the small upload waited for the rest of an image whose variants were rendering";
+
+  // One slot per output, six for each image, and the same six variants as
+  // before: each blob decodes as the size and format its record says.
+  EXPECT_EQ(slots.state().background_grants, 12u);
+  for (const std::string id : {"prio00large4", "prio00small2"}) {
+    auto m = blobs_->get_manifest(workers::manifest_name(id));
+    ASSERT_TRUE(m) << id;
+    const auto record = schemas::decode_record(*m);
+    EXPECT_EQ(record.variants.size(), 6u) << id;
+    for (const auto& v : record.variants) {
+      const auto probe = workers::image::probe_file(blobs_->path_of(v.blob));
+      EXPECT_EQ(workers::image::name(probe.format), v.format) << id << " " << v.size;
+      EXPECT_EQ(probe.stored, (workers::image::Dimensions{v.width, v.height})) << id << " " << v.size << "." << v.format;
+    }
   }
 }
 
