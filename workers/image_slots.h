@@ -8,8 +8,12 @@
 // output (one variant's encode), so ready-path work shares the cores with at
 // most one output per background holder, and no new output starts while
 // ready-path work holds every slot or waits for one (at most 2 x slots
-// libvips calls at once). Background work is not starved for long: the job
-// runner stops taking jobs while too many wait (--variant-backlog).
+// libvips calls at once). Between its steps (hashing, storing, publishing) a
+// job a client waits for holds no slot, yet it will want one again soon: so
+// background work also leaves a slot to each such job in flight (ReadyJob),
+// and with as many in flight as slots it waits. Background work is not
+// starved for long: the job runner stops taking jobs while too many wait
+// (--variant-backlog), and then no job is in flight.
 
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +33,7 @@ class ImageSlots {
     size_t background = 0;          // background holders
     size_t waiting_ready = 0;
     size_t waiting_background = 0;
+    size_t ready_jobs = 0;           // jobs between probe and ready (ReadyJob)
     uint64_t background_grants = 0;  // background acquisitions so far
   };
 
@@ -47,7 +52,10 @@ class ImageSlots {
         --s_.waiting_ready;
         ++s_.ready;
       } else {
-        cv_.wait(lock, [&] { return s_.ready + s_.background < slots_ && s_.waiting_ready == 0; });
+        cv_.wait(lock, [&] {
+          return s_.ready + s_.background < slots_ && s_.waiting_ready == 0 &&
+                 s_.background + s_.ready_jobs < slots_;
+        });
         --s_.waiting_background;
         ++s_.background;
         ++s_.background_grants;
@@ -64,6 +72,19 @@ class ImageSlots {
     cv_.notify_all();
   }
 
+  // Marks one job a client waits for as in flight, from its first image step
+  // to its `ready` (RAII).
+  class ReadyJob {
+   public:
+    explicit ReadyJob(ImageSlots& s) : s_(s) { s_.change_ready_jobs(+1); }
+    ~ReadyJob() { s_.change_ready_jobs(-1); }
+    ReadyJob(const ReadyJob&) = delete;
+    ReadyJob& operator=(const ReadyJob&) = delete;
+
+   private:
+    ImageSlots& s_;
+  };
+
   State state() {
     std::lock_guard lock(mu_);
     return s_;
@@ -77,6 +98,14 @@ class ImageSlots {
   }
 
  private:
+  void change_ready_jobs(int delta) {
+    {
+      std::lock_guard lock(mu_);
+      s_.ready_jobs = delta > 0 ? s_.ready_jobs + 1 : s_.ready_jobs - 1;
+    }
+    cv_.notify_all();
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   const size_t slots_;

@@ -1,6 +1,7 @@
 #include "workers/ingest_pipeline.h"
 
 #include <chrono>
+#include <optional>
 
 #include "schemas/log.h"
 #include "schemas/metrics.h"
@@ -93,9 +94,13 @@ struct IngestPipeline::Job {
 bool IngestPipeline::run_steps(Job& job, std::span<const NamedStep> plan, const storage::BusMessage& message) {
   auto& ctx = job.ctx;
   const char* step_name = "start";
+  // From probe on, the job is CPU work its client waits for (a fetch before
+  // it is network time): background renders leave it a slot (image_slots.h).
+  std::optional<ImageSlots::ReadyJob> in_flight;
   try {
     for (const auto& step : plan) {
       if (ctx.replayed && step.skip_when_replayed) continue;
+      if (step.run == steps::probe && !in_flight) in_flight.emplace(image_slots_);
       const auto step_started = std::chrono::steady_clock::now();
       if (step_started > ctx.deadline)
         throw Error(ErrorCode::processing_timeout, "The image took too long to process.");
