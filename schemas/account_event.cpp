@@ -13,6 +13,7 @@ using json = nlohmann::json;
 
 using json_fields::bad;
 using json_fields::field;
+using json_fields::optional_field;
 
 json account_json(const Account& a) {
   return {{"key_id", a.key_id},     {"key_hash", a.key_hash},   {"email", a.email},
@@ -27,13 +28,13 @@ Account account_from(const json& j) {
   a.key_id = field<std::string>(j, "key_id");
   a.key_hash = field<std::string>(j, "key_hash");
   a.email = field<std::string>(j, "email");
-  a.name = j.value("name", "");
+  a.name = optional_field<std::string>(j, "name", "");
   a.plan = field<std::string>(j, "plan");
   a.verified = field<bool>(j, "verified");
   a.revoked = field<bool>(j, "revoked");
   a.created_at = field<int64_t>(j, "created_at");
-  a.verified_at = j.value("verified_at", int64_t{0});
-  a.version = j.value("version", int64_t{0});
+  a.verified_at = optional_field<int64_t>(j, "verified_at", 0);
+  a.version = optional_field<int64_t>(j, "version", 0);
   // Keys made before abilities existed may do both.
   if (auto ab = j.find("abilities"); ab != j.end() && !ab->is_null()) {
     if (!ab->is_array()) bad("'abilities' must be a list");
@@ -62,7 +63,7 @@ std::string encode(const AccountEvent& e) {
 
 AccountEvent decode_account_event(const std::string& text) {
   auto j = json_fields::parse_object(text);
-  if (j.value("v", kSchemaVersion) != kSchemaVersion) bad("unsupported schema version");
+  if (optional_field<int>(j, "v", kSchemaVersion) != kSchemaVersion) bad("unsupported schema version");
   AccountEvent e;
   e.type = field<std::string>(j, "type");
   if (e.type != "created" && e.type != "verified" && e.type != "revoked" && e.type != "plan_changed")

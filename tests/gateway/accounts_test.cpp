@@ -170,6 +170,19 @@ TEST(AccountEvent, RoundTripsWithoutTheKey) {
             ErrorCode::bad_request);
 }
 
+// Found by tests/fuzz/messages_fuzz: a field of the wrong type ("v": [..],
+// "name": 5) escaped the codec as nlohmann's type_error, which ends the
+// process reading the accounts topic, instead of a malformed-message Error.
+TEST(AccountEvent, FieldsOfTheWrongTypeAreMalformedMessages) {
+  const std::string account = R"({"key_id":"key_abc123def456","key_hash":")" + std::string(64, 'a') +
+                              R"(","email":"a@b.com","plan":"free","verified":true,"revoked":false,"created_at":1)";
+  for (const std::string extra : {R"(,"name":5)", R"(,"verified_at":"x")", R"(,"version":[1])"})
+    EXPECT_EQ(code_of([&] { schemas::decode_account(account + extra + "}"); }), ErrorCode::bad_request) << extra;
+  EXPECT_EQ(code_of([] { schemas::decode_account_event(R"({"v": ["cats"]})"); }), ErrorCode::bad_request);
+  EXPECT_EQ(code_of([] { schemas::decode_account_event(R"({"v": 1e30, "type": "created"})"); }),
+            ErrorCode::bad_request);
+}
+
 TEST(AccountEvent, EncodedEventsValidateAgainstTheSchema) {
   // python3-jsonschema through tests/schemas/validate.py, as for the other topics.
   const fs::path source = fs::path(__FILE__).parent_path().parent_path().parent_path();
