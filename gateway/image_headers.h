@@ -1,6 +1,7 @@
 #pragma once
-// Headers that make user content inert wherever it is opened (Google's
-// guidance on hosting user content; imgproxy sets the same).
+// The headers of image answers: caching, and what makes user content inert
+// wherever it is opened (Google's guidance on hosting user content; imgproxy
+// sets the same), and the file name.
 
 #include <string>
 #include <string_view>
@@ -9,7 +10,11 @@
 
 namespace imgpipe::gateway {
 
-// On every image answer (originals, variants, on-demand renders, 304s):
+// On every image answer (originals, variants, on-demand renders, 304s),
+// as Response::fixed_headers (static text: no allocation per request):
+// - Cache-Control "public, max-age=31536000, immutable": an image URL always
+//   answers the same bytes (one variant policy on every path; the ETag is
+//   their hash).
 // - Content-Security-Policy "default-src 'none'; sandbox": a file that a
 //   browser renders as a document anyway (an SVG or HTML polyglot, an old
 //   browser ignoring the type) runs no script, loads nothing, and gets an
@@ -18,7 +23,7 @@ namespace imgpipe::gateway {
 //   applies only when it is opened as a document.
 // - X-Content-Type-Options "nosniff": the browser keeps the declared
 //   image/* type (set by the caller from the decoded format only).
-void image_security_headers(Response& r);
+void image_answer_headers(Response& r);
 
 // The one rule for Content-Disposition (RFC 6266 with RFC 8187 filename*):
 //   attachment|inline; filename="ascii"; filename*=UTF-8''percent-encoded

@@ -59,16 +59,20 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
                        const std::string& format, BlobCache* cache, std::string disposition) {
   auto fmt = workers::image::format_from_name(format);
   Response r;
-  std::string etag = "\"" + blob + "\"";  // content hash: strong by construction
+  std::string etag;  // the content hash, quoted: strong by construction
+  etag.reserve(blob.size() + 2);
+  etag += '"';
+  etag += blob;
+  etag += '"';
+  auto inm = request.header("If-None-Match");
+  const bool not_modified = !inm.empty() && (inm == etag || inm == "*" || inm.find(etag) != std::string_view::npos);
   // A fresh Response: appended directly (set() searches for a header to replace).
-  r.headers.reserve(6);
-  r.headers.emplace_back("ETag", etag);
-  r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
-  image_security_headers(r);
+  r.headers.reserve(3);
+  r.headers.emplace_back("ETag", std::move(etag));
+  image_answer_headers(r);
   r.headers.emplace_back("Content-Type", fmt ? workers::image::mime_type(*fmt) : "application/octet-stream");
   if (!disposition.empty()) r.headers.emplace_back("Content-Disposition", std::move(disposition));
-  auto inm = request.header("If-None-Match");
-  if (!inm.empty() && (inm == etag || inm == "*" || inm.find(etag) != std::string_view::npos)) {
+  if (not_modified) {
     r.status = 304;
     return r;
   }

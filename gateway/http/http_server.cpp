@@ -248,6 +248,7 @@ std::string response_head(const Response& r, const Head& h, bool keep, std::stri
     out += v;
     out += "\r\n";
   }
+  out += r.fixed_headers;
   out += "Server: imgpipe\r\n";
   if (!h.request_id.empty()) {
     out += "X-Request-Id: ";
@@ -748,6 +749,12 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
     fields.version(h.version);
     for (auto& [k, v] : r.headers)
       if (sendable_header(k, v, h.request_id)) fields.insert(k, v);
+    for (std::string_view rest = r.fixed_headers; !rest.empty();) {
+      auto line = rest.substr(0, rest.find("\r\n"));
+      rest.remove_prefix(std::min(rest.size(), line.size() + 2));
+      auto colon = line.find(": ");
+      fields.insert(line.substr(0, colon), line.substr(colon + 2));
+    }
     fields.set(http::field::server, "imgpipe");
     if (!h.request_id.empty()) fields.set("X-Request-Id", h.request_id);
     http::response<http::file_body> res{std::move(fields), std::move(*file)};

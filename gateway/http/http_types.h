@@ -53,6 +53,10 @@ struct Response {
   // When set (and file_path is not), the body is these shared, immutable
   // bytes — a cached blob sent without a copy — and `body` is ignored.
   std::shared_ptr<const std::string> shared_body;
+  // Header lines in static storage, written after `headers` as they are:
+  // "Name: value\r\n" each, never a framing header. The constant headers of
+  // every image answer, without an allocation or a check per request.
+  std::string_view fixed_headers;
 
   void set(std::string_view name, std::string value);
   static Response json(int status, std::string body);
