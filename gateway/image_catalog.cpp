@@ -111,7 +111,8 @@ void ImageCatalog::publish(schemas::ImageEvent event, ChangeDone done) {
   auto type = event.type;
   events_.await(id, std::chrono::steady_clock::now() + kApplyDeadline,
                 [finish](const std::optional<schemas::ImageEvent>&) { finish(std::nullopt); }, event.request_id);
-  bus_.publish(storage::topics::images, id, schemas::encode(event), [id, type, finish](std::optional<Error> err) {
+  const auto key = schemas::event_key(event);
+  bus_.publish(storage::topics::images, key, schemas::encode(event), [id, type, finish](std::optional<Error> err) {
     if (err) return finish(std::move(err));
     log::info(type == "deleted" ? "image_deleted" : "image_updated", {{"image_id", id}});
   });

@@ -57,7 +57,7 @@ void IngestClient::submit(const schemas::IngestJob& job, std::function<void(Inge
   };
   schemas::ImageEvent accepted{"accepted", job.image_id, job.request_id, schemas::record_of(job, schemas::kProcessing),
                                std::nullopt};
-  bus_.publish(storage::topics::images, job.image_id, schemas::encode(accepted),
+  bus_.publish(storage::topics::images, schemas::event_key(accepted), schemas::encode(accepted),
                [this, job, unavailable](std::optional<Error> err) {
                  if (err) return unavailable();
                  bus_.publish(storage::topics::ingest, job.image_id, schemas::encode(job),
@@ -66,7 +66,8 @@ void IngestClient::submit(const schemas::IngestJob& job, std::function<void(Inge
                                 schemas::ImageEvent failed{"failed", job.image_id, job.request_id,
                                                            schemas::record_of(job, schemas::kFailed),
                                                            schemas::ErrorDetail{"service_unavailable", refused->what(), "publish"}};
-                                bus_.publish(storage::topics::images, job.image_id, schemas::encode(failed),
+                                auto key = schemas::event_key(failed);
+                                bus_.publish(storage::topics::images, std::move(key), schemas::encode(failed),
                                              [](std::optional<Error>) {});  // best effort
                                 unavailable();
                               });

@@ -54,7 +54,7 @@ void Retention::sweep() {
         event.type = "deleted";
         log::info("image_expired", {{"image_id", id}});
       }
-      bus_.publish_sync(storage::topics::images, id, schemas::encode(event), 10s);
+      bus_.publish_sync(storage::topics::images, schemas::event_key(event), schemas::encode(event), 10s);
     }
     // Wait until our own index applied them, or the next tick does it.
     bool applied = false;

@@ -152,6 +152,8 @@ IngestJob decode_ingest_job(const std::string& text) {
   return job;
 }
 
+std::string event_key(const ImageEvent& e) { return e.type == "variants" ? e.image_id + "#variants" : e.image_id; }
+
 std::string encode(const ImageEvent& e) {
   json j = {{"v", kSchemaVersion}, {"type", e.type}, {"image_id", e.image_id}};
   if (!e.request_id.empty()) j["request_id"] = e.request_id;

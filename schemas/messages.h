@@ -88,7 +88,8 @@ struct ErrorDetail {
   std::string step;     // pipeline step that failed
 };
 
-// imgpipe.images, key = image id (compacted: the last event per id is the state).
+// imgpipe.images, key = event_key(event) (compacted: the newest record of
+// each key is kept).
 struct ImageEvent {
   // "accepted" (the job is taken: a processing record), "ready", "variants",
   // "updated", "deleted", "failed"
@@ -109,6 +110,14 @@ struct DeadLetter {
   std::string original_key;
   std::string original_value;  // the message as it was, even if not JSON
 };
+
+// The key an image event is published under: the image id, except a
+// worker's `variants` event, "id#variants". It lands in the id's partition
+// (storage/partition_key.h), so it stays ordered after `ready`, but it is
+// no longer the newest record of the id: compaction cannot let it hide a
+// later PATCH (`updated`) or a delete, and the index merges it only into a
+// ready record it has (storage/image_index.cpp).
+std::string event_key(const ImageEvent& event);
 
 std::string encode(const IngestJob& job);
 std::string encode(const ImageEvent& event);

@@ -1,4 +1,5 @@
 #include "storage/embedded_bus.h"
+#include "storage/partition_key.h"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -33,41 +34,6 @@ bool valid_name(const std::string& name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
            c == '-';
   });
-}
-
-// Kafka's murmur2 (clients/.../utils/Utils.java): a fixed hash so a key maps
-// to the same partition in every build and in both transports' Java clients.
-uint32_t murmur2(std::string_view data) {
-  const uint32_t m = 0x5bd1e995;
-  const int r = 24;
-  const auto len = static_cast<uint32_t>(data.size());
-  uint32_t h = 0x9747b28c ^ len;
-  const auto* b = reinterpret_cast<const unsigned char*>(data.data());
-  const uint32_t blocks = len / 4;
-  for (uint32_t i = 0; i < blocks; ++i) {
-    uint32_t k = b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (static_cast<uint32_t>(b[4 * i + 3]) << 24);
-    k *= m;
-    k ^= k >> r;
-    k *= m;
-    h *= m;
-    h ^= k;
-  }
-  const uint32_t tail = len & ~3u;
-  switch (len % 4) {
-    case 3:
-      h ^= static_cast<uint32_t>(b[tail + 2]) << 16;
-      [[fallthrough]];
-    case 2:
-      h ^= static_cast<uint32_t>(b[tail + 1]) << 8;
-      [[fallthrough]];
-    case 1:
-      h ^= b[tail];
-      h *= m;
-  }
-  h ^= h >> 13;
-  h *= m;
-  h ^= h >> 15;
-  return h;
 }
 
 // Keys: bus_log    topic '\0' be32(partition) be64(offset)
@@ -144,7 +110,8 @@ Policy policy_of(std::string_view topic) {
 // `state` carries the key's whole state (every account event; an image's
 // accepted, ready, variants and updated events, and a failed event with its
 // record: the image is listed as processing or failed) and replaces every
-// earlier record; `tombstone` (an image's deleted event) too, and then goes
+// earlier record; `tombstone` (an image's deleted event) too, with the older
+// records of the image's other keys ("id#variants"), and then goes
 // itself after the tombstone delay; `transient` (a failed event without a
 // record: a message that was no valid job, or one from before records were
 // sent) replaces nothing and goes once anything newer exists for its key or
@@ -534,9 +501,9 @@ class EmbeddedLog final : public EmbeddedBus {
     }
     auto& t = core_->topic_locked(topic);
     const auto n = static_cast<uint32_t>(t.parts.size());
-    // Same rule as Kafka's default partitioner: murmur2 of the key, positive,
-    // modulo the partition count; round-robin without a key.
-    const uint32_t p = key.empty() ? t.round_robin++ % n : (murmur2(key) & 0x7fffffff) % n;
+    // Kafka's rule (storage/partition_key.h); round-robin without a key.
+    const uint32_t p =
+        key.empty() ? t.round_robin++ % n : static_cast<uint32_t>(partition_for(key, static_cast<int32_t>(n)));
     core_->queue.push_back(
         Pending{topic, static_cast<int32_t>(p), std::move(key), std::move(value), core_->now_ms(), bytes, std::move(done)});
     core_->queue_bytes += bytes;
@@ -739,6 +706,9 @@ class EmbeddedLog final : public EmbeddedBus {
       int64_t replacing = -1; // newest state or tombstone record of the key
     };
     std::unordered_map<std::string, Newest> newest;
+    // A tombstone of "id" also replaces the older records of "id#..." keys
+    // (an image's variants event): nothing of a deleted key outlives it.
+    std::unordered_map<std::string, int64_t> tombstones;
     core_->db.scan(
         cf::bus_log, prefix,
         [&](std::string_view k, std::string_view v) {
@@ -748,7 +718,9 @@ class EmbeddedLog final : public EmbeddedBus {
           if (!decode(v, m)) return true;
           auto& n = newest[m.key];
           n.any = offset;
-          if (role_of(topic, m.value) != Role::transient) n.replacing = offset;
+          const auto role = role_of(topic, m.value);
+          if (role != Role::transient) n.replacing = offset;
+          if (role == Role::tombstone) tombstones[m.key] = offset;
           return true;
         },
         log_key(topic, partition, clean));
@@ -772,6 +744,10 @@ class EmbeddedLog final : public EmbeddedBus {
             else
               remove = (n != newest.end() && n->second.replacing > offset) ||
                        (role == Role::tombstone && m.timestamp_ms < expired_before);
+            if (const auto base = partition_part(m.key); base.size() < m.key.size()) {
+              const auto t = tombstones.find(std::string(base));
+              remove = remove || (t != tombstones.end() && t->second > offset);
+            }
           } else if (offset >= limit && offset < part.high - 1) {
             ++report.held_back;
           }

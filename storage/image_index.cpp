@@ -59,11 +59,15 @@ std::string deleted_key(const std::string& id) { return "deleted:" + id; }
 // Which event may write a record over `existing` (docs/api.md "status"):
 // accepted only starts an image (none yet, or a failed one tried again: a
 // retried or replayed job never turns a ready image back into processing);
-// failed never undoes a ready image; ready, variants and updated always apply.
+// failed never undoes a ready image; variants only add to a ready image
+// (published under their own key, schemas::event_key, they may outlive its
+// deletion in a compacted topic or come before a compacted `updated` that
+// already carries them); ready and updated always apply.
 bool writes_record(const schemas::ImageEvent& event, const std::optional<schemas::ImageRecord>& existing) {
   if (event.type == "accepted") return !existing || existing->status == schemas::kFailed;
   if (event.type == "failed") return !existing || !existing->ready();
-  return event.type == "ready" || event.type == "variants" || event.type == "updated";
+  if (event.type == "variants") return existing && existing->ready();
+  return event.type == "ready" || event.type == "updated";
 }
 
 }  // namespace

@@ -166,7 +166,8 @@ void IngestPipeline::fail(const storage::BusMessage& message, const std::string&
     std::optional<schemas::ImageRecord> failed;  // known when the job was readable: listed as failed
     if (ctx) failed = schemas::record_of(ctx->job, schemas::kFailed);
     schemas::ImageEvent event{"failed", image_id, request_id, std::move(failed), detail};
-    bus_.publish_sync(storage::topics::images, image_id, schemas::encode(event), std::chrono::seconds(10));
+    bus_.publish_sync(storage::topics::images, schemas::event_key(event), schemas::encode(event),
+                      std::chrono::seconds(10));
   }
   schemas::DeadLetter letter{step == "decode" ? "malformed message" : "job failed", detail, message.topic,
                              message.partition, message.offset, message.key, message.value};

@@ -317,7 +317,7 @@ void AccountsService::make_permanent(const std::string& owner) {
     event.image_id = id;
     event.image = *record;
     try {
-      bus_.publish_sync(storage::topics::images, id, schemas::encode(event), 10s);
+      bus_.publish_sync(storage::topics::images, schemas::event_key(event), schemas::encode(event), 10s);
     } catch (const std::exception& e) {
       log::error("make_permanent_failed", {{"image_id", id}, {"error", e.what()}});
     }

@@ -12,10 +12,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
 #include "storage/kafka/kafka_log.h"
+#include "storage/partition_key.h"
 
 namespace imgpipe::storage::kafka {
 namespace {
@@ -78,6 +80,16 @@ class EventLogger : public RdKafka::EventCb {
 };
 
 using Props = std::initializer_list<std::pair<const char*, std::string>>;
+
+// The producer's partitioner: Kafka's murmur2 on the key's partition part
+// (storage/partition_key.h), so "id#variants" goes where "id" goes; the
+// same partition as librdkafka's murmur2_random for every key without '#'.
+int32_t partition_by_key(const rd_kafka_topic_t* topic, const void* key, size_t key_size, int32_t partitions,
+                         void* topic_opaque, void* message_opaque) {
+  if (key == nullptr || key_size == 0)
+    return rd_kafka_msg_partitioner_random(topic, key, key_size, partitions, topic_opaque, message_opaque);
+  return partition_for(std::string_view(static_cast<const char*>(key), key_size), partitions);
+}
 
 // Ours first, the operator's overrides last so they win.
 std::unique_ptr<RdKafka::Conf> make_conf(const KafkaBusConfig& c, Props ours, RdKafka::EventCb* events) {
@@ -306,7 +318,7 @@ class KafkaBus final : public Bus {
                           {{"enable.idempotence", "true"},
                            {"acks", "all"},
                            {"message.timeout.ms", std::to_string(config_.publish_timeout.count())},
-                           {"partitioner", "murmur2_random"},
+                           {"partitioner", "murmur2_random"},  // replaced below; creates the default topic conf
                            // 0, not librdkafka's 5: a client waits for its 201 behind two
                            // publishes (the ingest job, then the ready event), and 5 ms each was
                            // over half of what Kafka added to a small upload. Messages that
@@ -314,6 +326,9 @@ class KafkaBus final : public Bus {
                            // durability (acks, idempotence) does not depend on it.
                            {"linger.ms", "0"}},
                           events_.get());
+    auto* topic_defaults = rd_kafka_conf_get_default_topic_conf(conf->c_ptr_global());
+    if (topic_defaults == nullptr) throw std::logic_error("kafka: no default topic configuration");
+    rd_kafka_topic_conf_set_partitioner_cb(topic_defaults, partition_by_key);
     std::string err;
     if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&reports_), err) != RdKafka::Conf::CONF_OK)
       throw std::invalid_argument("kafka dr_cb: " + err);
@@ -344,7 +359,8 @@ class KafkaBus final : public Bus {
   void publish(const std::string& topic, std::string key, std::string value, PublishDone done) override {
     auto* opaque = new PublishDone(done ? std::move(done) : PublishDone([](std::optional<schemas::Error>) {}));
     // No key: librdkafka spreads the messages; with a key, murmur2 as the
-    // Java client does, so every client puts an image id in one partition.
+    // Java client does (of the part before '#': partition_by_key), so every
+    // client puts an image id in one partition.
     const auto err = producer_->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                                         value.data(), value.size(), key.empty() ? nullptr : key.data(), key.size(),
                                         0, opaque);

@@ -227,7 +227,8 @@ TEST(BusRetention, ImagesCompactedByKeyRebuildTheSameIndexAndLevelOff) {
   auto follower = f.bus->read(topics::images, StartAt::from_beginning());
   std::vector<std::pair<std::string, std::string>> burst;
   auto publish = [&](const std::string& type, int id, int version, bool variants) {
-    burst.emplace_back("img" + std::to_string(id), image_event(type, id, version, variants));
+    auto value = image_event(type, id, version, variants);
+    burst.emplace_back(schemas::event_key(schemas::decode_image_event(value)), std::move(value));
   };
   auto flush = [&] {
     publish_burst(*f.bus, topics::images, std::move(burst));
@@ -265,15 +266,66 @@ TEST(BusRetention, ImagesCompactedByKeyRebuildTheSameIndexAndLevelOff) {
   f.bus->apply_retention();
   EXPECT_EQ(rebuilt_index(*f.bus, other.path() / "a"), records(*f.db)) << "the compacted topic rebuilds the same index";
   auto kept = read_all(*f.bus, topics::images, StartAt::from_beginning());
-  EXPECT_EQ(kept.size(), size_t{kImages + 10 + 1}) << "one per id, deletions still there, failures too";
+  EXPECT_EQ(kept.size(), size_t{kImages + (kImages - 100) + 10 + 1})
+      << "one per id and one per id#variants but those of deleted ids, deletions still there, failures too";
 
   // After the tombstone delay the deletions and lone failures are gone too.
   f.clock.ms += 2 * kDay;
   f.bus->apply_retention();
   kept = read_all(*f.bus, topics::images, StartAt::from_beginning());
-  EXPECT_EQ(kept.size(), size_t{kImages - 100 + 1});
+  EXPECT_EQ(kept.size(), size_t{2 * (kImages - 100) + 1});
   EXPECT_EQ(rebuilt_index(*f.bus, other.path() / "b"), records(*f.db));
   EXPECT_EQ(records(*f.db).size(), size_t{kImages - 100 + 1});
+}
+
+// A worker announces variants after `ready`, as a later part, so its
+// `variants` event (the job's fields) can come after a PATCH or a delete.
+// Under its own key (schemas::event_key) it can no longer be the newest
+// record of the id: after compaction, and after the tombstone delay, a
+// rebuilt index still has the edit and not the deleted image.
+TEST(BusRetention, AnEditOrADeleteOutlivesALateVariantsEvent) {
+  Fixture f;
+  testing::TempDir other;
+  ImageIndex live(*f.db);
+  auto publish = [&](schemas::ImageEvent e) {
+    f.bus->publish_sync(topics::images, schemas::event_key(e), schemas::encode(e), 10s);
+    live.apply(e);
+  };
+  auto event = [](const std::string& type, int id, bool with_variants) {
+    return schemas::decode_image_event(image_event(type, id, 0, with_variants));
+  };
+  auto edited = event("updated", 1, false);
+  edited.image->caption = "edited after upload";
+  publish(event("ready", 1, false));
+  publish(edited);
+  publish(event("variants", 1, true));  // the job's record: no caption
+  publish(event("ready", 2, false));
+  publish(event("deleted", 2, false));
+  publish(event("variants", 2, true));  // after the delete
+  publish(event("ready", 3, false));
+  publish(event("variants", 3, true));
+  publish(event("deleted", 3, false));
+  publish(event("ready", 4, false));  // the last record of a partition always stays
+
+  auto check = [&](const std::string& dir) {
+    auto rebuilt = rebuilt_index(*f.bus, other.path() / dir);
+    EXPECT_EQ(rebuilt, records(*f.db)) << dir;
+    ASSERT_EQ(rebuilt.count("img1"), 1u) << dir;
+    const auto one = schemas::decode_record(rebuilt["img1"]);
+    EXPECT_EQ(one.caption, "edited after upload") << dir;
+    EXPECT_EQ(one.variants.size(), 1u) << dir;
+    EXPECT_EQ(rebuilt.count("img2"), 0u) << dir;
+    EXPECT_EQ(rebuilt.count("img3"), 0u) << dir;
+  };
+  f.bus->apply_retention();
+  check("compacted");
+  f.clock.ms += 2 * kDay;
+  f.bus->apply_retention();
+  check("past the tombstone delay");
+  std::set<std::string> keys;
+  for (const auto& m : read_all(*f.bus, topics::images, StartAt::from_beginning())) keys.insert(m.key);
+  EXPECT_EQ(keys, (std::set<std::string>{"img1", "img1#variants", "img2#variants", "img4"}))
+      << "a deletion takes the older variants with it; a later one is all that is left of the id";
 }
 
 TEST(BusRetention, AccountsKeepTheLastEventPerKey) {

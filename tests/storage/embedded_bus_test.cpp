@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "storage/partition_key.h"
 #include "tests/storage/temp_dir.h"
 
 namespace imgpipe::storage {
@@ -205,6 +206,42 @@ TEST(EmbeddedBus, GroupMembersSplitPartitions) {
       EXPECT_EQ(m.partition, partition_of["key-7"]);
     }
   }
+}
+
+// Kafka's murmur2, checked against the Java client's own test values
+// (clients/src/test/.../UtilsTest.java testMurmur2), so a key lands in the
+// partition any Kafka client would choose.
+TEST(PartitionKey, Murmur2IsKafkasAndTheIdChoosesThePartition) {
+  const std::pair<std::string, int32_t> java[] = {{"21", -973932308},
+                                                  {"foobar", -790332482},
+                                                  {"a-little-bit-long-string", -985981536},
+                                                  {"a-little-bit-longer-string", -1486304829},
+                                                  {"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971},
+                                                  {"abc", 479470107}};
+  for (const auto& [key, hash] : java) EXPECT_EQ(static_cast<int32_t>(murmur2(key)), hash) << key;
+  EXPECT_EQ(partition_part("img1#variants"), "img1");
+  EXPECT_EQ(partition_part("img1"), "img1");
+  for (int i = 0; i < 64; ++i) {
+    const auto id = "img" + std::to_string(i);
+    EXPECT_EQ(partition_for(id + "#variants", 7), partition_for(id, 7));
+    EXPECT_EQ(partition_for(id, 7), static_cast<int32_t>((murmur2(id) & 0x7fffffff) % 7));
+  }
+}
+
+TEST(EmbeddedBus, AKeysPartitionPartChoosesItsPartition) {
+  Fixture f(4);
+  for (int i = 0; i < 16; ++i) {
+    publish(*f.bus, "img" + std::to_string(i), "ready");
+    publish(*f.bus, "img" + std::to_string(i) + "#variants", "variants");
+  }
+  auto all = drain(*f.bus->read(topic, StartAt::from_beginning()), 32);
+  ASSERT_EQ(all.size(), 32u);
+  std::set<int32_t> used;
+  for (const auto& m : all) {
+    EXPECT_EQ(m.partition, partition_for(m.key, 4)) << m.key;
+    used.insert(m.partition);
+  }
+  EXPECT_GT(used.size(), 1u);
 }
 
 TEST(EmbeddedBus, OnePartitionGoesToTheFirstMember) {

@@ -16,7 +16,8 @@ std::chrono::milliseconds time_left(const JobContext& ctx) {
 
 void publish_event(JobContext& ctx, const char* type) {
   schemas::ImageEvent event{type, ctx.job.image_id, ctx.job.request_id, ctx.record, std::nullopt};
-  ctx.services.bus.publish_sync(storage::topics::images, ctx.job.image_id, schemas::encode(event), time_left(ctx));
+  ctx.services.bus.publish_sync(storage::topics::images, schemas::event_key(event), schemas::encode(event),
+                                time_left(ctx));
 }
 
 }  // namespace
@@ -30,7 +31,7 @@ void announce_accepted(JobContext& ctx) {
   // (storage/image_index.cpp).
   schemas::ImageEvent event{"accepted", ctx.job.image_id, ctx.job.request_id,
                             schemas::record_of(ctx.job, schemas::kProcessing), std::nullopt};
-  ctx.services.bus.publish(storage::topics::images, ctx.job.image_id, schemas::encode(event),
+  ctx.services.bus.publish(storage::topics::images, schemas::event_key(event), schemas::encode(event),
                            [id = ctx.job.image_id](std::optional<schemas::Error> err) {
                              if (err) log::warn("accepted_not_published", {{"image_id", id}, {"error", err->what()}});
                            });

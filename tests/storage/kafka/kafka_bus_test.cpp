@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/partition_key.h"
 #include "tests/storage/kafka/kafka_test_env.h"
 
 namespace imgpipe::storage::kafka {
@@ -114,6 +115,35 @@ TEST(KafkaBus, PublishIsAcknowledgedAndReadableFromBeginningOffsetsAndTime) {
   auto next = drain(*at_end, 1);
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(next[0].value, "after-end");
+}
+
+// An image's variants event ("id#variants", schemas::event_key) lands in
+// the id's partition, after its ready event, in the partition the embedded
+// bus would choose (storage/partition_key.h) and Kafka's Java client would
+// choose for the id.
+TEST(KafkaBus, AKeysPartitionPartChoosesItsPartition) {
+  IMGPIPE_REQUIRE_KAFKA();
+  auto bus = bus_for_tests();
+  const auto topic = test::fresh_topic("imgpipe.images", 4);
+  for (int i = 0; i < 16; ++i) {
+    bus->publish_sync(topic, "img" + std::to_string(i), "ready" + std::to_string(i), 15s);
+    bus->publish_sync(topic, "img" + std::to_string(i) + "#variants", "variants" + std::to_string(i), 15s);
+  }
+  auto all = drain(*bus->read(topic, StartAt::from_beginning()), 32);
+  ASSERT_EQ(all.size(), 32u);
+  std::map<std::string, std::pair<int32_t, int64_t>> where;  // value -> partition, offset
+  std::set<int32_t> used;
+  for (const auto& m : all) {
+    where[m.value] = {m.partition, m.offset};
+    used.insert(m.partition);
+    EXPECT_EQ(m.partition, partition_for(m.key, 4)) << m.key;
+  }
+  for (int i = 0; i < 16; ++i) {
+    const auto ready = where["ready" + std::to_string(i)], variants = where["variants" + std::to_string(i)];
+    EXPECT_EQ(ready.first, variants.first) << i;
+    EXPECT_LT(ready.second, variants.second) << i;
+  }
+  EXPECT_GT(used.size(), 1u) << "ids are still spread over partitions";
 }
 
 TEST(KafkaBus, GroupMembersSplitPartitionsAndANewMemberResumesAfterTheCommit) {
