@@ -94,6 +94,11 @@ class Bus {
 
   // "embedded" or "kafka", for logs and /metrics.
   virtual std::string kind() const = 0;
+  // True when publishes become durable in the order they were made, across
+  // topics (the embedded bus: one log, one writer), so a message that must
+  // not be durable before another may be published without waiting for it
+  // (and shares its sync). Kafka: false (each partition has its own leader).
+  virtual bool durable_in_order() const { return false; }
 };
 
 }  // namespace imgpipe::storage

@@ -572,6 +572,7 @@ class EmbeddedLog final : public EmbeddedBus {
   }
 
   std::string kind() const override { return "embedded"; }
+  bool durable_in_order() const override { return true; }  // run_writer: one queue, in order
 
   RetentionReport apply_retention() override {
     std::lock_guard pass(retention_mu_);  // one pass at a time

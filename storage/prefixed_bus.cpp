@@ -44,6 +44,7 @@ class PrefixedBus final : public Bus {
     return inner_->describe(prefix_ + topic, group.empty() ? group : prefix_ + group);
   }
   std::string kind() const override { return inner_->kind(); }
+  bool durable_in_order() const override { return inner_->durable_in_order(); }
 
  private:
   std::unique_ptr<Bus> inner_;
