@@ -24,6 +24,7 @@ struct GatewayConfig {
   size_t max_pending_ingests = 256;                  // uploads waiting for a worker; more answer 503
   std::string upgrade_url;                           // --upgrade-url: where anonymous callers get a key (default: upgrade_link())
   int64_t sweep_interval_seconds = 60;               // --sweep-interval: the retention sweeper's period
+  int64_t processing_timeout_seconds = 3600;         // --processing-timeout: an image still processing this long after it was accepted is given up as failed
   int64_t blob_grace_seconds = 600;                  // --blob-grace: an unreferenced blob is kept this long (uploads racing a delete)
   std::string instance_id;                           // this gateway, for reply_to and logs
   // Every time-based decision (limits, quotas, expiry, tokens). Tests inject

@@ -64,7 +64,28 @@ void Retention::sweep() {
     }
     if (!applied) break;
   }
+  give_up_processing(now);
   ledger_.collect_orphans(blobs_, gateway_.blob_grace_seconds);
+}
+
+// An image stays processing until its job's ready or failed event. A gateway
+// that died, or lost the bus, between publishing `accepted` and the job (or
+// the `failed` that a refused job gets) leaves it so for good: after
+// --processing-timeout it is announced failed. A job that still finishes
+// later wins: ready always overrides failed (storage/image_index.cpp). Every
+// gateway may announce the same one; a second failed event changes nothing.
+void Retention::give_up_processing(int64_t now) {
+  for (const auto& id : index_.processing_before(now - gateway_.processing_timeout_seconds, 100)) {
+    auto record = index_.get(id);
+    if (!record || record->status != schemas::kProcessing) continue;
+    record->status = schemas::kFailed;
+    schemas::ImageEvent event{"failed", id, "", std::move(record),
+                              schemas::ErrorDetail{"processing_timeout",
+                                                   "No worker finished this image; upload or import it again.",
+                                                   "accept"}};
+    log::warn("processing_given_up", {{"image_id", id}, {"after_seconds", gateway_.processing_timeout_seconds}});
+    bus_.publish_sync(storage::topics::images, schemas::event_key(event), schemas::encode(event), 10s);
+  }
 }
 
 void Retention::run() {

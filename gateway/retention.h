@@ -1,7 +1,8 @@
 #pragma once
 // Retention: the sweeper that deletes images past their expiry (a `deleted`
-// event on the images topic) and collects original and variant blobs no
-// image references any more. Which images expire is the tiers' decision
+// event on the images topic), gives up on images left processing with no
+// job (a `failed` event after --processing-timeout) and collects original
+// and variant blobs no image references any more. Which images expire is the tiers' decision
 // (accounts: expires_at on the job, permanence of verified keys); carrying
 // it out is this module's.
 
@@ -25,7 +26,7 @@ class Retention {
   // `ready`: the account store and the image index have caught up (a sweep
   // from a stale view could delete an image a later event made permanent).
   // `is_permanent`: a verified key's images never expire.
-  // Intervals: GatewayConfig::sweep_interval_seconds, blob_grace_seconds.
+  // Intervals: GatewayConfig::sweep_interval_seconds, processing_timeout_seconds, blob_grace_seconds.
   Retention(const GatewayConfig& gateway, storage::Bus& bus, storage::ImageIndex& index,
             storage::BlobStore& blobs, accounts::UsageLedger& ledger, std::function<bool()> ready,
             std::function<bool(const std::string& owner)> is_permanent);
@@ -38,6 +39,7 @@ class Retention {
 
  private:
   void run();
+  void give_up_processing(int64_t now);
 
   const GatewayConfig& gateway_;
   storage::Bus& bus_;

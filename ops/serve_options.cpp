@@ -34,6 +34,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   uint64_t src_cache_mb = o.gateway.src_cache_bytes >> 20;
   long long min_rate_grace_ms = o.http.min_rate_grace.count();
   int ingest_timeout = 60, job_deadline = 120;
+  long long processing_timeout = 3600;
   long long import_timeout = 30, import_min_rate = 1024, import_min_rate_window = 10;
   bool no_pregenerate = false;
 
@@ -68,7 +69,10 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; 0: off")
       ("anonymous-max-mb", po::value(&anon_mb)->default_value(anon_mb), "largest anonymous upload or import, MB")
-      ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503");
+      ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503")
+      ("processing-timeout", po::value(&processing_timeout)->default_value(processing_timeout),
+       "seconds an image may stay processing before the sweeper marks it failed (its gateway died or lost the bus "
+       "before queueing the job); more than --ingest-timeout");
   po::options_description wk("Worker");
   wk.add_options()
       ("workers", po::value(&o.worker.jobs)->default_value(o.worker.jobs), "ingest jobs in flight (imports wait on the network)")
@@ -126,6 +130,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   if (anon_mb <= 0) problems.push_back("--anonymous-max-mb must be positive");
   if (min_rate_grace_ms <= 0) problems.push_back("--min-rate-grace-ms must be positive");
   if (ingest_timeout <= 0) problems.push_back("--ingest-timeout must be positive");
+  if (processing_timeout <= ingest_timeout) problems.push_back("--processing-timeout must be more than --ingest-timeout");
   if (o.worker.engine.max_pixels == 0) problems.push_back("--max-pixels must be positive");
   if (import_timeout <= 0) problems.push_back("--import-timeout must be positive");
   if (import_min_rate < 0) problems.push_back("--import-min-rate must not be negative");
@@ -156,6 +161,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   o.http.min_rate_grace = std::chrono::milliseconds(min_rate_grace_ms);
   o.worker.default_max_bytes = o.accounts.anonymous_max_bytes;
   o.gateway.ingest_timeout = std::chrono::seconds(ingest_timeout);
+  o.gateway.processing_timeout_seconds = processing_timeout;
   o.http.handler_timeout = std::chrono::seconds(ingest_timeout + 10);
   o.worker.job_deadline = std::chrono::seconds(job_deadline);
   o.worker.pregenerate_variants = !no_pregenerate;

@@ -27,6 +27,7 @@ inline constexpr const char* expiry = "expiry";      // be64(expires_at) id -> "
 // and ImageIndex's "deleted:" id tombstones (a late event never revives an image).
 // ImageIndex writes its listing keys there too (newest first: be64(INT64_MAX - created_ms)):
 //   "t:" owner '\0' time id -> ""   "l:" owner '\0' label key '\0' value '\0' time id -> ""
+//   "p:" be64(created_at) id -> "" (images still processing, oldest first)
 inline constexpr const char* listings = "listings";
 // AccountStore (gateway/accounts/account_store.h), from the accounts topic:
 // "id:" key_id -> Account JSON, "h:" sha256(key) -> key_id, "e:" email '\0' key_id -> "".

@@ -24,7 +24,14 @@ std::string label_prefix(const std::string& owner, const std::string& key, const
   return "l:" + owner + '\0' + key + '\0' + value + '\0';
 }
 
+// Images still processing, oldest first: the retention sweeper gives up on
+// those whose job never came (ImageIndex::processing_before).
+std::string processing_key(const schemas::ImageRecord& r) {
+  return "p:" + be64(static_cast<uint64_t>(r.created_at)) + r.id;
+}
+
 void listing_ops(const schemas::ImageRecord& r, WriteOp::Kind kind, std::vector<WriteOp>& batch) {
+  if (r.status == schemas::kProcessing) batch.push_back({kind, cf::listings, processing_key(r), ""});
   if (r.owner.empty()) return;
   batch.push_back({kind, cf::listings, owner_prefix(r.owner) + newest_first(r), ""});
   for (const auto& [key, value] : r.labels)
@@ -205,6 +212,16 @@ std::vector<std::string> ImageIndex::expired(int64_t now, size_t limit) {
   db_.scan(cf::expiry, "", [&](std::string_view key, std::string_view) {
     if (static_cast<int64_t>(read_be64(key.substr(0, 8))) > now || ids.size() >= limit) return false;
     ids.emplace_back(key.substr(8));
+    return true;
+  });
+  return ids;
+}
+
+std::vector<std::string> ImageIndex::processing_before(int64_t created_before, size_t limit) {
+  std::vector<std::string> ids;
+  db_.scan(cf::listings, "p:", [&](std::string_view key, std::string_view) {
+    if (static_cast<int64_t>(read_be64(key.substr(2, 8))) >= created_before || ids.size() >= limit) return false;
+    ids.emplace_back(key.substr(10));
     return true;
   });
   return ids;

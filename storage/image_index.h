@@ -66,6 +66,9 @@ class ImageIndex {
 
   // Images whose expires_at is at or before `now` (unix seconds), oldest first.
   std::vector<std::string> expired(int64_t now, size_t limit);
+  // Up to `limit` images still processing that were created before
+  // `created_before` (seconds), oldest first.
+  std::vector<std::string> processing_before(int64_t created_before, size_t limit);
 
   // Forget every image, variant, expiry and listing (before a rebuild from
   // the topic; the follower's positions are its own: forget_positions()).

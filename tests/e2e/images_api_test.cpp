@@ -8,6 +8,11 @@
 #include <random>
 #include <set>
 
+#include "schemas/messages.h"
+#include "storage/db.h"
+#include "storage/embedded_bus.h"
+#include "storage/kafka/kafka_bus.h"
+#include "storage/prefixed_bus.h"
 #include "tests/e2e/harness.h"
 #include "tests/workers/fetch/http_fixture.h"
 
@@ -623,6 +628,53 @@ TEST(ImagesApi, AJobThatFailsForGoodIsListedAsFailed) {
   ASSERT_EQ(api.remove(id).status, 200);
   EXPECT_EQ(api.list().js()["data"].size(), 0u);
   EXPECT_EQ(api.usage().js()["limits"]["images"]["used"], 0);
+}
+
+// Publishes `event` on a stopped server's images topic, as an operator's
+// tool would: into its embedded bus, or to Kafka under its topic prefix.
+void publish_while_stopped(ServerProcess& s, const schemas::ImageEvent& event) {
+  std::unique_ptr<storage::Db> db;
+  std::unique_ptr<storage::Bus> bus;
+  if (kafka_mode()) {
+    bus = storage::make_prefixed_bus(storage::kafka::make_kafka_bus({std::getenv("IMGPIPE_TEST_KAFKA"), {}, "e2e"}),
+                                     s.topic_prefix());
+  } else {
+    db = storage::Db::open(s.data_dir() / "index");
+    bus = storage::make_embedded_bus(*db);
+  }
+  bus->publish_sync(storage::topics::images, schemas::event_key(event), schemas::encode(event), 30s);
+}
+
+// A gateway that dies, or loses the bus, between an image's `accepted` event
+// and its job leaves the image processing with no job to finish it. The
+// retention sweeper gives it up as failed once it has been processing for
+// --processing-timeout (default an hour); a younger one is left alone.
+TEST(ImagesApi, AnImageLeftProcessingWithoutAJobIsGivenUpAsFailed) {
+  Server s;
+  auto created = ImgPro(*s).send("POST", "/v1/keys", json{{"email", "dev@x.com"}}.dump()).js();
+  ImgPro api(*s, created["key"]);
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  auto accepted = [&](const std::string& id, int64_t created_at) {
+    schemas::ImageRecord r;
+    r.id = id;
+    r.name = id + ".jpg";
+    r.owner = "key:" + created["key_id"].get<std::string>();
+    r.created_at = created_at;
+    r.status = schemas::kProcessing;
+    return schemas::ImageEvent{"accepted", id, "", r, std::nullopt};
+  };
+  ASSERT_EQ((*s).stop(), 0);
+  publish_while_stopped(*s, accepted("abandoned01", now - 2 * 3600));  // its gateway died two hours ago
+  publish_while_stopped(*s, accepted("inflight001", now));
+  (*s).start();
+  json abandoned;
+  ASSERT_TRUE(eventually([&] { return (abandoned = api.get("abandoned01").js()).value("status", "") == "failed"; }))
+      << abandoned;
+  EXPECT_TRUE(in_flight(abandoned, "failed"));
+  EXPECT_TRUE(in_flight(api.get("inflight001").js(), "processing")) << "given up in the same sweep, had it been old";
+  EXPECT_NE((*s).log_tail().find("processing_given_up"), std::string::npos);
+  ASSERT_EQ(api.remove("abandoned01").status, 200);  // a failed image is the owner's to delete
 }
 
 // ---- URL creates: fetch_failed ----------------------------------------------------------
