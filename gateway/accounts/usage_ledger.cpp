@@ -38,6 +38,10 @@ void UsageLedger::observe(const schemas::ImageEvent& event) {
   std::vector<WriteOp> batch;
   if (event.image && event.type != "deleted") {
     if (marker) return;  // counted already
+    // An image deleted before its worker's variants event arrived (or a
+    // replayed ready of a deleted image): the index does not bring it back,
+    // so neither may its upload, bytes or blob reference come back here.
+    if (index_.revives_deleted(event)) return;
     const auto& r = *event.image;
     if (r.owner.empty()) return;
     if (!r.ready()) {  // processing or failed: one of the owner's images, no upload or bytes yet

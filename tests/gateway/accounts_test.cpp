@@ -364,6 +364,22 @@ TEST_F(LedgerTest, CountsOnceAndDropsStorageOnDelete) {
   EXPECT_EQ(ledger_->images_of("key:a").size(), 1u);
 }
 
+// A worker announces variants after ready; an image deleted in between gets
+// its variants event late. It must not count the image again nor keep its
+// blob referenced (storage and the blob would never be given back).
+TEST_F(LedgerTest, ALateVariantsEventOfADeletedImageCountsNothing) {
+  const std::string blob = blobs_->put("deleted before its variants were announced");
+  event("ready", "img3", "key:a", 42, blob);
+  event("deleted", "img3");
+  event("variants", "img3", "key:a", 42, blob);
+  event("ready", "img3", "key:a", 42, blob);  // a replay of the topic, too
+  EXPECT_EQ(ledger_->usage("key:a").bytes, 0u);
+  EXPECT_EQ(ledger_->usage("key:a").uploads, 1);
+  EXPECT_TRUE(ledger_->images_of("key:a").empty());
+  EXPECT_EQ(ledger_->collect_orphans(*blobs_, 0), 1u);
+  EXPECT_FALSE(blobs_->contains(blob));
+}
+
 // docs/api.md "status": a processing or failed image is one of the owner's
 // images, with no upload or bytes counted until its original is stored.
 TEST_F(LedgerTest, ProcessingAndFailedImagesCountAsImagesNotBytes) {
