@@ -470,7 +470,7 @@ TEST(Accounts, ExpiredImagesStopBeingServedAndTheirBlobsGo) {
   EXPECT_EQ(request(*s, "GET", path_and_query(newer["src"])).status, 200);
   // When the newer one expires too, the blob goes.
   s.clock.advance_days(30);
-  EXPECT_TRUE(eventually([&] { return !fs::exists(blob_path); }, 20s));
+  EXPECT_TRUE(eventually([&] { return !fs::exists(blob_path); }, 20s)) << s->log_tail();
 }
 
 // ---- operator CLI and secrets --------------------------------------------------------------
