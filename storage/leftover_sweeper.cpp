@@ -147,15 +147,18 @@ SweepReport LeftoverSweeper::sweep() {
   }
   for (const auto& e : blobs_.list_remote(RemoteArea::staging))
     if (!(staged_is_leftover(e.name) && remove_remote(RemoteArea::staging, e, r.staged_files))) r.staging_bytes += e.size;
-  // A gateway killed mid-upload leaves its multipart upload open: the parts
-  // stay in the store, in no listing of objects, until it is aborted. One
-  // begun before the grace period is no upload still arriving.
-  for (const auto& u : blobs_.list_remote_uploads(RemoteArea::staging)) {
-    if (u.initiated >= remote_cutoff) continue;
-    blobs_.abort_remote_upload(RemoteArea::staging, u);
-    ++r.multipart_uploads;
-    spdlog::info("leftover sweep: aborted the unfinished multipart upload {} of staged {}, begun {}", u.upload_id,
-                 u.name, std::chrono::system_clock::to_time_t(u.initiated));
+  // A gateway killed mid-upload (or a worker mid-write, or `imgpipe blobs
+  // migrate` killed and never run again) leaves its multipart upload open:
+  // the parts stay in the store, in no listing of objects, until it is
+  // aborted. One begun before the grace period is no write still arriving.
+  for (const auto area : {RemoteArea::staging, RemoteArea::blobs, RemoteArea::manifests}) {
+    for (const auto& u : blobs_.list_remote_uploads(area)) {
+      if (u.initiated >= remote_cutoff) continue;
+      blobs_.abort_remote_upload(area, u);
+      ++r.multipart_uploads;
+      spdlog::info("leftover sweep: aborted the unfinished multipart upload {} of {}, begun {}", u.upload_id, u.name,
+                   std::chrono::system_clock::to_time_t(u.initiated));
+    }
   }
 
   for (fs::directory_iterator it(blobs_.manifests_dir(), ec), end; !ec && it != end; it.increment(ec)) {

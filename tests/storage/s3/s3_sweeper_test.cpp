@@ -4,6 +4,8 @@
 // until the store's second-resolution times have passed (a condition).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "schemas/messages.h"
 #include "storage/embedded_bus.h"
 #include "storage/image_index.h"
@@ -90,19 +92,25 @@ TEST(S3LeftoverSweeper, RemovesTheStoresLeftoversAndKeepsWhatImagesAndQueuedJobs
   EXPECT_EQ(r.blob_files, 4u);
 }
 
-TEST(S3LeftoverSweeper, AbortsMultipartUploadsLeftOpenInStagingOnceOlderThanTheGrace) {
+TEST(S3LeftoverSweeper, AbortsMultipartUploadsLeftOpenOnceOlderThanTheGrace) {
   Fixture f;
-  // What a gateway killed mid-upload leaves: a part sent, never completed.
+  // What a gateway killed mid-upload leaves: a part sent, never completed;
+  // and what a killed writer of a large blob (a worker, `imgpipe blobs
+  // migrate` never run again) leaves under blobs/.
   auto& s3 = f.remote->client();
   const auto key = f.remote->staging_key("killed.upload");
   const auto id = s3.create_multipart(key);
   s3.upload_part(key, id, 1, std::string(5 << 20, 'k'));
+  const auto blob = f.remote->blob_key(std::string(64, 'b'));
+  s3.upload_part(blob, s3.create_multipart(blob), 1, std::string(5 << 20, 'b'));
   const auto prefix = s3.config().prefix + "/";
-  ASSERT_EQ(s3.list_multipart_uploads(prefix), std::vector<std::string>{key});
+  auto open_uploads = s3.list_multipart_uploads(prefix);
+  std::sort(open_uploads.begin(), open_uploads.end());
+  ASSERT_EQ(open_uploads, (std::vector<std::string>{blob, key}));
 
   LeftoverSweeper patient(f.blobs, *f.db, *f.bus, SweepConfig{}, [] { return true; });
   EXPECT_EQ(patient.sweep().multipart_uploads, 0u);
-  EXPECT_EQ(s3.list_multipart_uploads(prefix).size(), 1u);
+  EXPECT_EQ(s3.list_multipart_uploads(prefix).size(), 2u);
 
   SweepConfig no_grace;
   no_grace.grace = 0s;
@@ -112,7 +120,7 @@ TEST(S3LeftoverSweeper, AbortsMultipartUploadsLeftOpenInStagingOnceOlderThanTheG
   while (!s3.list_multipart_uploads(prefix).empty() && std::chrono::steady_clock::now() < deadline)
     aborted += eager.sweep().multipart_uploads;
   EXPECT_TRUE(s3.list_multipart_uploads(prefix).empty());
-  EXPECT_EQ(aborted, 1u);
+  EXPECT_EQ(aborted, 2u);
   EXPECT_EQ(f.remote->read_staged("killed.upload"), std::nullopt);
 }
 
