@@ -77,6 +77,15 @@ class TestClock {
   void set(int64_t offset) { std::ofstream(path_) << offset << "\n"; }
   void advance_days(int64_t d) { set(offset_ += d * 86400); }
   void advance_seconds(int64_t s) { set(offset_ += s); }
+  // To `seconds` past the next midnight UTC. Rate limits count in fixed UTC
+  // hours and days (gateway/accounts/rate_limiter.cpp): a test of them that
+  // starts here never crosses a window by accident, at whatever time it runs
+  // (one that began at 23:01 and moved an hour ahead was in a new day).
+  void to_next_day(int64_t seconds) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count() + offset_;
+    advance_seconds(86400 - now % 86400 + seconds);
+  }
   std::string path() const { return path_.string(); }
 
  private:
@@ -176,6 +185,7 @@ TEST(Accounts, CreateKeyAnswersLikeTheReference) {
 
 TEST(Accounts, KeyCreationValidatesAndLimits) {
   Server s;
+  s.clock.to_next_day(300);
   EXPECT_TRUE(is_err(create_key(*s, "not-an-email"), 422, "validation_error"));
   EXPECT_TRUE(is_err(request(*s, "POST", "/v1/keys", {}, R"({"name":"x"})"), 422, "validation_error"));
   EXPECT_TRUE(is_err(request(*s, "POST", "/v1/keys", {}, "nope"), 400, "validation_error"));
@@ -199,6 +209,7 @@ TEST(Accounts, KeyCreationValidatesAndLimits) {
 
 TEST(Accounts, KeyCreationIsLimitedPerIpAndIgnoresSpoofedForwarding) {
   Server s;
+  s.clock.to_next_day(300);
   for (int i = 0; i < 20; ++i)
     ASSERT_EQ(create_key(*s, "u" + std::to_string(i) + "@x.com", {"X-Forwarded-For: 10.9.9." + std::to_string(i)}).status, 201) << i;
   auto r = create_key(*s, "u99@x.com", {"X-Forwarded-For: 10.9.8.7"});
@@ -211,6 +222,7 @@ TEST(Accounts, KeyCreationIsLimitedPerIpAndIgnoresSpoofedForwarding) {
 TEST(Accounts, AnonymousHourlyLimitPerClientIp) {
   auto plans = write_plans({{"anonymous", {{"uploads_per_hour", 2}, {"uploads_per_day", 3}}}});
   Server s({"--plans-file", plans.string(), "--trusted-proxy", "127.0.0.1/32"});
+  s.clock.to_next_day(300);
   // Behind the trusted proxy (loopback), X-Forwarded-For names the client.
   for (int i = 0; i < 2; ++i) ASSERT_EQ(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 198.51.100.1"}).status, 201);
   auto r = upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 198.51.100.1"});
@@ -232,6 +244,7 @@ TEST(Accounts, AnonymousHourlyLimitPerClientIp) {
 TEST(Accounts, SpoofedForwardedForFromAnUntrustedPeerChangesNothing) {
   auto plans = write_plans({{"anonymous", {{"uploads_per_hour", 1}}}});
   Server s({"--plans-file", plans.string()});
+  s.clock.to_next_day(300);
   ASSERT_EQ(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 203.0.113.1"}).status, 201);
   EXPECT_TRUE(is_err(upload_as(*s, "", "under-1mp.jpg", {}, {"X-Forwarded-For: 203.0.113.2"}), 429, "rate_limited"));
   fs::remove(plans);
