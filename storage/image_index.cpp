@@ -30,6 +30,8 @@ std::string processing_key(const schemas::ImageRecord& r) {
   return "p:" + be64(static_cast<uint64_t>(r.created_at)) + r.id;
 }
 
+// Every key in cf::listings a record has (put when it is written, removed
+// when it is replaced or deleted): processing, owner and label listings.
 void listing_ops(const schemas::ImageRecord& r, WriteOp::Kind kind, std::vector<WriteOp>& batch) {
   if (r.status == schemas::kProcessing) batch.push_back({kind, cf::listings, processing_key(r), ""});
   if (r.owner.empty()) return;

@@ -204,25 +204,22 @@ TEST(S3Store, DeletedImagesBlobsAreCollectedFromTheBucketASharedOneWithTheLast) 
   ASSERT_EQ(blobs_of(store, idb), shared);
   for (const auto& sha : own) ASSERT_FALSE(shared.count(sha));
 
+  auto none_in_bucket = [&](const auto& shas) {
+    for (const auto& sha : shas)
+      if (store.store->contains(sha)) return false;
+    return true;
+  };
   // a and c go: c's blobs leave the bucket (so a sweep has run since), a's stay for b.
   EXPECT_EQ(api.remove(ida), 200);
   EXPECT_EQ(api.remove(idc), 200);
-  EXPECT_TRUE(eventually([&] {
-    for (const auto& sha : own)
-      if (store.store->contains(sha)) return false;
-    return true;
-  }, 60s)) << s.log_tail();
+  EXPECT_TRUE(eventually([&] { return none_in_bucket(own); }, 60s)) << s.log_tail();
   for (const auto& sha : shared) EXPECT_TRUE(store.store->contains(sha)) << sha << " went while b still uses it";
   auto served = http_get(b.json()["url"].get<std::string>());
   EXPECT_EQ(served.status, 200) << served.describe();
 
   // b goes: now the shared blobs leave too.
   EXPECT_EQ(api.remove(idb), 200);
-  EXPECT_TRUE(eventually([&] {
-    for (const auto& sha : shared)
-      if (store.store->contains(sha)) return false;
-    return true;
-  }, 60s)) << s.log_tail();
+  EXPECT_TRUE(eventually([&] { return none_in_bucket(shared); }, 60s)) << s.log_tail();
   EXPECT_TRUE(store.client().list_keys(store.cfg.prefix + "/blobs/").empty());
 }
 
