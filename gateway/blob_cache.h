@@ -1,6 +1,7 @@
 #pragma once
-// A bounded LRU of blob contents by blob hash, so hot src variants are
-// answered from memory instead of stat + open + 4 KB reads per request.
+// A bounded LRU of small blobs' contents by blob hash, so hot small src
+// variants are answered from memory without a stat, an open and a second
+// write per request (larger ones go out with sendfile, see SrcService).
 // Blobs are content-addressed and immutable, so an entry is never stale;
 // deleting an image only stops the index pointing at the blob (SrcService
 // looks the record up on every request before it asks here).

@@ -21,7 +21,14 @@
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -269,6 +276,36 @@ std::string response_head(const Response& r, const Head& h, bool keep, std::stri
   return out;
 }
 
+// A response body read from a file: opened (and its size taken) before the
+// head is written, closed when the answer is done.
+class OpenFile {
+ public:
+  static std::optional<OpenFile> open(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    return OpenFile(fd, static_cast<uint64_t>(st.st_size));
+  }
+  OpenFile(OpenFile&& o) noexcept : fd_(std::exchange(o.fd_, -1)), size_(o.size_) {}
+  OpenFile& operator=(OpenFile&&) = delete;
+  ~OpenFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int fd() const { return fd_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  OpenFile(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  int fd_;
+  uint64_t size_;
+};
+
+beast::error_code errno_code(int err) { return beast::error_code(err, boost::system::system_category()); }
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -276,7 +313,11 @@ struct HttpServer::Impl {
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> run_session(std::shared_ptr<Session> s);
-  asio::awaitable<bool> wait_readable(Session& s, Clock::time_point deadline);
+  asio::awaitable<bool> wait_readable(Session& s, Clock::time_point deadline) {
+    return wait_ready(s, tcp::socket::wait_read, deadline);
+  }
+  asio::awaitable<bool> wait_ready(Session& s, tcp::socket::wait_type what, Clock::time_point deadline);
+  asio::awaitable<beast::error_code> send_file(Session& s, std::string_view head, const OpenFile& file);
   asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf,
                                                http::request_parser<http::empty_body>& hp, std::string& ambiguous,
                                                Clock::time_point start);
@@ -454,7 +495,8 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
 // before reading. Reading at once (asio tries the read before polling)
 // almost always found nothing — one wasted recvmsg per request, measured at
 // 1.9 per answered request. False when the idle connection timed out or closed.
-asio::awaitable<bool> HttpServer::Impl::wait_readable(Session& s, Clock::time_point deadline) {
+asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait_type what,
+                                                  Clock::time_point deadline) {
   s.signal.expires_at(deadline);
   s.signal.async_wait([&s, alive = s.weak_from_this()](const beast::error_code& ec) {
     if (auto keep = alive.lock(); keep && !ec) {
@@ -462,9 +504,41 @@ asio::awaitable<bool> HttpServer::Impl::wait_readable(Session& s, Clock::time_po
       s.stream.socket().cancel(ignored);  // idle too long: the wait below ends with operation_aborted
     }
   });
-  auto [ec] = co_await s.stream.socket().async_wait(tcp::socket::wait_read, nothrow_awaitable);
+  auto [ec] = co_await s.stream.socket().async_wait(what, nothrow_awaitable);
   s.signal.cancel();
   co_return !ec;
+}
+
+// The head, then the file with sendfile(2): the kernel hands the page
+// cache's pages to the socket, where a copy through our memory cost a 47 KB
+// variant about 5 us of system time per request (docs/performance.md). The
+// head goes with MSG_MORE so that it leaves in one segment with the file's
+// first bytes. The whole answer must be out within the read timeout, as for
+// every other answer.
+asio::awaitable<beast::error_code> HttpServer::Impl::send_file(Session& s, std::string_view head,
+                                                               const OpenFile& file) {
+  const auto deadline = Clock::now() + cfg.read_timeout;
+  auto& socket = s.stream.socket();
+  beast::error_code ec;
+  socket.native_non_blocking(true, ec);
+  if (ec) co_return ec;
+  const int out = socket.native_handle();
+  size_t head_sent = 0;
+  off_t offset = 0;
+  while (head_sent < head.size() || static_cast<uint64_t>(offset) < file.size()) {
+    ssize_t n = head_sent < head.size()
+                    ? ::send(out, head.data() + head_sent, head.size() - head_sent, MSG_MORE | MSG_NOSIGNAL)
+                    : ::sendfile(out, file.fd(), &offset, file.size() - static_cast<uint64_t>(offset));
+    if (n > 0) {
+      if (head_sent < head.size()) head_sent += static_cast<size_t>(n);
+      continue;
+    }
+    if (n == 0) co_return asio::error::eof;  // the file is shorter than when it was opened
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return errno_code(errno);
+    if (!co_await wait_ready(s, tcp::socket::wait_write, deadline)) co_return asio::error::timed_out;
+  }
+  co_return beast::error_code();
 }
 
 // Reads one request's header block into `hp`. The raw block is checked
@@ -717,16 +791,10 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::await_response(Sessio
 
 // Writes `r`; returns whether the connection may carry another request.
 asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head& h, bool close) {
-  std::optional<http::file_body::value_type> file;
-  if (!r.file_path.empty()) {
-    beast::error_code ec;
-    file.emplace();
-    file->open(r.file_path.c_str(), beast::file_mode::scan, ec);
-    if (ec) {
-      log::warn("response_file_unreadable", {{"request_id", h.request_id}, {"error", ec.message()}});
-      file.reset();
-      r = Response::error(Error(ErrorCode::not_found));
-    }
+  std::optional<OpenFile> file = r.file_path.empty() ? std::nullopt : OpenFile::open(r.file_path);
+  if (!r.file_path.empty() && !file) {
+    log::warn("response_file_unreadable", {{"request_id", h.request_id}, {"error", std::strerror(errno)}});
+    r = Response::error(Error(ErrorCode::not_found));
   }
   bool keep = h.keep_alive && cfg.keep_alive && !close && !stopping &&
               (!cfg.max_idle_connections || connections_idle.load() < cfg.max_idle_connections);
@@ -737,41 +805,23 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
     ++responses_5xx;
   else if (r.status >= 400)
     ++responses_4xx;
-  if (r.shared_body && !file) r.body.clear();  // the shared bytes are the body
+  if (r.shared_body || file) r.body.clear();  // the shared bytes or the file are the body
   const uint64_t body_size = file ? file->size() : r.shared_body ? r.shared_body->size() : r.body.size();
   const uint64_t bytes = h.is_head ? 0 : body_size;
 
+  // One header block, written with its body: a file with sendfile, anything
+  // else (hot cached variants above all) in a single gather write — no
+  // per-field allocations, no serializer state machine (docs/performance.md).
+  std::optional<std::string_view> head_length;  // HEAD: a Content-Length the handler set itself
+  if (h.is_head && !file && !r.shared_body && r.body.empty())
+    for (const auto& [k, v] : r.headers)
+      if (iequals(k, "Content-Length")) head_length = v;
+  std::string head = response_head(r, h, keep, head_length ? *head_length : std::to_string(body_size));
+  const bool bodyless = h.is_head || r.status < 200 || r.status == 204 || r.status == 304;
   beast::error_code ec;
-  if (file && !h.is_head) {
-    // Large blobs (past the memory cache): Beast reads the file in pieces.
-    http::response_header<> fields;
-    fields.result(static_cast<unsigned>(r.status));
-    fields.version(h.version);
-    for (auto& [k, v] : r.headers)
-      if (sendable_header(k, v, h.request_id)) fields.insert(k, v);
-    for (std::string_view rest = r.fixed_headers; !rest.empty();) {
-      auto line = rest.substr(0, rest.find("\r\n"));
-      rest.remove_prefix(std::min(rest.size(), line.size() + 2));
-      auto colon = line.find(": ");
-      fields.insert(line.substr(0, colon), line.substr(colon + 2));
-    }
-    fields.set(http::field::server, "imgpipe");
-    if (!h.request_id.empty()) fields.set("X-Request-Id", h.request_id);
-    http::response<http::file_body> res{std::move(fields), std::move(*file)};
-    res.keep_alive(keep);
-    res.prepare_payload();
-    s.stream.expires_after(cfg.read_timeout);
-    std::tie(ec, std::ignore) = co_await http::async_write(s.stream, res, nothrow_awaitable);
+  if (file && !bodyless) {
+    ec = co_await send_file(s, head, *file);
   } else {
-    // Everything else — hot cached variants above all — is one header block
-    // written with its body in a single gather write: no per-field
-    // allocations, no serializer state machine (docs/performance.md).
-    std::optional<std::string_view> head_length;  // HEAD: a Content-Length the handler set itself
-    if (h.is_head && !file && !r.shared_body && r.body.empty())
-      for (const auto& [k, v] : r.headers)
-        if (iequals(k, "Content-Length")) head_length = v;
-    std::string head = response_head(r, h, keep, head_length ? *head_length : std::to_string(body_size));
-    const bool bodyless = h.is_head || r.status < 200 || r.status == 204 || r.status == 304;
     std::string_view body = bodyless ? std::string_view()
                             : r.shared_body ? std::string_view(*r.shared_body)
                                             : std::string_view(r.body);

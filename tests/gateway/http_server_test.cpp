@@ -707,6 +707,37 @@ bool eventually(const std::function<bool()>& ready) {
   return true;
 }
 
+// Descriptors of this process open on `path` (the server runs in it).
+size_t open_descriptors_of(const std::filesystem::path& path) {
+  size_t n = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    n += std::filesystem::read_symlink(fd.path(), ec) == path;
+  }
+  return n;
+}
+
+// File bodies go out with sendfile(2). A client that asks for a large file
+// and never reads it fills the socket's buffers; the server waits for room
+// without holding up anyone else and gives up at the read timeout, as for
+// any other answer, closing the connection and the file.
+TEST_F(HttpServerTimeoutTest, AFileAnswerNobodyReadsIsCutAtTheTimeoutAndClosesTheFile) {
+  auto path = std::filesystem::temp_directory_path() / ("imgpipe_http_stuck_" + std::to_string(::getpid()));
+  std::ofstream(path, std::ios::binary) << std::string(64 << 20, 'f');  // far more than the socket buffers hold
+  handler.file_path = path.string();
+  Client stuck(server->port());
+  ASSERT_TRUE(stuck.send("GET /file HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(eventually([&] { return open_descriptors_of(path) == 1; }));  // being sent
+
+  auto r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+
+  EXPECT_TRUE(eventually([&] { return server->stats().connections_open == 0; }));
+  EXPECT_EQ(open_descriptors_of(path), 0u);
+  std::filesystem::remove(path);
+}
+
 class HttpServerLimitsTest : public HttpServerTest {
  protected:
   void configure(HttpServerConfig& cfg) override {
