@@ -1,7 +1,6 @@
 #pragma once
-// A bounded LRU of small blobs' contents by blob hash, so hot small src
-// variants are answered from memory without a stat, an open and a second
-// write per request (larger ones go out with sendfile, see SrcService).
+// A bounded LRU of blob contents by blob hash, so hot src variants are
+// answered from memory instead of a stat, an open and sendfile per request.
 // Blobs are content-addressed and immutable, so an entry is never stale;
 // deleting an image only stops the index pointing at the blob (SrcService
 // looks the record up on every request before it asks here).

@@ -20,7 +20,7 @@ struct GatewayConfig {
   std::chrono::seconds ingest_timeout{60};           // --ingest-timeout: wait for `ready` at most this long
   size_t render_threads = 2;                         // --render-threads: on-demand variant renders at once
   size_t render_queue = 64;                          // renders waiting; more answer 503
-  uint64_t src_cache_bytes = 64ull << 20;            // --src-cache-mb: hot src blobs (<= 32 KB each) kept in memory; 0: off
+  uint64_t src_cache_bytes = 64ull << 20;            // --src-cache-mb: hot src blobs (<= 1 MB each) kept in memory; 0: off
   size_t max_pending_ingests = 256;                  // uploads waiting for a worker; more answer 503
   std::string upgrade_url;                           // --upgrade-url: where anonymous callers get a key (default: upgrade_link())
   int64_t sweep_interval_seconds = 60;               // --sweep-interval: the retention sweeper's period

@@ -39,10 +39,8 @@ class SrcService {
   storage::ImageIndex& index_;
   storage::BlobStore& blobs_;
   workers::TaskPool pool_;
-  // Larger blobs go out from their files with sendfile(2), which costs less
-  // than copying them from memory into the socket from about this size up
-  // (docs/performance.md, "Serving: where the time goes").
-  static constexpr uint64_t kMaxCachedBlob = 32 << 10;
+  // Larger blobs (originals) go out from their files with sendfile(2).
+  static constexpr uint64_t kMaxCachedBlob = 1 << 20;
   BlobCache cache_;
   std::mutex mutex_;
   // Renders in progress, by id/size/format, and who waits for them.

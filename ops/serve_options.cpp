@@ -67,7 +67,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("min-rate-grace-ms", po::value(&min_rate_grace_ms)->default_value(min_rate_grace_ms), "ms before --min-receive-rate applies to a header or body; a new connection must start its request within it")
       ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; connections are dealt to them in turn (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
-      ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 32 KB each (small variants), MB; larger files are sent from disk with sendfile; 0: off")
+      ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; larger files are sent from disk with sendfile; 0: off")
       ("anonymous-max-mb", po::value(&anon_mb)->default_value(anon_mb), "largest anonymous upload or import, MB")
       ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503")
       ("processing-timeout", po::value(&processing_timeout)->default_value(processing_timeout),

@@ -510,11 +510,11 @@ asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait
 }
 
 // The head, then the file with sendfile(2): the kernel hands the page
-// cache's pages to the socket, where a copy through our memory cost a 47 KB
-// variant about 5 us of system time per request (docs/performance.md). The
-// head goes with MSG_MORE so that it leaves in one segment with the file's
-// first bytes. The whole answer must be out within the read timeout, as for
-// every other answer.
+// cache's pages to the socket, with no read into our memory and no copy
+// back (docs/performance.md, "Serving: where the time goes"). The head goes
+// with MSG_MORE so that it leaves in one segment with the file's first
+// bytes. The whole answer must be out within the read timeout, as for every
+// other answer.
 asio::awaitable<beast::error_code> HttpServer::Impl::send_file(Session& s, std::string_view head,
                                                                const OpenFile& file) {
   const auto deadline = Clock::now() + cfg.read_timeout;
