@@ -25,6 +25,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -305,6 +307,17 @@ class OpenFile {
 };
 
 beast::error_code errno_code(int err) { return beast::error_code(err, boost::system::system_category()); }
+
+// sendfile(2) has no MSG_NOSIGNAL: writing to a connection the client has
+// closed raises SIGPIPE in the writing thread. Blocked in the I/O threads,
+// it stays pending there and the call fails with EPIPE instead, whatever
+// the embedding program does with the signal.
+void block_sigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 }  // namespace
 
@@ -887,8 +900,15 @@ void HttpServer::start() {
   asio::co_spawn(d.accept_strand, d.accept_loop(), [](std::exception_ptr ep) {
     if (ep) log::error("unhandled_exception", {{"where", "accept_loop"}, {"error", what_of(ep)}});
   });
-  d.threads.emplace_back([&d] { d.ioc.run(); });
-  for (auto& c : d.more_iocs) d.threads.emplace_back([c = c.get()] { c->run(); });
+  d.threads.emplace_back([&d] {
+    block_sigpipe();
+    d.ioc.run();
+  });
+  for (auto& c : d.more_iocs)
+    d.threads.emplace_back([c = c.get()] {
+      block_sigpipe();
+      c->run();
+    });
   log::info("http_listening", {{"address", ep.address().to_string()}, {"port", d.port}, {"io_threads", n}});
 }
 

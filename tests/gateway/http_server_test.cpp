@@ -738,6 +738,27 @@ TEST_F(HttpServerTimeoutTest, AFileAnswerNobodyReadsIsCutAtTheTimeoutAndClosesTh
   std::filesystem::remove(path);
 }
 
+// A client that hangs up in the middle of a file answer: sendfile(2) fails
+// with EPIPE (no SIGPIPE ends this test process, which does not ignore the
+// signal), the connection and the file are closed, and the server goes on.
+TEST_F(HttpServerTest, AClientHangingUpMidFileLeavesTheServerServing) {
+  auto path = std::filesystem::temp_directory_path() / ("imgpipe_http_hangup_" + std::to_string(::getpid()));
+  std::ofstream(path, std::ios::binary) << std::string(64 << 20, 'f');
+  handler.file_path = path.string();
+  for (int i = 0; i < 3; ++i) {
+    auto quitter = std::make_unique<Client>(server->port());
+    ASSERT_TRUE(quitter->send("GET /file HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(eventually([&] { return open_descriptors_of(path) == 1; }));  // being sent
+    quitter.reset();  // closed with unread data: the server's next write meets a reset
+    ASSERT_TRUE(eventually([&] { return server->stats().connections_open == 0; }));
+  }
+  EXPECT_EQ(open_descriptors_of(path), 0u);
+  auto r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+  std::filesystem::remove(path);
+}
+
 class HttpServerLimitsTest : public HttpServerTest {
  protected:
   void configure(HttpServerConfig& cfg) override {
