@@ -1,6 +1,7 @@
 #include "schemas/log.h"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -69,9 +70,25 @@ void append_json_string(Buffer& out, std::string_view s) {
 // Numbers by std::to_chars: no format string to parse per line.
 template <class Buffer, class... Precision>
 void append_number(Buffer& out, auto value, Precision... precision) {
-  char digits[64];
+  char digits[64] = {};  // initialised: GCC cannot see that a failed conversion appends nothing
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value, precision...);
   out.append(digits, ec == std::errc() ? end : digits);
+}
+
+// `units` / 10^decimals in fixed notation ("1795823394.678787" for
+// microseconds and 6): integer digits only, about a tenth of the cost of
+// to_chars on a double, on the path of every request line.
+template <class Buffer>
+void append_fixed(Buffer& out, int64_t units, int decimals) {
+  if (units < 0) units = 0;  // durations and times here are never negative
+  int64_t scale = 1;
+  for (int i = 0; i < decimals; ++i) scale *= 10;
+  append_number(out, units / scale);
+  char fraction[20];
+  int64_t rest = units % scale;
+  for (int i = decimals - 1; i >= 0; --i, rest /= 10) fraction[i] = static_cast<char>('0' + rest % 10);
+  out.push_back('.');
+  out.append(fraction, fraction + decimals);
 }
 
 // spdlog's default logger: whatever is logged with spdlog:: directly (code
@@ -159,7 +176,8 @@ void request(const RequestLine& r) {
   if (!enabled(Level::info)) return;
   fmt::memory_buffer out;
   out.append(std::string_view(R"({"ts":)"));
-  append_number(out, now_seconds(), std::chars_format::fixed, 6);
+  append_fixed(out, std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count(), 6);
   out.append(std::string_view(R"(,"level":"info","event":"request","method":)"));
   append_json_string(out, r.method);
   out.append(std::string_view(R"(,"path":)"));
@@ -169,7 +187,7 @@ void request(const RequestLine& r) {
   out.append(std::string_view(R"(,"status":)"));
   append_number(out, r.status);
   out.append(std::string_view(R"(,"ms":)"));
-  append_number(out, r.ms, std::chars_format::fixed, 3);
+  append_fixed(out, std::llround(r.ms * 1000.0), 3);
   out.append(std::string_view(R"(,"bytes":)"));
   append_number(out, r.bytes);
   out.append(r.sent ? std::string_view(R"(,"sent":true})") : std::string_view(R"(,"sent":false})"));

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -31,6 +33,18 @@ TEST(AccessLog, RequestLineIsOneJsonObject) {
   EXPECT_EQ(line["bytes"], 12678);
   EXPECT_EQ(line["sent"], true);
   EXPECT_GT(line["ts"].get<double>(), 1.7e9);
+}
+
+// Times as fixed-point text, as before: seconds with 6 decimals, ms with 3.
+TEST(AccessLog, TimesAreFixedPointWithTheirDecimals) {
+  setup("info");
+  testing::internal::CaptureStderr();
+  request({"GET", "/", "id", 200, 1234.5678, 0, true});
+  request({"GET", "/", "id", 200, 0.0, 0, true});
+  auto text = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(^\{"ts":\d{10}\.\d{6},)"))) << text;
+  EXPECT_NE(text.find(R"("ms":1234.568,)"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("ms":0.000,)"), std::string::npos) << text;
 }
 
 TEST(AccessLog, PathsAreEscapedAndInvalidUtf8Replaced) {
