@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <string>
 
 namespace imgpipe::workers::image {
@@ -86,9 +85,11 @@ std::string_view mime_type(Format f) {
 std::string_view name(Format f) { return extension(f); }
 
 std::optional<Format> format_from_name(std::string_view n) {
-  std::string lower(n);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  // ASCII case folding into a small buffer: this runs on every src request.
+  char folded[4];
+  if (n.size() > sizeof folded) return std::nullopt;  // no name is longer
+  for (size_t i = 0; i < n.size(); ++i) folded[i] = n[i] >= 'A' && n[i] <= 'Z' ? static_cast<char>(n[i] - 'A' + 'a') : n[i];
+  const std::string_view lower(folded, n.size());
   if (lower == "jpeg" || lower == "jpg" || lower == "jpe") return Format::jpeg;
   if (lower == "png") return Format::png;
   if (lower == "webp") return Format::webp;

@@ -70,6 +70,8 @@ TEST(WorkersImageFormat, NamesAndMimeTypes) {
   EXPECT_EQ(format_from_name("webp"), Format::webp);
   EXPECT_EQ(format_from_name("svg"), std::nullopt);
   EXPECT_EQ(format_from_name(""), std::nullopt);
+  EXPECT_EQ(format_from_name("jpegs"), std::nullopt);  // longer than any name
+  EXPECT_EQ(format_from_name("WebP"), Format::webp);
   for (Format f : {Format::jpeg, Format::png, Format::webp, Format::gif, Format::avif, Format::heic})
     EXPECT_EQ(format_from_name(extension(f)), f);
 }
