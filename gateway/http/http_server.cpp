@@ -286,8 +286,11 @@ class OpenFile {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::nullopt;
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const bool stat_failed = ::fstat(fd, &st) != 0;
+    if (stat_failed || !S_ISREG(st.st_mode)) {
+      const int err = stat_failed ? errno : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
       ::close(fd);
+      errno = err;  // for the caller's log line
       return std::nullopt;
     }
     return OpenFile(fd, static_cast<uint64_t>(st.st_size));
@@ -504,10 +507,12 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
   s->stream.close();
 }
 
-// Between keep-alive requests: wait for the socket to become readable
-// before reading. Reading at once (asio tries the read before polling)
-// almost always found nothing — one wasted recvmsg per request, measured at
-// 1.9 per answered request. False when the idle connection timed out or closed.
+// Waits until the socket is ready for `what`; false when `deadline` passed
+// first or the connection closed. Between keep-alive requests the session
+// waits for readable before reading: reading at once (asio tries the read
+// before polling) almost always found nothing — one wasted recvmsg per
+// request, measured at 1.9 per answered request. send_file waits for
+// writable when the socket's buffer is full.
 asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait_type what,
                                                   Clock::time_point deadline) {
   s.signal.expires_at(deadline);
@@ -806,7 +811,8 @@ asio::awaitable<std::optional<Response>> HttpServer::Impl::await_response(Sessio
 asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head& h, bool close) {
   std::optional<OpenFile> file = r.file_path.empty() ? std::nullopt : OpenFile::open(r.file_path);
   if (!r.file_path.empty() && !file) {
-    log::warn("response_file_unreadable", {{"request_id", h.request_id}, {"error", std::strerror(errno)}});
+    log::warn("response_file_unreadable",
+              {{"request_id", h.request_id}, {"error", "cannot open it as a regular file: " + std::string(std::strerror(errno))}});
     r = Response::error(Error(ErrorCode::not_found));
   }
   bool keep = h.keep_alive && cfg.keep_alive && !close && !stopping &&
