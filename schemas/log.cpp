@@ -91,6 +91,12 @@ void append_fixed(Buffer& out, int64_t units, int decimals) {
   out.append(fraction, fraction + decimals);
 }
 
+// The "ts" field of our lines: unix seconds with microseconds.
+template <class Buffer>
+void append_ts(Buffer& out, std::chrono::system_clock::time_point t) {
+  append_fixed(out, std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count(), 6);
+}
+
 // spdlog's default logger: whatever is logged with spdlog:: directly (code
 // not yet on write(), a library that uses spdlog) still leaves a line of our
 // format, its text in "msg".
@@ -98,7 +104,7 @@ class TextAsJson final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& m, spdlog::memory_buf_t& out) override {
     out.append(std::string_view(R"({"ts":)"));
-    append_number(out, seconds_since_epoch(m.time), std::chars_format::fixed, 6);
+    append_ts(out, m.time);
     out.append(std::string_view(R"(,"level":")"));
     out.append(std::string_view(name(m.level)));
     out.append(std::string_view(R"(","event":"log","msg":)"));
@@ -176,8 +182,7 @@ void request(const RequestLine& r) {
   if (!enabled(Level::info)) return;
   fmt::memory_buffer out;
   out.append(std::string_view(R"({"ts":)"));
-  append_fixed(out, std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::system_clock::now().time_since_epoch()).count(), 6);
+  append_ts(out, std::chrono::system_clock::now());
   out.append(std::string_view(R"(,"level":"info","event":"request","method":)"));
   append_json_string(out, r.method);
   out.append(std::string_view(R"(,"path":)"));
