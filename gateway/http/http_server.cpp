@@ -1,8 +1,11 @@
 // The only file that includes Beast/Asio. Design after Beast's
 // advanced_server_flex_awaitable: one coroutine per connection on an event
 // loop run by a single thread (so the loop is the connection's strand), a
-// fresh parser per message with header/body limits, expires_at
-// before every read and write, handlers kept apart behind gateway::Handler.
+// fresh parser per message with header/body limits, a deadline on every
+// wait, handlers kept apart behind gateway::Handler. The hot path (header
+// read, answer write) tries the socket first and waits only when it would
+// block (wait_ready): an answer from the memory cache costs one wait for
+// the next request and no timer operation (docs/performance.md).
 
 #include "gateway/http/http_server.h"
 
@@ -41,7 +44,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -98,7 +100,8 @@ struct Gate {
 };
 
 struct Session : std::enable_shared_from_this<Session> {
-  explicit Session(tcp::socket socket) : ex(socket.get_executor()), stream(std::move(socket)), signal(ex) {}
+  explicit Session(tcp::socket socket)
+      : ex(socket.get_executor()), stream(std::move(socket)), signal(ex), watchdog(ex) {}
 
   // Called on the connection's thread.
   void deliver(uint64_t for_seq, Response r) {
@@ -118,6 +121,13 @@ struct Session : std::enable_shared_from_this<Session> {
   asio::any_io_executor ex;
   beast::tcp_stream stream;
   asio::steady_timer signal;  // woken when `response` arrives
+  // Deadlines of waits on the socket (wait_ready): the watchdog is armed
+  // only when a wait's deadline is earlier than its expiry, and when it
+  // fires early it re-arms for the current one. A keep-alive request moves
+  // the deadline on with a store, not a timer operation.
+  asio::steady_timer watchdog;
+  Clock::time_point wait_deadline = Clock::time_point::max();  // max: not waiting
+  Clock::time_point watchdog_at = Clock::time_point::max();    // max: not armed
   std::string peer_ip;
   Clock::time_point accepted = Clock::now();
   // Touched only on the connection's thread.
@@ -126,6 +136,26 @@ struct Session : std::enable_shared_from_this<Session> {
   bool idle = true;      // waiting for the next request's header
   bool closing = false;  // stop() gave up waiting
 };
+
+// Arms the session's watchdog for `at`. When it fires it cuts the wait in
+// progress if that wait's deadline has passed (the wait ends with
+// operation_aborted), or re-arms for the deadline the wait has now.
+void arm_watchdog(Session& s, Clock::time_point at) {
+  s.watchdog_at = at;
+  s.watchdog.expires_at(at);
+  s.watchdog.async_wait([alive = s.weak_from_this()](const beast::error_code& ec) {
+    auto s = alive.lock();
+    if (!s || ec) return;  // the session is gone, or re-armed for an earlier deadline
+    s->watchdog_at = Clock::time_point::max();
+    if (s->wait_deadline == Clock::time_point::max()) return;  // not waiting: the next wait arms it
+    if (Clock::now() < s->wait_deadline) {
+      arm_watchdog(*s, s->wait_deadline);
+      return;
+    }
+    beast::error_code ignored;
+    s->stream.socket().cancel(ignored);
+  });
+}
 
 // Shared state behind one request's `respond`: exactly once, from any thread.
 struct Responder {
@@ -334,6 +364,8 @@ struct HttpServer::Impl {
   }
   asio::awaitable<bool> wait_ready(Session& s, tcp::socket::wait_type what, Clock::time_point deadline);
   asio::awaitable<beast::error_code> send_file(Session& s, std::string_view head, const OpenFile& file);
+  asio::awaitable<beast::error_code> write_all(Session& s, std::array<asio::const_buffer, 2> wire,
+                                               Clock::time_point deadline);
   asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf,
                                                http::request_parser<http::empty_body>& hp, std::string& ambiguous,
                                                Clock::time_point start);
@@ -420,6 +452,10 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     // the body waits for the client's delayed ACK (40 ms on Linux) — that was
     // 44 ms p50 for a 13 KB hot variant (docs/performance.md).
     socket.set_option(tcp::no_delay(true), pec);
+    // Reads and writes on the hot path are tried at once and fail with
+    // would_block instead of blocking the loop (wait_ready); Beast's
+    // asynchronous reads of bodies are unaffected.
+    socket.non_blocking(true, pec);
     auto peer = socket.remote_endpoint(pec);
     std::string peer_ip = pec ? std::string() : peer.address().to_string();
     if (!admit(peer_ip)) {
@@ -511,20 +547,39 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
 // first or the connection closed. Between keep-alive requests the session
 // waits for readable before reading: reading at once (asio tries the read
 // before polling) almost always found nothing — one wasted recvmsg per
-// request, measured at 1.9 per answered request. send_file waits for
-// writable when the socket's buffer is full.
+// request, measured at 1.9 per answered request. Writes wait for writable
+// when the socket's buffer is full. The deadline is kept by the watchdog,
+// which is armed only when this deadline is earlier than its expiry.
 asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait_type what,
                                                   Clock::time_point deadline) {
-  s.signal.expires_at(deadline);
-  s.signal.async_wait([&s, alive = s.weak_from_this()](const beast::error_code& ec) {
-    if (auto keep = alive.lock(); keep && !ec) {
-      beast::error_code ignored;
-      s.stream.socket().cancel(ignored);  // idle too long: the wait below ends with operation_aborted
-    }
-  });
+  if (Clock::now() >= deadline) co_return false;
+  s.wait_deadline = deadline;
+  if (deadline < s.watchdog_at) arm_watchdog(s, deadline);
   auto [ec] = co_await s.stream.socket().async_wait(what, nothrow_awaitable);
-  s.signal.cancel();
+  s.wait_deadline = Clock::time_point::max();
   co_return !ec;
+}
+
+// Writes both buffers, waiting for writable (until `deadline`) only when
+// the socket's buffer is full.
+asio::awaitable<beast::error_code> HttpServer::Impl::write_all(Session& s, std::array<asio::const_buffer, 2> wire,
+                                                               Clock::time_point deadline) {
+  auto& socket = s.stream.socket();
+  while (wire[0].size() + wire[1].size() > 0) {
+    beast::error_code ec;
+    size_t n = socket.write_some(wire, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      if (!co_await wait_ready(s, tcp::socket::wait_write, deadline)) co_return asio::error::timed_out;
+      continue;
+    }
+    if (ec) co_return ec;
+    for (auto& b : wire) {
+      const size_t k = std::min(n, b.size());
+      b += k;
+      n -= k;
+    }
+  }
+  co_return beast::error_code();
 }
 
 // The head, then the file with sendfile(2): the kernel hands the page
@@ -586,8 +641,13 @@ asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast
     }
     if (data.size() > cfg.header_limit) co_return http::error::header_limit;
     scanned = data.size();
-    s.stream.expires_at(rate_deadline(start, data.size(), Clock::now() + cfg.read_timeout));
-    auto [ec, n] = co_await s.stream.async_read_some(buf.prepare(4096), nothrow_awaitable);
+    beast::error_code ec;
+    const size_t n = s.stream.socket().read_some(buf.prepare(4096), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      if (!co_await wait_readable(s, rate_deadline(start, buf.size(), Clock::now() + cfg.read_timeout)))
+        co_return beast::error::timeout;
+      continue;
+    }
     if (ec == asio::error::eof) co_return buf.size() == 0 ? http::error::end_of_stream : http::error::partial_message;
     if (ec) co_return ec;
     buf.commit(n);
@@ -666,8 +726,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
 
   if (body_pending && iequals(req.header("Expect"), "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    s->stream.expires_after(cfg.read_timeout);
-    auto [ec, n] = co_await asio::async_write(s->stream, asio::buffer(kContinue), nothrow_awaitable);
+    auto ec = co_await write_all(*s, {asio::buffer(kContinue), asio::const_buffer()}, Clock::now() + cfg.read_timeout);
     if (ec) {
       keep_going = false;
       co_return;
@@ -844,9 +903,8 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
     std::string_view body = bodyless ? std::string_view()
                             : r.shared_body ? std::string_view(*r.shared_body)
                                             : std::string_view(r.body);
-    std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(body.data(), body.size())};
-    s.stream.expires_after(cfg.read_timeout);
-    std::tie(ec, std::ignore) = co_await asio::async_write(s.stream, wire, nothrow_awaitable);
+    ec = co_await write_all(s, {asio::buffer(head), asio::buffer(body.data(), body.size())},
+                            Clock::now() + cfg.read_timeout);
   }
   const bool ok = !ec;
   if (ec && !is_quiet_network_error(ec) && log::enabled(log::Level::debug))

@@ -251,6 +251,11 @@ class TestHandler : public Handler {
       r.body = "must not be sent";  // a 304 has no body on the wire, whatever the handler left in it
       r.set("ETag", "\"e\"");
       respond(std::move(r));
+    } else if (req.path == "/big") {
+      Response r;
+      r.body = std::string(64 << 20, 'b');  // far more than the socket buffers hold
+      r.set("Content-Type", "application/octet-stream");
+      respond(std::move(r));
     } else if (req.path == "/file") {
       Response r;
       r.file_path = file_path;
@@ -743,6 +748,19 @@ TEST_F(HttpServerTimeoutTest, AFileAnswerNobodyReadsIsCutAtTheTimeoutAndClosesTh
   EXPECT_TRUE(eventually([&] { return server->stats().connections_open == 0; }));
   EXPECT_EQ(open_descriptors_of(path), 0u);
   std::filesystem::remove(path);
+}
+
+// The same for an answer from memory: the write waits for room until the
+// read timeout, then the connection is closed; others are served meanwhile.
+TEST_F(HttpServerTimeoutTest, AMemoryAnswerNobodyReadsIsCutAtTheTimeout) {
+  Client stuck(server->port());
+  ASSERT_TRUE(stuck.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(stuck.first_bytes(12), "HTTP/1.1 200");
+
+  auto r = roundtrip("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+  EXPECT_TRUE(eventually([&] { return server->stats().connections_open == 0; }));
 }
 
 // A client that hangs up in the middle of a file answer: sendfile(2) fails
