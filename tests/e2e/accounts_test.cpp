@@ -394,7 +394,8 @@ TEST(Accounts, MonthlyQuotaAndPlans) {
   int rc = -1;
   auto out = cli(*s, {"keys", "set-plan", key_id, "pro"}, &rc);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_EQ(upload_as(*s, key, "under-1mp.jpg").status, 201);
+  auto on_pro = upload_as(*s, key, "under-1mp.jpg");
+  EXPECT_EQ(on_pro.status, 201) << on_pro.body << "\nset-plan said: " << out;
   EXPECT_NE(cli(*s, {"keys", "ls"}).find("3/1000"), std::string::npos);
   cli(*s, {"keys", "set-plan", key_id, "nope"}, &rc);
   EXPECT_NE(rc, 0);
