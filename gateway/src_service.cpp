@@ -96,7 +96,7 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
   return r;
 }
 
-void SrcService::handle(const Request& request, Respond respond) {
+void SrcService::handle(const Request& request, const Respond& respond) {
   auto parsed = parse_src_path(request.path);
   if (!parsed || !plausible_image_id(parsed->id)) return respond(error_response(Error(ErrorCode::not_found)));
   auto format = workers::image::format_from_name(parsed->ext);

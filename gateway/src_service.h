@@ -24,7 +24,7 @@ class SrcService {
   SrcService(const GatewayConfig& config, storage::ImageIndex& index, storage::BlobStore& blobs);
   ~SrcService();
 
-  void handle(const Request& request, Respond respond);
+  void handle(const Request& request, const Respond& respond);
   size_t renders_queued() const { return pool_.queued(); }
 
  private:

@@ -545,10 +545,12 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
 
 // Waits until the socket is ready for `what`; false when `deadline` passed
 // first or the connection closed. Between keep-alive requests the session
-// waits for readable before reading: reading at once (asio tries the read
-// before polling) almost always found nothing — one wasted recvmsg per
-// request, measured at 1.9 per answered request. Writes wait for writable
-// when the socket's buffer is full. The deadline is kept by the watchdog,
+// waits for readable before reading: Asio 1.26 tries every asynchronous
+// read at once (it marks a socket drained only at end of stream), and
+// between requests that try finds nothing — one failed recvfrom per
+// request, where the wait costs one epoll_ctl (strace, 2026-11-28: 2.00
+// recvfrom per request reading at once; 1.00 and 1.00 epoll_ctl waiting).
+// Writes wait for writable when the socket's buffer is full. The deadline is kept by the watchdog,
 // which is armed only when this deadline is earlier than its expiry.
 asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait_type what,
                                                   Clock::time_point deadline) {
@@ -734,15 +736,17 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   }
 
   s->response.reset();
-  // Only `respond` (and the handler's copies of it) may own the Responder, so
-  // that dropping it unanswered is noticed. Made when a handler is handed the
-  // request, not before: a body the transport refuses (too large mid-body, a
-  // sink's error, malformed) was never given to anyone to answer.
-  Respond respond;
+  // Only the handler's `respond` (and its copies), and this function until
+  // the handler returns, may own the Responder, so that dropping it
+  // unanswered is noticed. Made when a handler is handed the request, not
+  // before: a body the transport refuses (too large mid-body, a sink's
+  // error, malformed) was never given to anyone to answer. The Respond is
+  // moved to the handler (no copy of the std::function per request); a
+  // throw is answered through the Responder kept here.
+  std::shared_ptr<Responder> responder;
   auto make_respond = [&] {
-    return Respond([responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id)](Response r) {
-      responder->deliver(std::move(r));
-    });
+    responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
+    return Respond([responder](Response r) { responder->deliver(std::move(r)); });
   };
 
   // Reading the body; on failure answer (when there is something to say) and close.
@@ -775,15 +779,15 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
       received += n;
     }
     req.body = std::move(bp.get().body());
-    respond = make_respond();
+    auto respond = make_respond();
     try {
-      handler.handle(std::move(req), respond);
+      handler.handle(std::move(req), std::move(respond));
     } catch (...) {
       Request r;
       r.request_id = h.request_id;
       r.method = h.method;
       r.path = h.path;
-      respond(response_for(std::current_exception(), r, handler));  // dropped if the handler had answered
+      responder->deliver(response_for(std::current_exception(), r, handler));  // dropped if the handler had answered
     }
   } else {
     auto& sb = std::get<StreamBody>(plan);
@@ -830,14 +834,14 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
         co_return;
       }
     }
-    respond = make_respond();
+    auto respond = make_respond();
     try {
-      sb.sink->finish(respond);
+      sb.sink->finish(std::move(respond));
     } catch (...) {
-      respond(response_for(std::current_exception(), req, handler));
+      responder->deliver(response_for(std::current_exception(), req, handler));
     }
   }
-  respond = nullptr;  // the handler holds the only other references
+  responder.reset();  // the handler holds the only other references
 
   bool close = false;
   auto r = co_await await_response(*s, close);

@@ -83,7 +83,7 @@ struct BodyRule {
 struct Call {
   const Request& request;
   const PathParams& params;
-  Respond respond;     // once, from any thread
+  const Respond& respond;  // once, from any thread; copied by a handler that answers later
   ErrorStyle errors;   // the row's family and the upgrade link
   // Answers with the error, shaped for the row's family.
   void fail(const schemas::Error& e) const { respond(error_response(e, errors)); }
