@@ -29,7 +29,8 @@ inline void warn(std::string_view e, const nlohmann::json& f = nlohmann::json::o
 inline void error(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) { write(Level::error, e, f); }
 
 // The access log, one "request" line per answered HTTP request. Written
-// without building a JSON tree: it runs for every hot src request.
+// without building a JSON tree and without spdlog's logger (one write(2)
+// under its console mutex): it runs for every hot src request.
 struct RequestLine {
   std::string_view method, path, request_id;
   int status = 0;
