@@ -133,6 +133,7 @@ struct Session : std::enable_shared_from_this<Session> {
   // Touched only on the connection's thread.
   uint64_t seq = 0;
   std::optional<Response> response;
+  std::string head;  // the answer's header block being written
   bool idle = true;      // waiting for the next request's header
   bool closing = false;  // stop() gave up waiting
 };
@@ -271,10 +272,10 @@ bool sendable_header(std::string_view name, std::string_view value, const std::s
   return false;
 }
 
-// The status line and header block of `r`, ending in the blank line.
-std::string response_head(const Response& r, const Head& h, bool keep, std::string_view content_length) {
-  std::string out;
-  out.reserve(256);
+// The status line and header block of `r`, ending in the blank line, into
+// `out` (the session's buffer: its capacity is kept between answers).
+void response_head(std::string& out, const Response& r, const Head& h, bool keep, std::string_view content_length) {
+  out.clear();
   out += h.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   out += std::to_string(r.status);
   out += ' ';
@@ -305,7 +306,6 @@ std::string response_head(const Response& r, const Head& h, bool keep, std::stri
   else if (h.version == 10)
     out += "Connection: keep-alive\r\n";
   out += "\r\n";
-  return out;
 }
 
 // A response body read from a file: opened (and its size taken) before the
@@ -898,7 +898,8 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
   if (h.is_head && !file && !r.shared_body && r.body.empty())
     for (const auto& [k, v] : r.headers)
       if (iequals(k, "Content-Length")) head_length = v;
-  std::string head = response_head(r, h, keep, head_length ? *head_length : std::to_string(body_size));
+  std::string& head = s.head;
+  response_head(head, r, h, keep, head_length ? *head_length : std::to_string(body_size));
   const bool bodyless = h.is_head || r.status < 200 || r.status == 204 || r.status == 304;
   beast::error_code ec;
   if (file && !bodyless) {
