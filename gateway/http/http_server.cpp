@@ -104,7 +104,7 @@ struct Session : std::enable_shared_from_this<Session> {
       : ex(socket.get_executor()), stream(std::move(socket)), signal(ex), watchdog(ex) {}
 
   // Called on the connection's thread.
-  void deliver(uint64_t for_seq, Response r) {
+  void deliver(uint64_t for_seq, Response&& r) {
     if (for_seq != seq || response) return;  // a late answer to an earlier, timed-out request
     response = std::move(r);
     signal.cancel();
@@ -170,14 +170,14 @@ struct Responder {
       post(Response::error(Error(ErrorCode::internal_error)));
     }
   }
-  void deliver(Response r) {
+  void deliver(Response&& r) {
     if (called.exchange(true)) {
       log::warn("respond_twice", {{"request_id", request_id}});  // the extra answer is dropped
       return;
     }
     post(std::move(r));
   }
-  void post(Response r) {
+  void post(Response&& r) {
     auto s = session.lock();
     if (!s) return;
     // Answered synchronously inside handle() (a hot src variant): already on
@@ -371,7 +371,7 @@ struct HttpServer::Impl {
                                                Clock::time_point start);
   asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
                                   http::request_parser<http::empty_body>& hp, bool& keep_going);
-  asio::awaitable<std::optional<Response>> await_response(Session& s, bool& close);
+  asio::awaitable<bool> await_response(Session& s, bool& close);
   asio::awaitable<bool> send(Session& s, Response r, const Head& h, bool close);
   asio::awaitable<void> linger_close(Session& s);
   Clock::time_point read_deadline(Clock::time_point request_deadline) const {
@@ -746,7 +746,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   std::shared_ptr<Responder> responder;
   auto make_respond = [&] {
     responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
-    return Respond([responder](Response r) { responder->deliver(std::move(r)); });
+    return Respond([responder](Response&& r) { responder->deliver(std::move(r)); });
   };
 
   // Reading the body; on failure answer (when there is something to say) and close.
@@ -844,30 +844,32 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   responder.reset();  // the handler holds the only other references
 
   bool close = false;
-  auto r = co_await await_response(*s, close);
-  if (!r) {
+  // Answered synchronously (a hot src variant): no wait, no coroutine frame.
+  if (!s->response && !co_await await_response(*s, close)) {
     keep_going = false;
     co_return;
   }
-  keep_going = co_await send(*s, std::move(*r), h, close);
+  Response r = std::move(*s->response);
+  s->response.reset();
+  keep_going = co_await send(*s, std::move(r), h, close);
 }
 
-asio::awaitable<std::optional<Response>> HttpServer::Impl::await_response(Session& s, bool& close) {
-  if (!s.response) s.signal.expires_after(cfg.handler_timeout);  // else answered synchronously
+// Waits until the handler's answer (or, past the handler timeout, the
+// timeout's) is in `s.response`; false when the connection is being closed.
+asio::awaitable<bool> HttpServer::Impl::await_response(Session& s, bool& close) {
+  s.signal.expires_after(cfg.handler_timeout);
   while (!s.response) {
     auto [ec] = co_await s.signal.async_wait(nothrow_awaitable);
     if (s.response) break;
-    if (s.closing) co_return std::nullopt;
+    if (s.closing) co_return false;
     if (!ec) {
       log::error("handler_timeout", {{"timeout_ms", cfg.handler_timeout.count()}});
       s.seq++;  // a late answer is dropped
       close = true;
-      co_return Response::error(Error(ErrorCode::processing_timeout));
+      s.response = Response::error(Error(ErrorCode::processing_timeout));
     }
   }
-  auto r = std::move(s.response);
-  s.response.reset();
-  co_return r;
+  co_return true;
 }
 
 // Writes `r`; returns whether the connection may carry another request.

@@ -628,6 +628,28 @@ TEST_F(HttpServerTimeoutTest, IdleKeepAliveConnectionIsClosedAfterTheTimeout) {
   EXPECT_LT(idle, 3s);
 }
 
+class HttpServerHandlerTimeoutTest : public HttpServerTest {
+  void configure(HttpServerConfig& cfg) override { cfg.handler_timeout = 200ms; }
+};
+
+// A handler that has not answered within the handler timeout: the client
+// gets processing_timeout and the connection is closed; the handler's late
+// answer is dropped, and the server goes on serving.
+TEST_F(HttpServerHandlerTimeoutTest, ALateHandlerIsAnsweredWithProcessingTimeoutAndItsAnswerDropped) {
+  handler.slow_delay = 600ms;
+  Client c(server->port());
+  ASSERT_TRUE(c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r = c.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("\"processing_timeout\""), std::string::npos) << r->body;
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_TRUE(c.closed_by_peer());  // the late {"slow":true} never arrives
+  auto ok = roundtrip("GET /head HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "hello world");
+}
+
 TEST_F(HttpServerTest, GracefulStopDrainsInFlightAndRefusesNew) {
   handler.slow_delay = 700ms;
   Client idle(server->port());
