@@ -203,9 +203,7 @@ void request(const RequestLine& r) {
   append_fixed(out, std::llround(r.ms * 1000.0), 3);
   out.append(std::string_view(R"(,"bytes":)"));
   append_number(out, r.bytes);
-  out.append(r.sent ? std::string_view(R"(,"sent":true}
-)") : std::string_view(R"(,"sent":false}
-)"));
+  out.append(r.sent ? std::string_view(",\"sent\":true}\n") : std::string_view(",\"sent\":false}\n"));
   // Straight to stderr, one write(2) under the mutex spdlog's stderr sinks
   // hold (so lines never interleave): the logger's message, formatter and
   // flush were a third of a request line's instructions.

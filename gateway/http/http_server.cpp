@@ -550,8 +550,8 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
 // between requests that try finds nothing — one failed recvfrom per
 // request, where the wait costs one epoll_ctl (strace, 2026-11-28: 2.00
 // recvfrom per request reading at once; 1.00 and 1.00 epoll_ctl waiting).
-// Writes wait for writable when the socket's buffer is full. The deadline is kept by the watchdog,
-// which is armed only when this deadline is earlier than its expiry.
+// Writes wait for writable when the socket's buffer is full. The deadline
+// is kept by the watchdog, armed only when it is earlier than its expiry.
 asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait_type what,
                                                   Clock::time_point deadline) {
   if (Clock::now() >= deadline) co_return false;
