@@ -130,6 +130,7 @@ void spdlog_failed(const std::string& what) {
 // Two spdlog loggers, each with its own stderr sink (a sink holds the
 // formatter) behind spdlog's one console mutex, so lines never interleave:
 // `lines` writes our preformatted JSON as is, `text` is spdlog's default.
+// Request lines go around both, under the same mutex (request()).
 struct Loggers {
   std::shared_ptr<spdlog::logger> lines, text;
 };

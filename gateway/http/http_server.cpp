@@ -452,10 +452,17 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
     // the body waits for the client's delayed ACK (40 ms on Linux) — that was
     // 44 ms p50 for a 13 KB hot variant (docs/performance.md).
     socket.set_option(tcp::no_delay(true), pec);
-    // Reads and writes on the hot path are tried at once and fail with
-    // would_block instead of blocking the loop (wait_ready); Beast's
-    // asynchronous reads of bodies are unaffected.
+    // Reads and writes on the hot path (and sendfile) are tried at once and
+    // fail with would_block instead of blocking the loop (wait_ready);
+    // Beast's asynchronous reads of bodies are unaffected. A socket that
+    // cannot be made so is not served: one blocked write would stall every
+    // connection on its loop.
     socket.non_blocking(true, pec);
+    if (pec) {
+      log::warn("http_accept_failed", {{"error", "cannot make the socket non-blocking: " + pec.message()}});
+      socket.close(pec);
+      continue;
+    }
     auto peer = socket.remote_endpoint(pec);
     std::string peer_ip = pec ? std::string() : peer.address().to_string();
     if (!admit(peer_ip)) {
@@ -593,11 +600,7 @@ asio::awaitable<beast::error_code> HttpServer::Impl::write_all(Session& s, std::
 asio::awaitable<beast::error_code> HttpServer::Impl::send_file(Session& s, std::string_view head,
                                                                const OpenFile& file) {
   const auto deadline = Clock::now() + cfg.read_timeout;
-  auto& socket = s.stream.socket();
-  beast::error_code ec;
-  socket.native_non_blocking(true, ec);
-  if (ec) co_return ec;
-  const int out = socket.native_handle();
+  const int out = s.stream.socket().native_handle();  // non-blocking since accept
   size_t head_sent = 0;
   off_t offset = 0;
   while (head_sent < head.size() || static_cast<uint64_t>(offset) < file.size()) {
