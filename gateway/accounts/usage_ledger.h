@@ -57,6 +57,8 @@ class UsageLedger {
   size_t collect_orphans(storage::BlobStore& blobs, int64_t grace_seconds);
 
  private:
+  bool referenced_by_another(const std::string& blob, const std::string& except_id);
+
   storage::Db& db_;
   storage::ImageIndex& index_;
   std::shared_ptr<const Clock> clock_;

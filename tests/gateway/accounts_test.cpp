@@ -461,6 +461,34 @@ TEST_F(LedgerTest, SharedBlobsStayUntilTheLastImageGoes) {
   EXPECT_FALSE(blobs_->contains(blob));
 }
 
+// A reference left behind by a deleted image must not keep the blob for
+// good; one the index has not applied yet (the ledger sees each event
+// first) must keep it.
+TEST_F(LedgerTest, AReferenceOfADeletedImageDoesNotKeepTheBlob) {
+  std::string blob = blobs_->put("referenced by a ghost");
+  event("ready", "g1", "anon:1.2.3.4", 21, blob);
+  event("ready", "g2", "anon:1.2.3.4", 21, blob);
+  event("deleted", "g1");
+  db_->put(storage::cf::listings, "r:" + blob + '\0' + "g1", "", false);  // however it came back
+  event("deleted", "g2");
+  EXPECT_EQ(ledger_->collect_orphans(*blobs_, 0), 1u);  // g1's reference is stale: dropped
+  EXPECT_FALSE(blobs_->contains(blob));
+
+  blob = blobs_->put("seen by the ledger, not yet by the index");
+  event("ready", "g3", "anon:1.2.3.4", 21, blob);
+  event("deleted", "g3");
+  schemas::ImageRecord record;
+  record.id = "g4";
+  record.owner = "key:b";
+  record.filesize = 21;
+  record.blob = blob;
+  record.format = "jpeg";
+  record.created_at = clock_->now();
+  ledger_->observe(schemas::ImageEvent{"ready", "g4", "", record, std::nullopt});  // the index applies it next
+  EXPECT_EQ(ledger_->collect_orphans(*blobs_, 0), 0u);
+  EXPECT_TRUE(blobs_->contains(blob));
+}
+
 TEST_F(LedgerTest, ReuploadDuringGraceKeepsTheBlob) {
   std::string blob = blobs_->put("bytes again");
   event("ready", "r1", "key:a", 11, blob);
