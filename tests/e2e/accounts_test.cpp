@@ -74,7 +74,14 @@ class TestClock {
     set(0);
   }
   ~TestClock() { fs::remove(path_); }
-  void set(int64_t offset) { std::ofstream(path_) << offset << "\n"; }
+  // Written aside and renamed into place: the server reads the file at any
+  // moment, and a file truncated for rewriting would read as offset 0.
+  void set(int64_t offset) {
+    auto next = path_;
+    next += ".next";
+    std::ofstream(next) << offset << "\n";
+    fs::rename(next, path_);
+  }
   void advance_days(int64_t d) { set(offset_ += d * 86400); }
   void advance_seconds(int64_t s) { set(offset_ += s); }
   // To `seconds` past the next midnight UTC. Rate limits count in fixed UTC
