@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gateway/accounts/clock.h"
 #include "schemas/messages.h"
@@ -27,6 +28,8 @@ struct GatewayConfig {
   int64_t processing_timeout_seconds = 3600;         // --processing-timeout: an image still processing this long after it was accepted is given up as failed
   int64_t blob_grace_seconds = 600;                  // --blob-grace: an unreferenced blob is kept this long (uploads racing a delete)
   std::string instance_id;                           // this gateway, for reply_to and logs
+  uint64_t min_free_disk_bytes = 64ull << 20;        // --min-free-disk-mb: less free than this, and creates answer 507 (gateway/disk_room.h)
+  std::vector<std::string> disk_dirs;                // the folders whose filesystems that watches (set by serve)
   // Every time-based decision (limits, quotas, expiry, tokens). Tests inject
   // an offset with --clock-file (gateway/accounts/clock.h).
   std::shared_ptr<const accounts::Clock> clock = accounts::system_clock();

@@ -97,6 +97,7 @@ int serve_command(const char* command, int argc, char** argv) {
     std::unique_ptr<gateway::HttpServer> http;
     if (options.run_gateway) {
       options.gateway.instance_id = "gw-" + std::to_string(::getpid());
+      options.gateway.disk_dirs = {data.string(), blobs.root().string()};
       if (!options.accounts.clock_file.empty()) {
         options.gateway.clock = gateway::accounts::offset_file_clock(options.accounts.clock_file);
         log::warn("test_clock", {{"clock_file", options.accounts.clock_file}});

@@ -32,6 +32,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   std::vector<std::string> kafka_config;
   long long anon_mb = 20;
   uint64_t src_cache_mb = o.gateway.src_cache_bytes >> 20;
+  uint64_t min_free_disk_mb = o.gateway.min_free_disk_bytes >> 20;
   long long min_rate_grace_ms = o.http.min_rate_grace.count();
   int ingest_timeout = 60, job_deadline = 120;
   long long processing_timeout = 3600;
@@ -68,6 +69,9 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; connections are dealt to them in turn (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; larger files are sent from disk with sendfile; 0: off")
+      ("min-free-disk-mb", po::value(&min_free_disk_mb)->default_value(min_free_disk_mb),
+       "with less free than this on the data dir's (or blob folder's) disk, new images answer 507 and Retry-After; "
+       "the room left is for images under way and the index; 0: off")
       ("anonymous-max-mb", po::value(&anon_mb)->default_value(anon_mb), "largest anonymous upload or import, MB")
       ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503")
       ("processing-timeout", po::value(&processing_timeout)->default_value(processing_timeout),
@@ -156,6 +160,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   while (!o.gateway.src_url.empty() && o.gateway.src_url.back() == '/') o.gateway.src_url.pop_back();
   o.accounts.anonymous_max_bytes = static_cast<uint64_t>(anon_mb) << 20;
   o.gateway.src_cache_bytes = src_cache_mb << 20;
+  o.gateway.min_free_disk_bytes = min_free_disk_mb << 20;
   o.gateway.sweep_interval_seconds = o.accounts.sweep_interval;
   o.gateway.blob_grace_seconds = o.accounts.blob_grace;
   o.http.min_rate_grace = std::chrono::milliseconds(min_rate_grace_ms);

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "schemas/errors.h"
+#include "storage/rocksdb_logger.h"
 
 namespace imgpipe::storage {
 namespace {
@@ -81,7 +82,7 @@ class RocksDb final : public Db {
     db_options.create_missing_column_families = true;
     db_options.IncreaseParallelism(static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
     db_options.max_open_files = 512;          // bounded file descriptors
-    db_options.keep_log_file_num = 5;         // RocksDB's own LOG files
+    db_options.info_log = make_rocksdb_logger();  // no LOG file: see rocksdb_logger.h
     db_options.max_total_wal_size = 256 << 20;  // flush memtables rather than keep a huge WAL
 
     // A modest cache shared by every family: a small server, not a DB host.

@@ -15,6 +15,11 @@ namespace imgpipe::gateway::routes {
 // Multipart part headers and text fields around the file.
 inline constexpr uint64_t kMultipartOverhead = 64 * 1024;
 
+// The one gate before a new image: room on the server's disk
+// (gateway/disk_room.h), then the caller's limits (accounts.admit).
+std::shared_ptr<accounts::Admission> admit_new_image(Services& s, const accounts::Caller& caller,
+                                                     std::optional<uint64_t> body_bytes);
+
 // A multipart body whose announced length cannot fit the tier's file limit
 // is refused before a byte of it is read (413).
 void refuse_oversized_upload(const Request& head, uint64_t file_limit);

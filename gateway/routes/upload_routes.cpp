@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/api_responses.h"
+#include "gateway/disk_room.h"
 #include "gateway/http/multipart.h"
 #include "gateway/image_ids.h"
 #include "gateway/image_names.h"
@@ -45,6 +46,12 @@ Response upload_created(const GatewayConfig& config, const schemas::ImageRecord&
 
 // A job owned by the admitted caller: owner, expiry and byte limit from the
 // caller's tier; tags and namespace for key holders only.
+std::shared_ptr<accounts::Admission> admit_new_image(Services& s, const accounts::Caller& caller,
+                                                     std::optional<uint64_t> body_bytes) {
+  require_disk_room(s.config);  // first: a refusal for disk costs the caller no rate-limit unit
+  return s.accounts.admit(caller, body_bytes);
+}
+
 void refuse_oversized_upload(const Request& head, uint64_t file_limit) {
   if (head.content_length && *head.content_length > file_limit + kMultipartOverhead)
     throw Error(ErrorCode::file_too_large,
@@ -111,7 +118,7 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
 
 BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors) {
   // The caller and its limits are known before a byte of the body is read.
-  auto admission = s.accounts.admit(s.accounts.authenticate(head), head.content_length);
+  auto admission = admit_new_image(s, s.accounts.authenticate(head), head.content_length);
   uint64_t limit = admission->max_bytes;
   refuse_oversized_upload(head, limit);
   auto boundary = multipart_boundary(head.header("Content-Type"));
@@ -169,7 +176,7 @@ void import_url(Services& s, const Call& call) {
     if (!ns.empty()) accounts::check_namespace(ns);
   }
   auto key = IdempotentCreates::key_of(request);
-  auto admission = s.accounts.admit(caller, std::nullopt);
+  auto admission = admit_new_image(s, caller, std::nullopt);
   auto job = new_job(s, request, "import", *admission, tags, ns);
   job.image_id = new_image_id();
   job.url = url->get<std::string>();
