@@ -21,6 +21,7 @@
 #include "schemas/errors.h"
 #include "workers/image/container_edit.h"
 #include "workers/image/glib_log.h"
+#include "workers/image/jpeg_rewrite.h"
 
 namespace imgpipe::workers::image {
 namespace {
@@ -455,6 +456,29 @@ ProbeResult probe_file(const std::filesystem::path& path) {
   return r;
 }
 
+namespace {
+
+// An upright YCbCr or grey JPEG: its coefficients rewritten by libjpeg
+// (jpeg_rewrite.h), no pixel decoded. nullopt: take the full path.
+std::optional<EncodedImage> rewrite_upright_jpeg(const std::filesystem::path& path, const ProbeResult& probe) {
+  if (probe.orientation != 1) return std::nullopt;  // rotating needs the pixels
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw Error(ErrorCode::internal_error, std::string(kBadData));
+  std::optional<detail::RewrittenJpeg> out;
+  try {
+    out = detail::rewrite_jpeg(bytes);
+  } catch (const std::invalid_argument& e) {
+    spdlog::debug("image engine: jpeg rewrite refused {}: {}", path.string(), e.what());
+    throw Error(ErrorCode::invalid_image, std::string(kBadData));
+  }
+  if (!out) return std::nullopt;
+  if (Dimensions{out->width, out->height} != probe.stored) throw Error(ErrorCode::invalid_image, std::string(kBadData));
+  return EncodedImage{std::move(out->bytes), Format::jpeg, probe.stored, 1};
+}
+
+}  // namespace
+
 EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult& probe) {
   VipsCall call;
   const Format format = sniff_file(path);
@@ -462,6 +486,8 @@ EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult
     spdlog::error("image engine: {} changed format between probe and normalise", path.string());
     throw Error(ErrorCode::internal_error, std::string(kBadData));
   }
+  if (format == Format::jpeg)
+    if (auto rewritten = rewrite_upright_jpeg(path, probe)) return std::move(*rewritten);
   const bool animated = may_animate(format) && probe.pages > 1;
 
   // Decode everything now, so corrupt data fails here as invalid_image and

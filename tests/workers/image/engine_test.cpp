@@ -215,6 +215,42 @@ TEST_F(WorkersImageEngine, NormaliseStripsPrivateMetadataButKeepsIcc) {
   EXPECT_EQ(std::memcmp(in_icc, out_icc, in_len), 0);
 }
 
+// An upright JPEG is not decoded and encoded again: its pixels come back
+// exactly (a second generation of JPEG loss would not), grey ones too, and
+// 4:2:0 stays 4:2:0. A CMYK one still goes through the full decode.
+TEST_F(WorkersImageEngine, NormaliseKeepsAnUprightJpegsPixelsExactly) {
+  const VImage noise = VImage::gaussnoise(301, 203, VImage::option()->set("mean", 128.0)->set("sigma", 40.0))
+                           .cast(VIPS_FORMAT_UCHAR);
+  const VImage colour = gradient(301, 203).add(noise).cast(VIPS_FORMAT_UCHAR);
+  struct Case {
+    const char* name;
+    std::string bytes;
+  };
+  const std::vector<Case> cases = {
+      {"q75.jpg", encode(colour, ".jpg", VImage::option()->set("Q", 75))},
+      {"q98-444.jpg", encode(colour, ".jpg", VImage::option()->set("Q", 98)->set("subsample_mode", VIPS_FOREIGN_SUBSAMPLE_OFF))},
+      {"progressive.jpg", encode(colour, ".jpg", VImage::option()->set("interlace", true))},
+      {"grey.jpg", encode(noise, ".jpg", VImage::option()->set("Q", 60))},
+  };
+  for (const auto& c : cases) {
+    const auto path = dir.write(c.name, c.bytes);
+    const auto n = normalise_file(path, probe_file(path));
+    const VImage before = decode(c.bytes), after = decode(n.bytes);
+    ASSERT_EQ(after.bands(), before.bands()) << c.name;
+    EXPECT_EQ((after - before).abs().max(), 0.0) << c.name << ": pixels changed";
+    EXPECT_EQ(n.size, (Dimensions{301, 203})) << c.name;
+    if (before.get_typeof("jpeg-chroma-subsample") != 0) {
+      EXPECT_STREQ(after.get_string("jpeg-chroma-subsample"), before.get_string("jpeg-chroma-subsample")) << c.name;
+    }
+  }
+
+  const auto cmyk_path = dir.write("cmyk.jpg", encode(colour.icc_transform("cmyk", VImage::option()->set("input_profile", "srgb")), ".jpg"));
+  const auto probe = probe_file(cmyk_path);
+  const auto n = normalise_file(cmyk_path, probe);
+  EXPECT_EQ(n.size, probe.stored);
+  EXPECT_EQ(decode(n.bytes).width(), 301);
+}
+
 TEST_F(WorkersImageEngine, NormaliseWebpStripsExifKeepsIcc) {
   VImage img = gradient(64, 48).icc_transform("srgb", VImage::option()->set("input_profile", "srgb")).copy();
   img.set("exif-ifd0-Make", "SecretCam");
