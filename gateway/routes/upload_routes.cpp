@@ -44,8 +44,6 @@ Response upload_created(const GatewayConfig& config, const schemas::ImageRecord&
 
 }  // namespace
 
-// A job owned by the admitted caller: owner, expiry and byte limit from the
-// caller's tier; tags and namespace for key holders only.
 std::shared_ptr<accounts::Admission> admit_new_image(Services& s, const accounts::Caller& caller,
                                                      std::optional<uint64_t> body_bytes) {
   require_disk_room(s.config);  // first: a refusal for disk costs the caller no rate-limit unit

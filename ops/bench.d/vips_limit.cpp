@@ -1,7 +1,9 @@
 // imgpipe-bench-vips-limit: the libvips work alone, as the limit ingest
 // throughput is compared with (ops/bench section 6). For each input: decode
 // it fully, orient it, encode the original (JPEG Q92 / PNG compression 6 /
-// WebP Q90); then one shrink-on-load decode to the l size (short edge 1080),
+// WebP Q90) — an upright JPEG's original is instead rewritten from its DCT
+// coefficients by libjpeg, the least work for the worker's output (the
+// worker calls the same function: workers/image/jpeg_rewrite.h); then one shrink-on-load decode to the l size (short edge 1080),
 // m (640) and s (320) resampled from it in memory, each encoded in the
 // source format and WebP (JPEG Q85, WebP Q80): the same seven outputs as the
 // worker, with nothing else (no HTTP, bus, hashing, fsync, index). THREADS
@@ -11,6 +13,12 @@
 // Usage: imgpipe-bench-vips-limit THREADS FILE...   (each FILE once; repeat a
 // file to process it again). Prints "images wall_s images_per_s".
 #include <vips/vips8>
+
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+#include "workers/image/jpeg_rewrite.h"
 
 #include <algorithm>
 #include <atomic>
@@ -51,8 +59,17 @@ void process(const std::string& file) {
   const std::string ext = file.substr(file.rfind('.') + 1);
   const std::string format = ext == "jpg" ? "jpeg" : ext;
   VImage decoded = VImage::new_from_file(file.c_str(), VImage::option()->set("fail_on", VIPS_FAIL_ON_ERROR));
-  decoded = decoded.autorot().copy_memory();
-  encode(decoded, format, true);
+  const bool upright = decoded.get_typeof("orientation") == 0 || decoded.get_int("orientation") == 1;
+  bool rewritten = false;
+  if (format == "jpeg" && upright) {
+    std::ifstream in(file, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    rewritten = imgpipe::workers::image::detail::rewrite_jpeg(bytes).has_value();
+  }
+  if (!rewritten) {
+    decoded = decoded.autorot().copy_memory();
+    encode(decoded, format, true);
+  }
   int lw, lh;
   short_edge_fit(decoded.width(), decoded.height(), 1080, lw, lh);
   VImage l = VImage::thumbnail(file.c_str(), lw, VImage::option()->set("height", lh)->set("size", VIPS_SIZE_FORCE))
@@ -87,7 +104,7 @@ int main(int argc, char** argv) {
       for (size_t i; (i = next++) < files.size();) {
         try {
           process(files[i]);
-        } catch (const vips::VError& e) {
+        } catch (const std::exception& e) {  // vips::VError, or a refused JPEG rewrite
           std::fprintf(stderr, "%s: %s\n", files[i].c_str(), e.what());
           failed = true;
         }
