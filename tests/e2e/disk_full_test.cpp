@@ -143,6 +143,10 @@ TEST(DiskFull, DataDirFullUnderTheWorker) {
   const std::string src = first.json().value("src", "");
   const auto original = http_get(src);
   ASSERT_EQ(original.status, 200);
+  // The first job done (variants stored, its staged upload removed): nothing
+  // frees space behind the filler, so the disk stays full.
+  ASSERT_TRUE(eventually([&] { return s.log_tail(1 << 20).find("\"job_done\"") != std::string::npos; }))
+      << s.log_tail();
 
   data.fill(16 << 10);
   const pid_t pid = s.pid();
