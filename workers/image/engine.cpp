@@ -465,13 +465,7 @@ std::optional<EncodedImage> rewrite_upright_jpeg(const std::filesystem::path& pa
   std::ifstream in(path, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!in.good() && !in.eof()) throw Error(ErrorCode::internal_error, std::string(kBadData));
-  std::optional<detail::RewrittenJpeg> out;
-  try {
-    out = detail::rewrite_jpeg(bytes);
-  } catch (const std::invalid_argument& e) {
-    spdlog::debug("image engine: jpeg rewrite refused {}: {}", path.string(), e.what());
-    throw Error(ErrorCode::invalid_image, std::string(kBadData));
-  }
+  auto out = detail::rewrite_jpeg(bytes);
   if (!out) return std::nullopt;
   if (Dimensions{out->width, out->height} != probe.stored) throw Error(ErrorCode::invalid_image, std::string(kBadData));
   return EncodedImage{std::move(out->bytes), Format::jpeg, probe.stored, 1};

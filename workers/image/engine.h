@@ -65,8 +65,8 @@ struct EncodedImage {
 // Decodes fully (fail_on=error), applies the orientation, drops every
 // metadata block but the ICC profile, re-encodes in the source format. An
 // upright YCbCr or grey JPEG is not decoded to pixels: libjpeg rewrites its
-// DCT coefficients (lossless; every one entropy-decoded, so corrupt data
-// still fails here), with the same metadata rule.
+// DCT coefficients (lossless), with the same metadata rule; a JPEG libjpeg
+// warns about takes the full decode, so the same files are refused.
 // Deterministic: the same input gives the same bytes. Animated GIF/WebP keep
 // every frame. If libheif has no HEVC encoder, a HEIC original is re-encoded
 // as AVIF and the result says so in `format`.

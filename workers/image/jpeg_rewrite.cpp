@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <stdexcept>
 
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
@@ -15,18 +14,14 @@ namespace {
 struct ErrorManager {
   jpeg_error_mgr pub{};
   std::jmp_buf jump{};
-  char message[JMSG_LENGTH_MAX] = {};
 };
 
 // libjpeg's default error_exit calls exit(): jump back to rewrite_jpeg.
-[[noreturn]] void on_error(j_common_ptr c) {
-  auto* e = reinterpret_cast<ErrorManager*>(c->err);
-  (*c->err->format_message)(c, e->message);
-  std::longjmp(e->jump, 1);
-}
+[[noreturn]] void on_error(j_common_ptr c) { std::longjmp(reinterpret_cast<ErrorManager*>(c->err)->jump, 1); }
 
-// Level -1 is a warning about the data (a bad Huffman code, a premature
-// end); libjpeg would go on with grey blocks. Traces (>= 0) are ignored.
+// Level -1 is a warning about the data (stray bytes, a bad Huffman code, a
+// premature end: libjpeg would go on, with grey blocks for the worst).
+// Traces (>= 0) are ignored.
 void on_message(j_common_ptr c, int level) {
   if (level < 0) on_error(c);
 }
@@ -59,7 +54,7 @@ std::optional<RewrittenJpeg> rewrite_jpeg(std::string_view jpeg) {
   s->out.err = &s->err.pub;
   s->err.pub.error_exit = on_error;
   s->err.pub.emit_message = on_message;
-  if (setjmp(s->err.jump)) throw std::invalid_argument(s->err.message);
+  if (setjmp(s->err.jump)) return std::nullopt;  // libjpeg complained: the full decode decides
 
   jpeg_create_decompress(&s->in);
   s->in_created = true;

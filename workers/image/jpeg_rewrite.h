@@ -18,10 +18,11 @@ struct RewrittenJpeg {
   int width = 0, height = 0;
 };
 
-// nullopt where the rewrite does not apply (colour spaces other than YCbCr
-// and grey: CMYK and RGB JPEGs go through the full decode). Throws
-// std::invalid_argument with libjpeg's message for corrupt or truncated
-// data: its warnings (which would decode the rest as grey) count as errors.
+// nullopt where the rewrite does not apply: colour spaces other than YCbCr
+// and grey (CMYK, RGB), and any file libjpeg complains about, warnings
+// included (truncated, corrupt, or only untidy like stray bytes between
+// markers). Those take the full decode, whose libvips rules (fail_on=error)
+// decide what is refused: the rewrite accepts nothing the decode would not.
 std::optional<RewrittenJpeg> rewrite_jpeg(std::string_view jpeg);
 
 }  // namespace imgpipe::workers::image::detail

@@ -251,6 +251,19 @@ TEST_F(WorkersImageEngine, NormaliseKeepsAnUprightJpegsPixelsExactly) {
   EXPECT_EQ(decode(n.bytes).width(), 301);
 }
 
+// Stray bytes between two markers: libjpeg warns, libvips (fail_on=error)
+// decodes it anyway, and so must normalise, the rewrite or not.
+TEST_F(WorkersImageEngine, AJpegLibjpegOnlyWarnsAboutIsAccepted) {
+  std::string bytes = encode(gradient(64, 48), ".jpg");
+  const auto sof = bytes.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  bytes.insert(sof, std::string("\x00\x01", 2));
+  const auto path = dir.write("stray.jpg", bytes);
+  const auto n = normalise_file(path, probe_file(path));
+  EXPECT_EQ(n.size, (Dimensions{64, 48}));
+  EXPECT_EQ(decode(n.bytes).width(), 64);
+}
+
 TEST_F(WorkersImageEngine, NormaliseWebpStripsExifKeepsIcc) {
   VImage img = gradient(64, 48).icc_transform("srgb", VImage::option()->set("input_profile", "srgb")).copy();
   img.set("exif-ifd0-Make", "SecretCam");
