@@ -429,9 +429,38 @@ void release_thread() {
   if (g_ready.load(std::memory_order_acquire)) vips_thread_shutdown();
 }
 
+namespace {
+
+// A progressive JPEG may carry thousands of scans, each a pass over every
+// coefficient: a few KB that keep a decoder busy for minutes (libjpeg-turbo
+// advises a cap, as djpeg's -maxscans). Each scan starts with an SOS marker
+// (FF DA), which entropy-coded data cannot contain, so counting those bytes
+// counts the scans (plus those of an EXIF thumbnail).
+constexpr int kMaxJpegScans = 1000;
+
+void check_jpeg_scans(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> chunk(1 << 20);
+  int scans = 0;
+  bool after_ff = false;
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      const auto b = static_cast<unsigned char>(chunk[static_cast<size_t>(i)]);
+      if (after_ff && b == 0xDA && ++scans > kMaxJpegScans)
+        throw Error(ErrorCode::image_too_large, "The JPEG has more than " + std::to_string(kMaxJpegScans) +
+                                                    " scans; at most " + std::to_string(kMaxJpegScans) +
+                                                    " are accepted.");
+      after_ff = b == 0xFF;
+    }
+  }
+}
+
+}  // namespace
+
 ProbeResult probe_file(const std::filesystem::path& path) {
   VipsCall call;
   const Format format = sniff_file(path);
+  if (format == Format::jpeg) check_jpeg_scans(path);
   // Header only: a lazily-decoding sequential load reads no pixels here.
   const VImage img = guarded(ErrorCode::invalid_image, kBadHeader, [&] {
     return load(path, format, VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));

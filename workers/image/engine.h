@@ -52,7 +52,9 @@ struct ProbeResult {
 };
 
 // Reads the header only (no decode): format from magic bytes, dimensions,
-// pixel and page limits. Throws unsupported_format, image_too_large, invalid_image.
+// pixel and page limits, and a JPEG's scan count (at most 1000: a
+// progressive "scan bomb" costs minutes of CPU for a few KB). Throws
+// unsupported_format, image_too_large, invalid_image.
 ProbeResult probe_file(const std::filesystem::path& path);
 
 struct EncodedImage {

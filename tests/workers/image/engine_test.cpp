@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <jpeglib.h>
+
 #include <array>
 #include <cstring>
 
@@ -137,6 +141,60 @@ TEST_F(WorkersImageEngine, FrameLimit) {
     EXPECT_EQ(e.id(), ErrorCode::image_too_large);
     EXPECT_TRUE(contains(e.what(), std::to_string(engine_config().max_pages))) << e.what();
   }
+}
+
+// A progressive JPEG whose scan script refines every coefficient of every
+// component one bit at a time: 2 080 scans, valid, and a few KB. Refused
+// by the header check, before anything decodes it.
+std::string jpeg_with_scans_for_every_bit() {
+  jpeg_compress_struct c{};
+  jpeg_error_mgr err{};
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &out, &size);
+  c.image_width = 16;
+  c.image_height = 16;
+  c.input_components = 3;
+  c.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&c);
+  std::vector<jpeg_scan_info> scans;
+  scans.push_back({3, {0, 1, 2, 0}, 0, 0, 0, 0});  // every DC coefficient at once
+  for (int comp = 0; comp < 3; ++comp)
+    for (int k = 1; k < 64; ++k) {
+      scans.push_back({1, {comp, 0, 0, 0}, k, k, 0, 10});  // 10: libjpeg's largest point transform for 8 bits
+      for (int bit = 10; bit > 0; --bit) scans.push_back({1, {comp, 0, 0, 0}, k, k, bit, bit - 1});
+    }
+  c.scan_info = scans.data();
+  c.num_scans = static_cast<int>(scans.size());
+  jpeg_start_compress(&c, TRUE);
+  std::vector<unsigned char> row(16 * 3, 128);
+  while (c.next_scanline < c.image_height) {
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  std::string bytes(reinterpret_cast<const char*>(out), size);
+  jpeg_destroy_compress(&c);
+  std::free(out);
+  return bytes;
+}
+
+TEST_F(WorkersImageEngine, AJpegWithThousandsOfScansIsRefused) {
+  const std::string bomb = jpeg_with_scans_for_every_bit();
+  ASSERT_TRUE(decode(bomb).width() == 16) << "the fixture is a valid JPEG";
+  const auto path = dir.write("scans.jpg", bomb);
+  try {
+    probe_file(path);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.id(), ErrorCode::image_too_large);
+    EXPECT_TRUE(contains(e.what(), "1000")) << e.what();
+  }
+  // An ordinary progressive JPEG (libvips' scan script: about ten) passes.
+  const auto ok = dir.write("progressive.jpg", encode(gradient(64, 48), ".jpg", VImage::option()->set("interlace", true)));
+  EXPECT_NO_THROW(probe_file(ok));
 }
 
 TEST_F(WorkersImageEngine, UnsupportedAndCorruptFiles) {
