@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -443,14 +444,19 @@ void check_jpeg_scans(const std::filesystem::path& path) {
   std::vector<char> chunk(1 << 20);
   int scans = 0;
   bool after_ff = false;
+  auto count = [&] {
+    if (++scans > kMaxJpegScans)
+      throw Error(ErrorCode::image_too_large, "The JPEG has more than " + std::to_string(kMaxJpegScans) +
+                                                  " scans; at most " + std::to_string(kMaxJpegScans) + " are accepted.");
+  };
   while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      const auto b = static_cast<unsigned char>(chunk[static_cast<size_t>(i)]);
-      if (after_ff && b == 0xDA && ++scans > kMaxJpegScans)
-        throw Error(ErrorCode::image_too_large, "The JPEG has more than " + std::to_string(kMaxJpegScans) +
-                                                    " scans; at most " + std::to_string(kMaxJpegScans) +
-                                                    " are accepted.");
-      after_ff = b == 0xFF;
+    const char* p = chunk.data();
+    const char* end = p + in.gcount();
+    if (after_ff && p < end && static_cast<unsigned char>(*p) == 0xDA) count();  // FF at the previous chunk's end
+    after_ff = static_cast<unsigned char>(end[-1]) == 0xFF;
+    // memchr from FF to FF: a few per KB of entropy-coded data.
+    while ((p = static_cast<const char*>(std::memchr(p, 0xFF, static_cast<size_t>(end - p)))) != nullptr) {
+      if (++p < end && static_cast<unsigned char>(*p) == 0xDA) count();
     }
   }
 }
