@@ -51,6 +51,20 @@ class Tmpfs {
   return ::testing::AssertionFailure() << "expected 507 (or 503 with Retry-After), got " << r.describe();
 }
 
+// The image uploaded before the disk fills: its src and the bytes served.
+struct FirstImage {
+  std::string src;
+  std::string bytes;
+};
+void upload_first_image(const ServerProcess& s, FirstImage& out) {
+  auto first = upload(s, corpus("medium.jpg"));
+  ASSERT_EQ(first.status, 201) << first.describe() << s.log_tail();
+  out.src = first.json().value("src", "");
+  const auto original = http_get(out.src);
+  ASSERT_EQ(original.status, 200);
+  out.bytes = original.body;
+}
+
 // Every manifest's blobs exist: nothing half-written is announced.
 void expect_manifests_whole(const fs::path& data) {
   for (const auto& e : fs::directory_iterator(data / "manifests")) {
@@ -76,11 +90,9 @@ TEST(DiskFull, NewImagesStopAtTheReserve) {
   ASSERT_TRUE(data.mounted() && staging.mounted()) << data.error() << staging.error();
   ASSERT_NO_THROW(s.start());
 
-  auto first = upload(s, corpus("medium.jpg"));
-  ASSERT_EQ(first.status, 201) << first.describe() << s.log_tail();
-  const std::string src = first.json().value("src", "");
-  const auto original = http_get(src);
-  ASSERT_EQ(original.status, 200);
+  FirstImage first;
+  ASSERT_NO_FATAL_FAILURE(upload_first_image(s, first));
+  const std::string& src = first.src;
   ASSERT_TRUE(eventually([&] { return http_get(with_size(src, "s")).status == 200; }));
 
   // /metrics says where the disk goes.
@@ -103,7 +115,7 @@ TEST(DiskFull, NewImagesStopAtTheReserve) {
   EXPECT_NE(s.log_tail().find("disk_low"), std::string::npos) << "the operator is told";
   auto again = http_get(src);
   EXPECT_EQ(again.status, 200) << "serving goes on";
-  EXPECT_EQ(again.body, original.body);
+  EXPECT_EQ(again.body, first.bytes);
 
   // Space comes back: uploads work again, same process.
   data.free_space();
@@ -138,11 +150,9 @@ TEST(DiskFull, DataDirFullUnderTheWorker) {
   ASSERT_TRUE(data.mounted()) << data.error();
   ASSERT_NO_THROW(s.start());
 
-  auto first = upload(s, corpus("medium.jpg"));
-  ASSERT_EQ(first.status, 201) << first.describe() << s.log_tail();
-  const std::string src = first.json().value("src", "");
-  const auto original = http_get(src);
-  ASSERT_EQ(original.status, 200);
+  FirstImage first;
+  ASSERT_NO_FATAL_FAILURE(upload_first_image(s, first));
+  const std::string& src = first.src;
   // The first job done (variants stored, its staged upload removed): nothing
   // frees space behind the filler, so the disk stays full.
   ASSERT_TRUE(eventually([&] { return s.log_tail(1 << 20).find("\"job_done\"") != std::string::npos; }))
@@ -157,7 +167,7 @@ TEST(DiskFull, DataDirFullUnderTheWorker) {
   ASSERT_TRUE(s.running()) << s.log_tail();
   auto again = http_get(src);
   EXPECT_EQ(again.status, 200) << "serving goes on";
-  EXPECT_EQ(again.body, original.body);
+  EXPECT_EQ(again.body, first.bytes);
   expect_manifests_whole(s.data_dir());
 
   data.free_space();
