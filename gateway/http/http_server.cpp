@@ -357,7 +357,8 @@ void block_sigpipe() {
 struct HttpServer::Impl {
   Impl(HttpServerConfig c, Handler& h) : cfg(std::move(c)), handler(h) {}
 
-  asio::awaitable<void> accept_loop();
+  struct Loop;
+  asio::awaitable<void> accept_loop(Loop& loop);
   asio::awaitable<void> run_session(std::shared_ptr<Session> s);
   asio::awaitable<bool> wait_readable(Session& s, Clock::time_point deadline) {
     return wait_ready(s, tcp::socket::wait_read, deadline);
@@ -404,18 +405,19 @@ struct HttpServer::Impl {
 
   HttpServerConfig cfg;
   Handler& handler;
-  // One event loop per I/O thread (the acceptor's is the first): a
-  // connection lives on one thread, so its handlers never wake another.
-  asio::io_context ioc{1};  // concurrency hint 1: each loop has one thread
-  std::vector<std::unique_ptr<asio::io_context>> more_iocs;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  size_t next_ioc = 0;  // accept loop only
-  asio::io_context& pick_ioc() {
-    size_t i = next_ioc++ % (more_iocs.size() + 1);
-    return i == 0 ? ioc : *more_iocs[i - 1];
-  }
-  asio::strand<asio::io_context::executor_type> accept_strand = asio::make_strand(ioc);
-  tcp::acceptor acceptor{accept_strand};
+  // One event loop per I/O thread, each accepting on the one listening
+  // socket (its own descriptor of it), as nginx's workers do: a connection
+  // goes to a loop that is waiting for work, not to one dealt in turn that
+  // may be busy, and lives on it, so its handlers never wake another thread.
+  // (Dealt in turn, a loop stuck in a long handler still got every other new
+  // connection; and with the clients on the same cores, two busy loops
+  // beside them meant constant task switches: docs/performance.md.)
+  struct Loop {
+    asio::io_context ioc{1};  // concurrency hint 1: one thread
+    tcp::acceptor acceptor{ioc};
+    asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(ioc);
+  };
+  std::vector<std::unique_ptr<Loop>> loops;
   std::vector<std::thread> threads;
   uint16_t port = 0;
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
@@ -434,15 +436,16 @@ struct HttpServer::Impl {
   std::unordered_map<std::string, uint32_t> per_ip;
 };
 
-asio::awaitable<void> HttpServer::Impl::accept_loop() {
+asio::awaitable<void> HttpServer::Impl::accept_loop(Loop& loop) {
+  auto& acceptor = loop.acceptor;
   for (;;) {
-    tcp::socket socket(pick_ioc());
+    tcp::socket socket(loop.ioc);
     auto [ec] = co_await acceptor.async_accept(socket, nothrow_awaitable);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       log::warn("http_accept_failed", {{"error", ec.message()}});
       // Out of descriptors and the like: back off instead of spinning.
-      asio::steady_timer t(accept_strand, std::chrono::milliseconds(50));
+      asio::steady_timer t(loop.ioc, std::chrono::milliseconds(50));
       co_await t.async_wait(nothrow_awaitable);
       continue;
     }
@@ -960,29 +963,32 @@ void HttpServer::start() {
     d.started = true;
   }
   auto ep = parse_listen(d.cfg.listen);
+  const int n = std::max(1, d.cfg.threads);
+  for (int i = 0; i < n; ++i) d.loops.push_back(std::make_unique<Impl::Loop>());
+  auto& listener = d.loops.front()->acceptor;
   beast::error_code ec;
-  d.acceptor.open(ep.protocol(), ec);
-  if (!ec) d.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) d.acceptor.bind(ep, ec);
-  if (!ec) d.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  listener.open(ep.protocol(), ec);
+  if (!ec) listener.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) listener.bind(ep, ec);
+  if (!ec) listener.listen(asio::socket_base::max_listen_connections, ec);
+  for (int i = 1; i < n && !ec; ++i) {
+    // A descriptor of its own for each loop's epoll (one descriptor cannot
+    // be registered with two reactors).
+    const int fd = ::dup(listener.native_handle());
+    if (fd < 0) ec = errno_code(errno);
+    else d.loops[i]->acceptor.assign(ep.protocol(), fd, ec);
+  }
   if (ec) throw std::runtime_error("cannot listen on " + d.cfg.listen + ": " + ec.message());
-  d.port = d.acceptor.local_endpoint().port();
-  int n = std::max(1, d.cfg.threads);
-  for (int i = 1; i < n; ++i) d.more_iocs.push_back(std::make_unique<asio::io_context>(1));
-  d.work.push_back(asio::make_work_guard(d.ioc));
-  for (auto& c : d.more_iocs) d.work.push_back(asio::make_work_guard(*c));
-  asio::co_spawn(d.accept_strand, d.accept_loop(), [](std::exception_ptr ep) {
-    if (ep) log::error("unhandled_exception", {{"where", "accept_loop"}, {"error", what_of(ep)}});
-  });
-  d.threads.emplace_back([&d] {
-    block_sigpipe();
-    d.ioc.run();
-  });
-  for (auto& c : d.more_iocs)
-    d.threads.emplace_back([c = c.get()] {
-      block_sigpipe();
-      c->run();
+  d.port = listener.local_endpoint().port();
+  for (auto& loop : d.loops) {
+    asio::co_spawn(loop->ioc, d.accept_loop(*loop), [](std::exception_ptr ep) {
+      if (ep) log::error("unhandled_exception", {{"where", "accept_loop"}, {"error", what_of(ep)}});
     });
+    d.threads.emplace_back([&ioc = loop->ioc] {
+      block_sigpipe();
+      ioc.run();
+    });
+  }
   log::info("http_listening", {{"address", ep.address().to_string()}, {"port", d.port}, {"io_threads", n}});
 }
 
@@ -1000,17 +1006,25 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
   // 1. No new connections.
   // Bounded wait: if the I/O threads are already gone nothing would run the
   // posted close, and stop() must never hang a shutdown.
-  auto closed = std::make_shared<std::promise<void>>();
-  auto done = closed->get_future();
-  asio::post(d.accept_strand, [&d, closed] {
-    beast::error_code ec;
-    d.acceptor.close(ec);
-    closed->set_value();
-  });
-  if (done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+  // The socket stops listening when its last descriptor is closed.
+  const auto give_up = Clock::now() + std::chrono::seconds(5);
+  bool all_closed = true;
+  for (auto& loop : d.loops) {
+    auto closed = std::make_shared<std::promise<void>>();
+    auto done = closed->get_future();
+    asio::post(loop->ioc, [&acceptor = loop->acceptor, closed] {
+      beast::error_code ec;
+      acceptor.close(ec);
+      closed->set_value();
+    });
+    all_closed = done.wait_until(give_up) == std::future_status::ready && all_closed;
+  }
+  if (!all_closed) {
     log::warn("http_listener_closed_directly");  // the I/O threads did not close it within 5 s
-    beast::error_code ec;
-    d.acceptor.close(ec);
+    for (auto& loop : d.loops) {
+      beast::error_code ec;
+      loop->acceptor.close(ec);
+    }
   }
 
   auto for_each_session = [&](auto fn) {
@@ -1046,9 +1060,10 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
     std::lock_guard lock(d.gate->mu);
     d.gate->open = false;
   }
-  d.work.clear();
-  d.ioc.stop();
-  for (auto& c : d.more_iocs) c->stop();
+  for (auto& loop : d.loops) {
+    loop->work.reset();
+    loop->ioc.stop();
+  }
   for (auto& t : d.threads)
     if (t.joinable()) t.join();
   d.threads.clear();

@@ -232,6 +232,11 @@ class TestHandler : public Handler {
         std::this_thread::sleep_for(d);
         respond(Response::json(200, "{\"slow\":true}"));
       });
+    } else if (req.path == "/block") {
+      // Holds its I/O thread (a handler doing long work in place) until released.
+      blocking.set_value();
+      release.wait();
+      respond(Response::json(200, "{\"blocked\":true}"));
     } else if (req.path == "/throw") {
       throw std::runtime_error("secret /var/lib/imgpipe/blobs");
     } else if (req.path == "/twice") {
@@ -272,6 +277,8 @@ class TestHandler : public Handler {
   size_t chunks = 0, max_chunk = 0;
   std::atomic<int> plans{0};
   std::promise<void> entered;
+  std::promise<void> blocking, unblock;
+  std::shared_future<void> release = unblock.get_future().share();
   std::chrono::milliseconds slow_delay{300};
   std::vector<std::thread> threads;
   std::string file_path;
@@ -689,6 +696,33 @@ TEST_F(HttpServerTest, GracefulStopDrainsInFlightAndRefusesNew) {
   server.reset();
 }
 
+// Each loop accepts for itself: while one I/O thread is held by a handler,
+// new connections are taken and served by the other, none of them waits
+// for the held one (dealt to the loops in turn, every second one did).
+TEST_F(HttpServerTest, ALoopHeldByAHandlerTakesNoNewConnections) {
+  Client held(server->port());
+  ASSERT_TRUE(held.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
+  handler.blocking.get_future().wait();
+  struct ReleaseOnExit {  // an early ASSERT must not leave the thread held (stop() would wait for it)
+    TestHandler& h;
+    bool released = false;
+    ~ReleaseOnExit() {
+      if (!released) h.unblock.set_value();
+    }
+  } guard{handler};
+  for (int i = 0; i < 6; ++i) {
+    Client c(server->port());
+    ASSERT_TRUE(c.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.read();  // gives up after 10 s: the held loop answers nothing until released
+    ASSERT_TRUE(r) << "connection " << i << " waited for the held loop";
+    EXPECT_EQ(r->status, 200);
+  }
+  handler.unblock.set_value();
+  guard.released = true;
+  auto r = held.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "{\"blocked\":true}");
+}
 
 // Issue 16: framing two parsers could read differently is refused with a 400
 // that says what was ambiguous, and the connection is closed (the rest of the
