@@ -406,12 +406,11 @@ struct HttpServer::Impl {
   HttpServerConfig cfg;
   Handler& handler;
   // One event loop per I/O thread, each accepting on the one listening
-  // socket (its own descriptor of it), as nginx's workers do: a connection
-  // goes to a loop that is waiting for work, not to one dealt in turn that
-  // may be busy, and lives on it, so its handlers never wake another thread.
-  // (Dealt in turn, a loop stuck in a long handler still got every other new
-  // connection; and with the clients on the same cores, two busy loops
-  // beside them meant constant task switches: docs/performance.md.)
+  // socket (its own descriptor of it), one connection per wake-up: a
+  // connection goes to a loop that is waiting for work, not to one dealt in
+  // turn that may be stuck in a long handler, and lives on it, so its
+  // handlers never wake another thread (docs/performance.md, "Each loop
+  // accepts for itself").
   struct Loop {
     asio::io_context ioc{1};  // concurrency hint 1: one thread
     tcp::acceptor acceptor{ioc};
@@ -439,8 +438,14 @@ struct HttpServer::Impl {
 asio::awaitable<void> HttpServer::Impl::accept_loop(Loop& loop) {
   auto& acceptor = loop.acceptor;
   for (;;) {
+    // One connection per wake-up, not Asio's accept-until-empty: when a
+    // burst arrives, every loop waiting for work takes a share of it.
+    auto [wec] = co_await acceptor.async_wait(tcp::acceptor::wait_read, nothrow_awaitable);
+    if (wec && (wec == asio::error::operation_aborted || !acceptor.is_open())) co_return;
     tcp::socket socket(loop.ioc);
-    auto [ec] = co_await acceptor.async_accept(socket, nothrow_awaitable);
+    beast::error_code ec = wec;
+    if (!ec) acceptor.accept(socket, ec);  // the listener is non-blocking
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;  // another loop took it
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       log::warn("http_accept_failed", {{"error", ec.message()}});
@@ -978,6 +983,8 @@ void HttpServer::start() {
     if (fd < 0) ec = errno_code(errno);
     else d.loops[i]->acceptor.assign(ep.protocol(), fd, ec);
   }
+  for (auto& loop : d.loops)
+    if (!ec) loop->acceptor.non_blocking(true, ec);
   if (ec) throw std::runtime_error("cannot listen on " + d.cfg.listen + ": " + ec.message());
   d.port = listener.local_endpoint().port();
   for (auto& loop : d.loops) {
