@@ -1,8 +1,11 @@
 #include "gateway/disk_room.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+
+#include <sys/stat.h>
 
 #include "schemas/errors.h"
 #include "schemas/log.h"
@@ -60,6 +63,20 @@ void require_disk_room(const GatewayConfig& config) {
                                  {"refused_creates", refused_since_warning.exchange(0)}});
     next_warning_ns = 0;
   }
+}
+
+std::vector<std::string> one_dir_per_filesystem(const std::vector<std::string>& dirs) {
+  std::vector<std::string> out;
+  std::vector<dev_t> seen;
+  for (const auto& dir : dirs) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) {
+      if (std::find(seen.begin(), seen.end(), st.st_dev) != seen.end()) continue;
+      seen.push_back(st.st_dev);
+    }
+    out.push_back(dir);  // unreadable now: kept, checked (and skipped) per create
+  }
+  return out;
 }
 
 }  // namespace imgpipe::gateway
