@@ -96,6 +96,23 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
   if (http != nullptr)
     metrics::gauge("imgpipe_http_connections_open", "Open HTTP connections.",
                    [http] { return Values{{{}, static_cast<double>(http->stats().connections_open)}}; });
+  if (gateway != nullptr && gateway->config().min_free_disk_bytes > 0) {
+    // Alert well before free reaches the reserve: at the reserve, new images are refused (507).
+    metrics::gauge("imgpipe_disk_free_bytes", "Bytes available on the filesystem of each folder the reserve watches.",
+                   [dirs = gateway->config().disk_dirs] {
+                     Values out;
+                     for (const auto& dir : dirs) {
+                       std::error_code ec;
+                       const auto space = std::filesystem::space(dir, ec);
+                       if (!ec) out.push_back({{{"dir", dir}}, static_cast<double>(space.available)});
+                     }
+                     return out;
+                   });
+    metrics::gauge("imgpipe_disk_reserve_bytes", "--min-free-disk-mb in bytes: below it, new images answer 507.",
+                   [reserve = gateway->config().min_free_disk_bytes] {
+                     return Values{{{}, static_cast<double>(reserve)}};
+                   });
+  }
   metrics::gauge("imgpipe_build_info", "Constant 1, labelled with the bus in use.",
                  [kind = bus.kind()] { return Values{{{{"bus", kind}}, 1.0}}; });
 }

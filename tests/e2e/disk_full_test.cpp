@@ -108,6 +108,14 @@ TEST(DiskFull, NewImagesStopAtTheReserve) {
 
   // 2 MB free, under the 4 MB reserve: refused, with when to try again.
   data.fill(2 << 20);
+  // /metrics shows the free space next to the reserve (the data dir holds the blobs: one line).
+  metrics = http_get(s.url("/metrics")).body;
+  const std::string free_line = "imgpipe_disk_free_bytes{dir=\"" + s.data_dir().string() + "\"} ";
+  const auto at = metrics.find(free_line);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_LT(std::stod(metrics.substr(at + free_line.size())), 4 << 20);
+  EXPECT_EQ(metrics.find("imgpipe_disk_free_bytes{", at + 1), std::string::npos) << "one filesystem, one line";
+  EXPECT_NE(metrics.find("imgpipe_disk_reserve_bytes 4194304"), std::string::npos) << metrics;
   for (const char* photo : {"portrait.jpg", "landscape.jpg"}) {
     auto r = upload(s, corpus(photo));
     EXPECT_TRUE(is_error(r, 507, "insufficient_storage")) << photo << "\n" << r.describe();
