@@ -66,7 +66,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("max-idle-connections", po::value(&o.http.max_idle_connections)->default_value(o.http.max_idle_connections), "keep-alive connections waiting for a next request; past it answers close the connection (0: no cap)")
       ("min-receive-rate", po::value(&o.http.min_receive_rate)->default_value(o.http.min_receive_rate), "bytes/s a request's header and body must average once --min-rate-grace-ms has passed; slower clients are cut (0: off)")
       ("min-rate-grace-ms", po::value(&min_rate_grace_ms)->default_value(min_rate_grace_ms), "ms before --min-receive-rate applies to a header or body; a new connection must start its request within it")
-      ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; connections are dealt to them in turn (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
+      ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; a new connection goes to a loop waiting for work and stays on it (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; larger files are sent from disk with sendfile; 0: off")
       ("min-free-disk-mb", po::value(&min_free_disk_mb)->default_value(min_free_disk_mb),
