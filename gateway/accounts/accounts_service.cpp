@@ -84,7 +84,11 @@ std::string normalise_email(const std::string& raw) {
 Admission::Admission(AccountsService& service, Caller c, uint64_t reserved_bytes, int64_t taken_at)
     : caller(std::move(c)), service_(service), reserved_bytes_(reserved_bytes), taken_at_(taken_at) {}
 
-Admission::~Admission() { service_.release(*this, committed_); }
+Admission::~Admission() { settle(); }
+
+void Admission::settle() {
+  if (!settled_.exchange(true)) service_.release(*this, committed_);
+}
 
 void AccountsService::release(const Admission& a, bool committed) {
   const auto& t = config_.tiers.anonymous;

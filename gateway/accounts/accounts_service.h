@@ -84,6 +84,11 @@ class Admission {
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
   void commit() { committed_ = true; }
+  // Gives the reservation back now (and, not committed, an anonymous
+  // caller's rate-limit unit), once. Called before the answer goes out, so
+  // the caller's next request finds the unit back; the destructor does it
+  // for whatever path did not.
+  void settle();
 
   Caller caller;
   uint64_t max_bytes = 0;   // the tier's file limit
@@ -96,6 +101,7 @@ class Admission {
   uint64_t reserved_bytes_;
   int64_t taken_at_;
   bool committed_ = false;
+  std::atomic<bool> settled_{false};
 };
 
 class AccountsService {

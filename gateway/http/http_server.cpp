@@ -763,6 +763,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   // Reading the body; on failure answer (when there is something to say) and close.
   auto body_error = [&](const beast::error_code& ec) -> asio::awaitable<void> {
     keep_going = false;
+    plan = BodyPlan{};  // released before the answer (below)
     if (ec == http::error::body_limit) {
       co_await send(*s, too_large(limit), h, true);
       co_await linger_close(*s);
@@ -840,7 +841,9 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
       }
       if (sink_failed) {
         keep_going = false;
-        co_await send(*s, response_for(sink_failed, req, handler), h, true);
+        auto answer = response_for(sink_failed, req, handler);
+        plan = BodyPlan{};  // released before the answer (below)
+        co_await send(*s, std::move(answer), h, true);
         co_await linger_close(*s);
         co_return;
       }
@@ -851,6 +854,12 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     } catch (...) {
       responder->deliver(response_for(std::current_exception(), req, handler));
     }
+    // What the handler keeps for a request (a reservation of the caller's
+    // quota, a staged file) is let go before its answer is written, never
+    // after: a client that sends its next request the moment it reads the
+    // answer must find it gone (a quota unit held through a 2 s linger
+    // answered that next upload 403).
+    plan = BodyPlan{};
   }
   responder.reset();  // the handler holds the only other references
 
@@ -978,8 +987,8 @@ void HttpServer::start() {
   if (!ec) listener.listen(asio::socket_base::max_listen_connections, ec);
   for (int i = 1; i < n && !ec; ++i) {
     // A descriptor of its own for each loop's epoll (one descriptor cannot
-    // be registered with two reactors).
-    const int fd = ::dup(listener.native_handle());
+    // be registered with two reactors); close-on-exec like Asio's own.
+    const int fd = ::fcntl(listener.native_handle(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) ec = errno_code(errno);
     else d.loops[i]->acceptor.assign(ep.protocol(), fd, ec);
   }

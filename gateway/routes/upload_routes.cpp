@@ -91,7 +91,8 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
     if (start.replay) {
       discard_staged(s, job);
       log::info("idempotent_replay", {{"image_id", job.image_id}});
-      return respond(render(s.config, *start.replay));  // the admission is not committed: no second unit
+      admission->settle();  // not committed: no second unit
+      return respond(render(s.config, *start.replay));
     }
     claim = std::move(start.claim);
   }
@@ -101,15 +102,23 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
   s.ingest.submit(job, [&config, respond, errors, started, id, admission, render, claim, job_errors,
                         fingerprint = job.request_hash](IngestOutcome outcome) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    // The unit is settled before the answer: a client that retries at once
+    // (or uploads the next file) must not meet its own finished upload's
+    // reservation. A ready image is already counted (the ledger observed its
+    // event before this outcome was delivered).
     if (auto* err = std::get_if<Error>(&outcome)) {
       log::info("ingest_failed", {{"image_id", id}, {"code", err->info().code}, {"ms", ms}});
+      admission->settle();
       return respond(error_response(job_errors ? job_errors(*err) : *err, errors));
     }
     const auto& record = std::get<schemas::ImageRecord>(outcome);
     // The same key reached another gateway with another request first.
-    if (record.request_hash != fingerprint)
+    if (record.request_hash != fingerprint) {
+      admission->settle();
       return respond(error_response(Error(ErrorCode::idempotency_key_conflict), errors));
+    }
     admission->commit();
+    admission->settle();
     respond(render(config, record));
   });
 }
