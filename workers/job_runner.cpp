@@ -85,6 +85,20 @@ void JobRunner::poll_loop() {
       continue;
     }
     if (!message) continue;
+    // Paused while that poll waited: the job waits for resume (at shutdown it
+    // stays uncommitted, for the next consumer) instead of starting after
+    // workers_paused was logged.
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        if (capacity_.wait_for(lock, 1s, [&] { return !running_ || !paused_; })) break;
+      }
+      if (std::chrono::steady_clock::now() - last_recommit > 5s) {
+        last_recommit = std::chrono::steady_clock::now();
+        recommit();
+      }
+    }
+    if (!running_) break;
     {
       std::lock_guard lock(mutex_);
       auto& p = progress_[{message->topic, message->partition}];

@@ -3,8 +3,9 @@
 // process exits 0 within its drain deadline, and after a restart every id
 // that got a 201 is served, and every job that was queued has run (the
 // worker group's lag is back to zero). The workers are paused (SIGUSR1) once
-// the first uploads are done, so that some are certainly still waiting for
-// a worker when the drain ends, whatever the machine's speed.
+// the first uploads are done and the rest are sent after that, so that some
+// are certainly still waiting for a worker when the drain ends, whatever
+// the machine's speed.
 #include <atomic>
 #include <regex>
 #include <thread>
@@ -36,7 +37,8 @@ TEST(Shutdown, SigtermUnderLoadLosesNothing) {
   std::vector<Outcome> outcomes(kUploads);
   std::atomic<int> started{0}, answered{0};
   std::vector<std::thread> clients;
-  for (int i = 0; i < kUploads; ++i)
+  clients.reserve(kUploads);
+  auto start_upload = [&](int i) {
     clients.emplace_back([&, i] {
       Multipart m;
       m.bytes = synthetic_jpeg(i, 1600, 1200);
@@ -47,9 +49,19 @@ TEST(Shutdown, SigtermUnderLoadLosesNothing) {
       outcomes[i].response = post_multipart(s.url("/v1/upload"), m, 120s);
       ++answered;
     });
-  ASSERT_TRUE(eventually([&] { return started.load() == kUploads; }, 60s, 5ms));
+  };
+  // The first third: some answered, the others running or queued when the
+  // workers pause.
+  constexpr int kEarly = kUploads / 3;
+  for (int i = 0; i < kEarly; ++i) start_upload(i);
   ASSERT_TRUE(eventually([&] { return answered.load() >= 2; }, 120s, 5ms));
   s.signal(SIGUSR1);  // no new jobs start; those running finish
+  ASSERT_TRUE(eventually([&] { return s.log_tail(1 << 20).find("workers_paused") != std::string::npos; }, 30s, 5ms));
+  // The rest arrive after the pause: however fast the machine, they are
+  // still waiting for a worker when the drain ends (a slow test thread once
+  // let every upload finish before the pause).
+  for (int i = kEarly; i < kUploads; ++i) start_upload(i);
+  ASSERT_TRUE(eventually([&] { return started.load() == kUploads; }, 60s, 5ms));
   s.signal(SIGTERM);
   for (auto& t : clients) t.join();
   // Inside the drain deadline (15 s) plus the time to stop the rest.
@@ -69,6 +81,7 @@ TEST(Shutdown, SigtermUnderLoadLosesNothing) {
   }
   std::cerr << "after SIGTERM: " << accepted.size() << " x 201, " << unavailable << " x 503\n";
   EXPECT_GE(accepted.size(), 2u);
+  EXPECT_LE(accepted.size(), static_cast<size_t>(kEarly)) << "a job sent after workers_paused was run";
   EXPECT_GE(unavailable, 1) << "the paused workers left no upload waiting at the drain's end";
 
   s.start();
