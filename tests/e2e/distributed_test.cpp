@@ -40,7 +40,7 @@ class Distributed : public ::testing::Test {
     root_ = mkdtemp(tmpl);
     // A broker of our own: this test stops and starts it.
     for (int attempt = 0; attempt < 5 && broker_.empty(); ++attempt) {
-      int port = free_port();
+      int port = free_port_block(2);  // P and P+1 (its controller), again after the outage
       auto r = run({(source_dir() / "ops/kafka/start").string(), "--port", std::to_string(port), "--data",
                     (root_ / "kafka").string()},
                    120s);
@@ -55,7 +55,7 @@ class Distributed : public ::testing::Test {
     if (s3_mode()) {
       // A store of our own too: this test stops and starts it.
       for (int attempt = 0; attempt < 5 && s3_endpoint_.empty(); ++attempt) {
-        s3_port_ = free_port();
+        s3_port_ = free_port_block(10);  // ops/s3/start uses P..P+9, again after the outage
         auto r = run({(source_dir() / "ops/s3/start").string(), "--port", std::to_string(s3_port_), "--data",
                       (root_ / "s3").string()},
                      120s);

@@ -231,6 +231,31 @@ int free_port() {
   return port;
 }
 
+int free_port_block(int count) {
+  int ephemeral_low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+  auto is_free = [](int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return ok;
+  };
+  std::mt19937 pick(std::random_device{}());
+  std::uniform_int_distribution<int> base_of(10000, std::max(10001, ephemeral_low - count - 1));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int base = base_of(pick);
+    bool all = true;
+    for (int p = base; p < base + count && all; ++p) all = is_free(p);
+    if (all) return base;
+  }
+  throw std::runtime_error("no block of " + std::to_string(count) + " free loopback ports below " +
+                           std::to_string(ephemeral_low));
+}
+
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
   ensure_global_init();
   char tmpl[] = "/tmp/imgpipe-e2e.XXXXXX";

@@ -108,6 +108,11 @@ class ServerProcess {
 };
 
 int free_port();
+// The first of `count` consecutive free loopback ports, all below the
+// kernel's ephemeral range: for a server that is stopped and started again on
+// the same ports, which a client's outgoing connection could otherwise take
+// in between (free_port() hands out ephemeral ports).
+int free_port_block(int count);
 
 // A distinct JPEG for each i (< width*height/24): a colour and a white mark
 // placed by i, so that uploads in bulk never share bytes.
