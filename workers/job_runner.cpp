@@ -57,11 +57,13 @@ size_t JobRunner::later_backlog() const {
 
 void JobRunner::poll_loop() {
   auto last_recommit = std::chrono::steady_clock::now();
+  auto recommit_when_due = [&] {
+    if (std::chrono::steady_clock::now() - last_recommit <= 5s) return;
+    last_recommit = std::chrono::steady_clock::now();
+    recommit();
+  };
   while (running_) {
-    if (std::chrono::steady_clock::now() - last_recommit > 5s) {
-      last_recommit = std::chrono::steady_clock::now();
-      recommit();
-    }
+    recommit_when_due();
     {
       std::unique_lock lock(mutex_);
       // Every job in flight may still add a later part, so it counts against
@@ -93,10 +95,7 @@ void JobRunner::poll_loop() {
         std::unique_lock lock(mutex_);
         if (capacity_.wait_for(lock, 1s, [&] { return !running_ || !paused_; })) break;
       }
-      if (std::chrono::steady_clock::now() - last_recommit > 5s) {
-        last_recommit = std::chrono::steady_clock::now();
-        recommit();
-      }
+      recommit_when_due();
     }
     if (!running_) break;
     {

@@ -214,16 +214,28 @@ std::string synthetic_jpeg(int i, int width, int height) {
   return out;
 }
 
-int free_port() {
+namespace {
+
+// A TCP socket bound to 127.0.0.1:port (0: any free port), or -1.
+int bind_loopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
+    return -1;
   }
+  return fd;
+}
+
+}  // namespace
+
+int free_port() {
+  const int fd = bind_loopback(0);
+  if (fd < 0) throw std::runtime_error("cannot bind a loopback port");
+  sockaddr_in addr{};
   socklen_t len = sizeof addr;
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   int port = ntohs(addr.sin_port);
@@ -235,14 +247,9 @@ int free_port_block(int count) {
   int ephemeral_low = 32768;
   std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
   auto is_free = [](int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    return ok;
+    const int fd = bind_loopback(port);
+    if (fd >= 0) close(fd);
+    return fd >= 0;
   };
   std::mt19937 pick(std::random_device{}());
   std::uniform_int_distribution<int> base_of(10000, std::max(10001, ephemeral_low - count - 1));
