@@ -6,6 +6,8 @@
 // RocksDB (index, embedded bus), which stops writing on ENOSPC and resumes
 // only once 16 MB (its write buffer) are free again.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,9 @@ namespace imgpipe::gateway {
 // Throws insufficient_storage (507, Retry-After) when a watched folder's
 // filesystem has less than config.min_free_disk_bytes available.
 void require_disk_room(const GatewayConfig& config);
+
+// Bytes available to us on `dir`'s filesystem; nullopt when it cannot be read.
+std::optional<uint64_t> available_bytes(const std::string& dir);
 
 // `dirs` less those on a filesystem an earlier one is on (by st_dev), so a
 // create checks each disk once (the data dir usually holds the blobs too).

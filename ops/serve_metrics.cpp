@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "gateway/disk_room.h"
 #include "schemas/metrics.h"
 
 namespace imgpipe::ops {
@@ -101,11 +102,9 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
     metrics::gauge("imgpipe_disk_free_bytes", "Bytes available on the filesystem of each folder the reserve watches.",
                    [dirs = gateway->config().disk_dirs] {
                      Values out;
-                     for (const auto& dir : dirs) {
-                       std::error_code ec;
-                       const auto space = std::filesystem::space(dir, ec);
-                       if (!ec) out.push_back({{{"dir", dir}}, static_cast<double>(space.available)});
-                     }
+                     for (const auto& dir : dirs)
+                       if (auto bytes = gateway::available_bytes(dir))
+                         out.push_back({{{"dir", dir}}, static_cast<double>(*bytes)});
                      return out;
                    });
     metrics::gauge("imgpipe_disk_reserve_bytes", "--min-free-disk-mb in bytes: below it, new images answer 507.",
