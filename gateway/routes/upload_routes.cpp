@@ -102,24 +102,21 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
   s.ingest.submit(job, [&config, respond, errors, started, id, admission, render, claim, job_errors,
                         fingerprint = job.request_hash](IngestOutcome outcome) {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    const auto* record = std::get_if<schemas::ImageRecord>(&outcome);
+    // The same key reached another gateway with another request first.
+    const bool conflict = record != nullptr && record->request_hash != fingerprint;
+    if (record != nullptr && !conflict) admission->commit();
     // The unit is settled before the answer: a client that retries at once
     // (or uploads the next file) must not meet its own finished upload's
     // reservation. A ready image is already counted (the ledger observed its
     // event before this outcome was delivered).
-    if (auto* err = std::get_if<Error>(&outcome)) {
+    admission->settle();
+    if (const auto* err = std::get_if<Error>(&outcome)) {
       log::info("ingest_failed", {{"image_id", id}, {"code", err->info().code}, {"ms", ms}});
-      admission->settle();
       return respond(error_response(job_errors ? job_errors(*err) : *err, errors));
     }
-    const auto& record = std::get<schemas::ImageRecord>(outcome);
-    // The same key reached another gateway with another request first.
-    if (record.request_hash != fingerprint) {
-      admission->settle();
-      return respond(error_response(Error(ErrorCode::idempotency_key_conflict), errors));
-    }
-    admission->commit();
-    admission->settle();
-    respond(render(config, record));
+    if (conflict) return respond(error_response(Error(ErrorCode::idempotency_key_conflict), errors));
+    respond(render(config, *record));
   });
 }
 
