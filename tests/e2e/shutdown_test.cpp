@@ -44,7 +44,7 @@ TEST(Shutdown, SigtermUnderLoadLosesNothing) {
       m.bytes = synthetic_jpeg(i, 1600, 1200);
       m.filename = "load" + std::to_string(i) + ".jpg";
       m.content_type = "image/jpeg";
-      m.throttle = 20ms;  // bodies still arriving when the signal comes
+      m.throttle = 20ms;  // bodies take a while, as over a real network
       m.on_body_started = [&] { ++started; };
       outcomes[i].response = post_multipart(s.url("/v1/upload"), m, 120s);
       ++answered;
@@ -62,6 +62,13 @@ TEST(Shutdown, SigtermUnderLoadLosesNothing) {
   // let every upload finish before the pause).
   for (int i = kEarly; i < kUploads; ++i) start_upload(i);
   ASSERT_TRUE(eventually([&] { return started.load() == kUploads; }, 60s, 5ms));
+  // Every upload not yet answered is in the server, waiting for a worker: a
+  // client that has started sending may still be in the listen backlog, and
+  // what the backlog holds when the listener closes is reset, not answered.
+  ASSERT_TRUE(eventually([&] {
+    const int unanswered = kUploads - answered.load();
+    return metric_sum(http_get(s.url("/metrics")).body, "imgpipe_ingest_pending") >= unanswered;
+  }, 60s, 5ms));
   s.signal(SIGTERM);
   for (auto& t : clients) t.join();
   // Inside the drain deadline (15 s) plus the time to stop the rest.
