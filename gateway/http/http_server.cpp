@@ -136,6 +136,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::string head;  // the answer's header block being written
   bool idle = true;      // waiting for the next request's header
   bool closing = false;  // stop() gave up waiting
+  bool refused = false;  // accepted after stop() began: its one request is answered 503
 };
 
 // Arms the session's watchdog for `at`. When it fires it cuts the wait in
@@ -359,6 +360,8 @@ struct HttpServer::Impl {
 
   struct Loop;
   asio::awaitable<void> accept_loop(Loop& loop);
+  void close_listener(Loop& loop);
+  void start_session(tcp::socket socket);
   asio::awaitable<void> run_session(std::shared_ptr<Session> s);
   asio::awaitable<bool> wait_readable(Session& s, Clock::time_point deadline) {
     return wait_ready(s, tcp::socket::wait_read, deadline);
@@ -454,62 +457,80 @@ asio::awaitable<void> HttpServer::Impl::accept_loop(Loop& loop) {
       co_await t.async_wait(nothrow_awaitable);
       continue;
     }
-    if (stopping) co_return;
-    beast::error_code pec;
-    // A response goes out as a header write then body writes; with Nagle on,
-    // the body waits for the client's delayed ACK (40 ms on Linux) — that was
-    // 44 ms p50 for a 13 KB hot variant (docs/performance.md).
-    socket.set_option(tcp::no_delay(true), pec);
-    // Reads and writes on the hot path (and sendfile) are tried at once and
-    // fail with would_block instead of blocking the loop (wait_ready);
-    // Beast's asynchronous reads of bodies are unaffected. A socket that
-    // cannot be made so is not served: one blocked write would stall every
-    // connection on its loop.
-    socket.non_blocking(true, pec);
-    if (pec) {
-      log::warn("http_accept_failed", {{"error", "cannot make the socket non-blocking: " + pec.message()}});
-      socket.close(pec);
-      continue;
-    }
-    auto peer = socket.remote_endpoint(pec);
-    std::string peer_ip = pec ? std::string() : peer.address().to_string();
-    if (!admit(peer_ip)) {
-      // Over a cap: closed before reading a byte; established clients are untouched.
-      ++connections_refused;
-      log::debug("http_connection_refused", {{"peer", peer_ip}, {"reason", "over the connection cap"}});
-      socket.close(pec);
-      continue;
-    }
-    auto s = std::make_shared<Session>(std::move(socket));
-    s->peer_ip = std::move(peer_ip);
-    {
-      std::lock_guard lock(mu);
-      sessions.insert(s);
-    }
-    ++connections_open;
-    ++connections_total;
-    asio::co_spawn(s->ex, run_session(s), [this, s](std::exception_ptr ep) {
-      if (ep)
-        log::error("unhandled_exception", {{"peer", s->peer_ip}, {"where", "connection"}, {"error", what_of(ep)}});
-      beast::error_code ignored;
-      s->stream.socket().close(ignored);
-      release(s->peer_ip);
-      --connections_open;
-      std::lock_guard lock(mu);
-      sessions.erase(s);
-      cv.notify_all();
-    });
+    start_session(std::move(socket));
   }
+}
+
+// Closes one loop's descriptor of the listener (stop()), first taking every
+// connection the kernel has already completed on it: those clients may have
+// sent a whole request, and get a 503 instead of a reset.
+void HttpServer::Impl::close_listener(Loop& loop) {
+  beast::error_code ec;
+  for (;;) {
+    tcp::socket socket(loop.ioc);
+    loop.acceptor.accept(socket, ec);  // non-blocking: would_block once the backlog is empty
+    if (ec) break;
+    start_session(std::move(socket));
+  }
+  loop.acceptor.close(ec);
+}
+
+void HttpServer::Impl::start_session(tcp::socket socket) {
+  beast::error_code pec;
+  // A response goes out as a header write then body writes; with Nagle on,
+  // the body waits for the client's delayed ACK (40 ms on Linux) — that was
+  // 44 ms p50 for a 13 KB hot variant (docs/performance.md).
+  socket.set_option(tcp::no_delay(true), pec);
+  // Reads and writes on the hot path (and sendfile) are tried at once and
+  // fail with would_block instead of blocking the loop (wait_ready);
+  // Beast's asynchronous reads of bodies are unaffected. A socket that
+  // cannot be made so is not served: one blocked write would stall every
+  // connection on its loop.
+  socket.non_blocking(true, pec);
+  if (pec) {
+    log::warn("http_accept_failed", {{"error", "cannot make the socket non-blocking: " + pec.message()}});
+    socket.close(pec);
+    return;
+  }
+  auto peer = socket.remote_endpoint(pec);
+  std::string peer_ip = pec ? std::string() : peer.address().to_string();
+  if (!admit(peer_ip)) {
+    // Over a cap: closed before reading a byte; established clients are untouched.
+    ++connections_refused;
+    log::debug("http_connection_refused", {{"peer", peer_ip}, {"reason", "over the connection cap"}});
+    socket.close(pec);
+    return;
+  }
+  auto s = std::make_shared<Session>(std::move(socket));
+  s->peer_ip = std::move(peer_ip);
+  s->refused = stopping;
+  {
+    std::lock_guard lock(mu);
+    sessions.insert(s);
+  }
+  ++connections_open;
+  ++connections_total;
+  asio::co_spawn(s->ex, run_session(s), [this, s](std::exception_ptr ep) {
+    if (ep)
+      log::error("unhandled_exception", {{"peer", s->peer_ip}, {"where", "connection"}, {"error", what_of(ep)}});
+    beast::error_code ignored;
+    s->stream.socket().close(ignored);
+    release(s->peer_ip);
+    --connections_open;
+    std::lock_guard lock(mu);
+    sessions.erase(s);
+    cv.notify_all();
+  });
 }
 
 asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) {
   beast::flat_buffer buf;
   bool keep_going = true;
-  for (uint64_t requests = 0; keep_going && !stopping && !s->closing; ++requests) {
+  for (uint64_t requests = 0; keep_going && (!stopping || s->refused) && !s->closing; ++requests) {
     http::request_parser<http::empty_body> hp;
     hp.header_limit(cfg.header_limit);
     hp.body_limit(boost::none);  // checked against the handler's plan once the header is in
-    s->idle = true;
+    s->idle = !s->refused;  // stop() closes idle connections, not those it will answer
     // A new connection must begin its first request within the rate grace;
     // a kept-alive one may wait read_timeout, counted against the idle cap.
     const bool first = requests == 0;
@@ -545,6 +566,19 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
       } else if (!is_quiet_network_error(ec) && log::enabled(log::Level::debug)) {
         log::debug("http_read_failed", {{"peer", s->peer_ip}, {"error", ec.message()}});
       }
+      break;
+    }
+    if (s->refused) {
+      // The server is stopping: the request is answered, not served, and
+      // its body (if any) is not read.
+      Head h;
+      h.request_id = new_request_id();
+      h.method = std::string(hp.get().method_string());
+      h.path = std::string(hp.get().target().substr(0, hp.get().target().find('?')));
+      Error e(ErrorCode::service_unavailable, "The server is shutting down; send the request again in a few seconds.");
+      e.retry_after_seconds = 3;
+      co_await send(*s, Response::error(std::move(e)), h, true);
+      co_await linger_close(*s);
       break;
     }
     ++requests_in_flight;
@@ -1010,6 +1044,8 @@ void HttpServer::start() {
 
 uint16_t HttpServer::port() const { return impl_->port; }
 
+bool HttpServer::stopping() const { return impl_->stopping; }
+
 void HttpServer::stop(std::chrono::milliseconds drain) {
   auto& d = *impl_;
   {
@@ -1019,18 +1055,19 @@ void HttpServer::stop(std::chrono::milliseconds drain) {
   }
   d.stopping = true;
 
-  // 1. No new connections.
+  // 1. No new connections. Each loop first takes what the kernel already
+  //    completed on its descriptor (answered 503), so a client queued in
+  //    the backlog gets an answer instead of a reset; the socket stops
+  //    listening when its last descriptor is closed.
   // Bounded wait: if the I/O threads are already gone nothing would run the
   // posted close, and stop() must never hang a shutdown.
-  // The socket stops listening when its last descriptor is closed.
   const auto give_up = Clock::now() + std::chrono::seconds(5);
   bool all_closed = true;
   for (auto& loop : d.loops) {
     auto closed = std::make_shared<std::promise<void>>();
     auto done = closed->get_future();
-    asio::post(loop->ioc, [&acceptor = loop->acceptor, closed] {
-      beast::error_code ec;
-      acceptor.close(ec);
+    asio::post(loop->ioc, [&d, &loop = *loop, closed] {
+      d.close_listener(loop);
       closed->set_value();
     });
     all_closed = done.wait_until(give_up) == std::future_status::ready && all_closed;

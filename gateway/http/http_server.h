@@ -98,9 +98,13 @@ class HttpServer {
   uint16_t port() const;
   // Graceful: stop accepting, close idle connections, let requests in flight
   // finish (their answers carry Connection: close) for up to `drain`, then
-  // close the rest and join the threads. Blocks; call it once, not from an
-  // I/O thread. A `respond` called after stop() is dropped.
+  // close the rest and join the threads. A connection the kernel had already
+  // completed (queued in the listen backlog) is answered 503
+  // service_unavailable with Retry-After, not reset. Blocks; call it once,
+  // not from an I/O thread. A `respond` called after stop() is dropped.
   void stop(std::chrono::milliseconds drain);
+  // Whether stop() has begun.
+  bool stopping() const;
 
   HttpServerStats stats() const;
 

@@ -724,6 +724,57 @@ TEST_F(HttpServerTest, ALoopHeldByAHandlerTakesNoNewConnections) {
   EXPECT_EQ(r->body, "{\"blocked\":true}");
 }
 
+// A graceful stop answers the clients queued in the listen backlog: the
+// kernel completed their connections before the listener closed, and they
+// may have sent a whole request (an upload); a reset tells them nothing.
+// Here the only I/O loop is held by a handler, so two clients wait in the
+// backlog until stop() has begun. (Before: both were reset unanswered.)
+class HttpServerOneLoopTest : public HttpServerTest {
+  void configure(HttpServerConfig& cfg) override { cfg.threads = 1; }
+};
+
+TEST_F(HttpServerOneLoopTest, ClientsInTheBacklogAtStopGet503NotAReset) {
+  Client held(server->port());
+  ASSERT_TRUE(held.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
+  handler.blocking.get_future().wait();
+  struct ReleaseOnExit {  // an early ASSERT must not leave the thread held (stop() would wait for it)
+    TestHandler& h;
+    bool released = false;
+    ~ReleaseOnExit() {
+      if (!released) h.unblock.set_value();
+    }
+  } guard{handler};
+  auto get = std::make_unique<Client>(server->port());  // connected by the kernel, not accepted
+  ASSERT_TRUE(get->send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto upload = std::make_unique<Client>(server->port());
+  const std::string body(32 * 1024, 'u');  // fits the socket buffers while nobody reads
+  ASSERT_TRUE(upload->send("POST /stream HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                           "\r\n\r\n" + body));
+
+  auto stopped = std::async(std::launch::async, [&] { server->stop(5s); });
+  while (!server->stopping()) std::this_thread::yield();
+  handler.unblock.set_value();
+  guard.released = true;
+
+  auto r = held.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("connection"), "close");
+  for (auto* c : {get.get(), upload.get()}) {
+    auto a = c->read();
+    ASSERT_TRUE(a) << "closed or reset without an answer";
+    EXPECT_EQ(a->status, 503);
+    EXPECT_NE(a->body.find("service_unavailable"), std::string::npos) << a->body;
+    EXPECT_EQ(a->header("retry-after"), "3");
+    EXPECT_EQ(a->header("connection"), "close");
+  }
+  get.reset();
+  upload.reset();
+  stopped.get();
+  EXPECT_EQ(handler.plans.load(), 1) << "only the held request reached the handler";
+  EXPECT_EQ(handler.streamed.size(), 0u);
+}
+
 // Issue 16: framing two parsers could read differently is refused with a 400
 // that says what was ambiguous, and the connection is closed (the rest of the
 // bytes are never read as a next request).
