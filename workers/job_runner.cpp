@@ -58,7 +58,8 @@ size_t JobRunner::later_backlog() const {
 void JobRunner::poll_loop() {
   auto last_recommit = std::chrono::steady_clock::now();
   auto recommit_when_due = [&] {
-    if (std::chrono::steady_clock::now() - last_recommit <= 5s) return;
+    sync_assignment();
+    if (std::chrono::steady_clock::now() - last_recommit <= config_.recommit_every) return;
     last_recommit = std::chrono::steady_clock::now();
     recommit();
   };
@@ -98,14 +99,25 @@ void JobRunner::poll_loop() {
       recommit_when_due();
     }
     if (!running_) break;
+    sync_assignment();
+    auto job = std::make_shared<Job>();
     {
+      std::lock_guard assigned_lock(assign_mutex_);
       std::lock_guard lock(mutex_);
-      auto& p = progress_[{message->topic, message->partition}];
-      p.in_flight.insert(message->offset);
-      p.next_seen = std::max(p.next_seen, message->offset + 1);
+      // A message from a partition no longer assigned here (fetched before
+      // it left) still runs — processing is idempotent — but commits nothing:
+      // its new owner starts from the group's commit.
+      if (std::binary_search(assigned_.begin(), assigned_.end(), message->partition)) {
+        auto [it, fresh] = progress_.try_emplace({message->topic, message->partition});
+        auto& p = it->second;
+        if (fresh) p.since = ++stretches_;
+        p.in_flight.insert(message->offset);
+        p.next_seen = std::max(p.next_seen, message->offset + 1);
+        job->since = p.since;
+      }
       ++active_;
     }
-    auto job = std::make_shared<storage::BusMessage>(std::move(*message));
+    job->message = std::move(*message);
     if (!pool_->try_submit([this, job] { run_job(std::move(*job)); })) {
       // Cannot happen while active_ bounds the queue; run inline rather than lose it.
       run_job(std::move(*job));
@@ -113,11 +125,31 @@ void JobRunner::poll_loop() {
   }
 }
 
-void JobRunner::run_job(storage::BusMessage message) {
+void JobRunner::sync_assignment() {
+  // One look at a time, applied in order: a stale look applied after a newer
+  // one would end the stretch of a partition that never left.
+  std::lock_guard assigned_lock(assign_mutex_);
+  auto now = consumer_->assignment(config_.topic);  // sorted
+  if (now == assigned_) return;
+  std::vector<int32_t> changed;  // left, or joined (perhaps again, after another member had it)
+  std::set_symmetric_difference(assigned_.begin(), assigned_.end(), now.begin(), now.end(),
+                                std::back_inserter(changed));
+  {
+    std::lock_guard lock(mutex_);
+    for (auto partition : changed) progress_.erase({config_.topic, partition});
+  }
+  std::string list;
+  for (auto partition : now) list += (list.empty() ? "" : ",") + std::to_string(partition);
+  log::info("partitions_assigned", {{"topic", config_.topic}, {"partitions", list}});
+  assigned_ = std::move(now);
+}
+
+void JobRunner::run_job(Job job) {
+  const auto& message = job.message;
   Later later;
   if (!run_with_retry(message, [&] { later = process_(message); })) return;
   if (!later) {
-    finished(message, false);
+    finished(job, false);
     return;
   }
   {
@@ -128,20 +160,20 @@ void JobRunner::run_job(storage::BusMessage message) {
     ++later_;
   }
   capacity_.notify_all();
-  auto job = std::make_shared<std::pair<storage::BusMessage, Later>>(std::move(message), std::move(later));
-  if (!later_pool_->try_submit([this, job] { run_later(job->first, job->second); })) {
+  auto rest = std::make_shared<std::pair<Job, Later>>(std::move(job), std::move(later));
+  if (!later_pool_->try_submit([this, rest] { run_later(rest->first, rest->second); })) {
     // Cannot happen while later_ bounds the queue; run inline rather than lose it.
-    run_later(job->first, job->second);
+    run_later(rest->first, rest->second);
   }
 }
 
-void JobRunner::run_later(const storage::BusMessage& message, const Later& later) {
-  if (!running_ || !run_with_retry(message, later)) {
+void JobRunner::run_later(const Job& job, const Later& later) {
+  if (!running_ || !run_with_retry(job.message, later)) {
     std::lock_guard lock(mutex_);  // stopping: left uncommitted, replayed on restart
     --later_;
     return;
   }
-  finished(message, true);
+  finished(job, true);
 }
 
 bool JobRunner::run_with_retry(const storage::BusMessage& message, const std::function<void()>& part) {
@@ -167,17 +199,24 @@ bool JobRunner::run_with_retry(const storage::BusMessage& message, const std::fu
 // A commit that failed (the bus was away, a rebalance) is not retried by
 // the next message when no message comes: re-send each assigned partition's
 // position now and then, so the group's lag returns to 0 once the bus is back.
+// Only the commits of the current stretch of each assigned partition
+// (sync_assignment has just run): a position from before the partition was
+// elsewhere would move the group's commit back behind its other owner's.
 void JobRunner::recommit() {
-  std::vector<std::pair<std::pair<std::string, int32_t>, int64_t>> positions;
+  ++recommits_;
+  std::map<PartitionKey, SentCommit> sent;
   {
     std::lock_guard lock(commit_mutex_);
-    positions.assign(committed_sent_.begin(), committed_sent_.end());
+    sent = committed_sent_;
   }
-  std::map<std::string, std::vector<int32_t>> assigned;
+  std::vector<std::pair<PartitionKey, int64_t>> positions;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [tp, c] : sent)
+      if (auto it = progress_.find(tp); it != progress_.end() && it->second.since == c.since)
+        positions.emplace_back(tp, c.next_offset);
+  }
   for (const auto& [tp, next] : positions) {
-    if (!assigned.count(tp.first)) assigned[tp.first] = consumer_->assignment(tp.first);
-    const auto& mine = assigned[tp.first];
-    if (std::find(mine.begin(), mine.end(), tp.second) == mine.end()) continue;
     try {
       consumer_->commit(tp.first, tp.second, next);
     } catch (const std::exception& e) {
@@ -187,26 +226,31 @@ void JobRunner::recommit() {
 }
 
 // Called once per message, when all of it is done (urgent and later part).
-void JobRunner::finished(const storage::BusMessage& message, bool was_later) {
-  const auto& topic = message.topic;
-  const auto partition = message.partition;
+void JobRunner::finished(const Job& job, bool was_later) {
+  const auto& topic = job.message.topic;
+  const auto partition = job.message.partition;
   ++processed_;
+  sync_assignment();  // the partition may have gone while the job ran
   int64_t commit_to = -1;
   {
     std::lock_guard lock(mutex_);
-    auto& p = progress_[{topic, partition}];
-    p.in_flight.erase(message.offset);
-    int64_t next = p.in_flight.empty() ? p.next_seen : *p.in_flight.begin();
-    if (next > p.committed) commit_to = p.committed = next;
+    // The partition's stretch the job was taken in has ended: nothing to commit.
+    if (auto it = progress_.find({topic, partition}); it != progress_.end() && it->second.since == job.since) {
+      auto& p = it->second;
+      p.in_flight.erase(job.message.offset);
+      int64_t next = p.in_flight.empty() ? p.next_seen : *p.in_flight.begin();
+      if (next > p.committed) commit_to = p.committed = next;
+    }
     --(was_later ? later_ : active_);
   }
   capacity_.notify_all();
   if (commit_to >= 0) {
-    // Commits from several job threads must never move an offset backwards.
+    // Commits from several job threads must never move an offset backwards,
+    // nor one from an earlier stretch of the partition overwrite a later one.
     std::lock_guard commit_lock(commit_mutex_);
     auto& sent = committed_sent_[{topic, partition}];
-    if (commit_to <= sent) return;
-    sent = commit_to;
+    if (job.since < sent.since || (job.since == sent.since && commit_to <= sent.next_offset)) return;
+    sent = {job.since, commit_to};
     try {
       consumer_->commit(topic, partition, commit_to);
     } catch (const std::exception& e) {

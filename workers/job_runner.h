@@ -6,8 +6,12 @@
 // once, so the next client's job starts without waiting for it. Offsets are
 // committed per partition only up to the first message not finished, its
 // later part included: a crash replays whatever was not done (at-least-once).
+// A partition's progress lasts while it is assigned here: once another group
+// member has had it, what this runner knew of it is stale (the other moved
+// the commit on), so a job that was in flight when it left commits nothing.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -16,6 +20,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "storage/bus.h"
 #include "workers/task_pool.h"
@@ -31,6 +36,10 @@ struct JobRunnerConfig {
   // work falls behind.
   size_t later_limit = 32;
   size_t later_threads = 2;  // threads running later parts
+  // How often the assigned partitions' commits are sent again (one that
+  // failed while the bus was away is not retried by a later message when
+  // none comes).
+  std::chrono::milliseconds recommit_every{5000};
   std::function<void()> on_thread_exit;
 };
 
@@ -60,21 +69,40 @@ class JobRunner {
   // taken or the later backlog full) and left the topic alone: a test waits
   // for it to grow to know a message was not taken, instead of sleeping.
   uint64_t times_full() const { return times_full_; }
+  // How many times the commits were sent again (recommit_every); a test
+  // waits for it to grow instead of sleeping.
+  uint64_t recommits() const { return recommits_; }
 
  private:
+  using PartitionKey = std::pair<std::string, int32_t>;
+  // One stretch of a partition being assigned here; `since` tells stretches
+  // apart (it grows), so a job commits only into the stretch it was taken in.
   struct PartitionProgress {
+    uint64_t since = 0;
     std::set<int64_t> in_flight;
     int64_t next_seen = -1;
     int64_t committed = -1;
   };
+  struct Job {
+    storage::BusMessage message;
+    uint64_t since = 0;  // 0: taken from a partition not assigned here; never commits
+  };
+  struct SentCommit {
+    uint64_t since = 0;
+    int64_t next_offset = -1;
+  };
 
   void poll_loop();
-  void run_job(storage::BusMessage message);
-  void run_later(const storage::BusMessage& message, const Later& later);
+  // Forgets the progress of partitions that left or (re)joined this
+  // runner's assignment since the last look (before each message is taken
+  // and each job's commit, and between polls).
+  void sync_assignment();
+  void run_job(Job job);
+  void run_later(const Job& job, const Later& later);
   // Runs `part` until it returns, retrying on service_unavailable; false
   // when the runner stopped first (the message stays uncommitted).
   bool run_with_retry(const storage::BusMessage& message, const std::function<void()>& part);
-  void finished(const storage::BusMessage& message, bool was_later);
+  void finished(const Job& job, bool was_later);
   void recommit();
 
   storage::Bus& bus_;
@@ -88,13 +116,17 @@ class JobRunner {
   std::atomic<bool> paused_{false};
   std::atomic<uint64_t> processed_{0};
   std::atomic<uint64_t> times_full_{0};
+  std::atomic<uint64_t> recommits_{0};
+  std::mutex assign_mutex_;         // sync_assignment; taken before mutex_
+  std::vector<int32_t> assigned_;  // as of the last sync_assignment
+  uint64_t stretches_ = 0;         // PartitionProgress::since of the newest stretch (under mutex_)
   mutable std::mutex mutex_;
   std::condition_variable capacity_;
   size_t active_ = 0;  // urgent parts queued or running
   size_t later_ = 0;   // later parts queued or running
-  std::map<std::pair<std::string, int32_t>, PartitionProgress> progress_;
+  std::map<PartitionKey, PartitionProgress> progress_;  // assigned partitions only
   std::mutex commit_mutex_;
-  std::map<std::pair<std::string, int32_t>, int64_t> committed_sent_;
+  std::map<PartitionKey, SentCommit> committed_sent_;
 };
 
 }  // namespace imgpipe::workers

@@ -14,6 +14,7 @@
 #include "schemas/errors.h"
 #include "storage/db.h"
 #include "storage/embedded_bus.h"
+#include "storage/partition_key.h"
 #include "tests/storage/temp_dir.h"
 #include "workers/job_runner.h"
 
@@ -76,6 +77,27 @@ workers::JobRunnerConfig config(size_t concurrency) {
   c.topic = kTopic;
   c.concurrency = concurrency;
   return c;
+}
+
+// Publishes `n` messages whose keys go to `partition` (of `partitions`).
+void publish_to(storage::Bus& bus, int32_t partition, int32_t partitions, int n, int& key) {
+  for (int sent = 0; sent < n; ++key) {
+    auto k = "k" + std::to_string(key);
+    if (storage::partition_for(k, partitions) != partition) continue;
+    bus.publish_sync(kTopic, k, std::to_string(key), 5s);
+    ++sent;
+  }
+}
+
+storage::PartitionState partition_state(storage::Bus& bus, int32_t partition) {
+  for (const auto& p : bus.describe(kTopic, kGroup))
+    if (p.partition == partition) return p;
+  return {};
+}
+
+bool fully_committed(storage::Bus& bus, int32_t partition) {
+  auto p = partition_state(bus, partition);
+  return p.high > 0 && p.committed == p.high;
 }
 
 }  // namespace
@@ -281,4 +303,74 @@ TEST(JobRunner, ALaterPartNotDoneAtStopIsDeliveredAgain) {
   ASSERT_TRUE(eventually([&] { return committed(*bus) == 3; }));
   runner.stop();
   EXPECT_EQ(again, (std::set<std::string>{"1", "2"}));
+}
+
+// Two runners in one group (as two worker processes on Kafka): a partition
+// that goes to the other member and comes back keeps the commit that member
+// made. The runner used to keep its old position and send it again every
+// recommit, moving the group's commit back: the lag never drained (seen in
+// Distributed.BrokerOutageAnswers503AndRecoversByItself after a rebalance).
+TEST(JobRunner, APartitionBackFromAnotherMemberKeepsThatMembersCommit) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {2});
+  auto fast = config(2);
+  fast.recommit_every = 20ms;
+  auto nothing_later = [](const storage::BusMessage&) -> workers::Later { return {}; };
+  workers::JobRunner first(*bus, fast, nothing_later);
+  first.start();
+  int key = 0;
+  publish_to(*bus, 0, 2, 3, key);
+  publish_to(*bus, 1, 2, 3, key);
+  ASSERT_TRUE(eventually([&] { return fully_committed(*bus, 0) && fully_committed(*bus, 1); }));
+
+  // The second member joins and takes partition 1, then moves it on.
+  workers::JobRunner second(*bus, fast, nothing_later);
+  second.start();
+  publish_to(*bus, 1, 2, 4, key);
+  ASSERT_TRUE(eventually([&] { return second.processed() == 4 && fully_committed(*bus, 1); }));
+  EXPECT_EQ(first.processed(), 6u);
+  const auto end = partition_state(*bus, 1).high;
+
+  // It leaves: partition 1 is the first member's again, with nothing new on it.
+  second.stop();
+  const auto recommits = first.recommits();
+  ASSERT_TRUE(eventually([&] { return first.recommits() >= recommits + 5; }));
+  EXPECT_EQ(partition_state(*bus, 1).committed, end) << "the commit went back to the first member's old position";
+  first.stop();
+}
+
+// A job still running when its partition went to another member, which has
+// since moved the commit on, commits nothing when it ends.
+TEST(JobRunner, AJobInFlightWhenItsPartitionLeftCommitsNothing) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {2});
+  Gate release;
+  OpenOnExit open_on_exit{release};
+  std::atomic<bool> held{false};
+  workers::JobRunner first(*bus, config(2), [&](const storage::BusMessage& msg) -> workers::Later {
+    if (msg.partition == 1) {
+      held = true;
+      release.wait();
+    }
+    return {};
+  });
+  first.start();
+  int key = 0;
+  publish_to(*bus, 1, 2, 1, key);
+  ASSERT_TRUE(eventually([&] { return held.load(); }));
+
+  // The second member gets partition 1 from its commit (nothing yet): it runs
+  // the held message again and the ones after it.
+  workers::JobRunner second(*bus, config(2), [](const storage::BusMessage&) -> workers::Later { return {}; });
+  second.start();
+  publish_to(*bus, 1, 2, 3, key);
+  ASSERT_TRUE(eventually([&] { return second.processed() == 4 && fully_committed(*bus, 1); }));
+
+  release.open();
+  ASSERT_TRUE(eventually([&] { return first.processed() == 1; }));
+  EXPECT_EQ(partition_state(*bus, 1).committed, 4) << "the held job moved the commit back";
+  second.stop();
+  first.stop();
 }
