@@ -65,7 +65,9 @@ class BusConsumer {
   // Group consumers only: everything before `next_offset` in that partition is done.
   // Call only after the effects of those messages are durable.
   virtual void commit(const std::string& topic, int32_t partition, int64_t next_offset) = 0;
-  // Partitions currently assigned to this consumer (changes on rebalance).
+  // Partitions currently assigned to this consumer (changes on rebalance);
+  // none once closed. Throws schemas::Error(service_unavailable) when the
+  // transport cannot say.
   virtual std::vector<int32_t> assignment(const std::string& topic) = 0;
   // Wakes a blocked poll() and makes further polls return nullopt.
   virtual void close() = 0;

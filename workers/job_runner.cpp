@@ -129,7 +129,13 @@ void JobRunner::sync_assignment() {
   // One look at a time, applied in order: a stale look applied after a newer
   // one would end the stretch of a partition that never left.
   std::lock_guard assigned_lock(assign_mutex_);
-  auto now = consumer_->assignment(config_.topic);  // sorted
+  std::vector<int32_t> now;
+  try {
+    now = consumer_->assignment(config_.topic);  // sorted
+  } catch (const std::exception& e) {
+    log::warn("bus_assignment_failed", {{"error", e.what()}});  // the last view stands
+    return;
+  }
   if (now == assigned_) return;
   std::vector<int32_t> changed;  // left, or joined (perhaps again, after another member had it)
   std::set_symmetric_difference(assigned_.begin(), assigned_.end(), now.begin(), now.end(),

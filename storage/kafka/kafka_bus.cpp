@@ -245,7 +245,9 @@ class KafkaConsumer final : public BusConsumer {
     std::vector<int32_t> out;
     if (closed_) return out;
     TopicPartitions tp;
-    if (consumer_->assignment(tp.v) != RdKafka::ERR_NO_ERROR) return out;
+    // Not an empty list: a caller would take it for "every partition left".
+    if (auto err = consumer_->assignment(tp.v); err != RdKafka::ERR_NO_ERROR)
+      throw unavailable(name_ + " assignment", err);
     for (const auto* p : tp.v)
       if (p->topic() == topic) out.push_back(p->partition());
     std::sort(out.begin(), out.end());
