@@ -97,6 +97,10 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
   if (http != nullptr)
     metrics::gauge("imgpipe_http_connections_open", "Open HTTP connections.",
                    [http] { return Values{{{}, static_cast<double>(http->stats().connections_open)}}; });
+  if (http != nullptr)
+    metrics::gauge("imgpipe_http_requests_in_flight",
+                   "Requests whose header has been read and that are not answered yet (this one included).",
+                   [http] { return Values{{{}, static_cast<double>(http->stats().requests_in_flight)}}; });
   if (gateway != nullptr && gateway->config().min_free_disk_bytes > 0) {
     // Alert well before free reaches the reserve: at the reserve, new images are refused (507).
     metrics::gauge("imgpipe_disk_free_bytes", "Bytes available on the filesystem of each folder the reserve watches.",

@@ -125,7 +125,10 @@ TEST(Signals, SigtermDrainsAnUploadInFlight) {
   m.on_body_started = [&] { started.set_value(); };
   auto upload_f = std::async(std::launch::async, [&] { return post_multipart(s.url("/v1/upload"), m, 90s); });
   ASSERT_EQ(started_f.wait_for(30s), std::future_status::ready) << "upload never started";
-  std::this_thread::sleep_for(150ms);  // the request is accepted and mid-body
+  // The upload's header is read (it is in flight beside the /metrics request asking).
+  ASSERT_TRUE(eventually([&] {
+    return http_get(s.url("/metrics")).body.find("\nimgpipe_http_requests_in_flight 2\n") != std::string::npos;
+  }, 30s, 20ms)) << s.log_tail();
   s.signal(SIGTERM);
   ASSERT_EQ(upload_f.wait_for(90s), std::future_status::ready) << "upload hung after SIGTERM";
   auto r = upload_f.get();

@@ -275,11 +275,12 @@ TEST_F(MetricsTest, ReflectsTheRequestsMadeInPrometheusTextFormat) {
 
   // Queue-depth gauges.
   for (const char* g : {"imgpipe_consumer_lag", "imgpipe_topic_messages", "imgpipe_staging_files",
-                        "imgpipe_worker_jobs_in_flight", "imgpipe_ingest_pending"}) {
+                        "imgpipe_worker_jobs_in_flight", "imgpipe_ingest_pending", "imgpipe_http_requests_in_flight"}) {
     EXPECT_TRUE(m.has(g)) << "missing gauge " << g;
     EXPECT_EQ(m.type[g], "gauge") << g;
     for (const auto& s : m.all(g)) EXPECT_GE(s.value, 0) << g;
   }
+  EXPECT_GE(m.value("imgpipe_http_requests_in_flight"), 1) << "the /metrics request itself is in flight";
   for (const auto& s : m.all("imgpipe_consumer_lag")) {
     EXPECT_TRUE(s.labels.count("topic") && s.labels.count("partition")) << "consumer lag without topic/partition";
   }

@@ -232,7 +232,8 @@ TEST(UploadPipeline, PausedWorkersHoldTheUploadUntilResumed) {
   ServerProcess s;
   ASSERT_NO_THROW(s.start());
   s.signal(SIGUSR1);
-  std::this_thread::sleep_for(300ms);  // let the server handle the signal before the job is published
+  ASSERT_TRUE(eventually([&] { return s.log_tail().find("\"workers_paused\"") != std::string::npos; }))
+      << "SIGUSR1 was not handled\n" << s.log_tail();
   ASSERT_TRUE(s.running()) << "SIGUSR1 killed the server\n" << s.log_tail();
   auto f = std::async(std::launch::async, [&] { return upload(s, corpus("under-1mp.jpg")); });
   ASSERT_EQ(f.wait_for(2500ms), std::future_status::timeout)
