@@ -297,6 +297,20 @@ void RecordingSink::finish(Respond respond) {
   respond(Response::json(201, "{\"bytes\":" + std::to_string(h_.streamed.size()) + "}"));
 }
 
+// Lets a /block handler's thread go: at release(), or when the test leaves
+// early (a failed ASSERT), so that stop() never waits for a held thread.
+struct BlockRelease {
+  TestHandler& handler;
+  bool released = false;
+  void release() {
+    handler.unblock.set_value();
+    released = true;
+  }
+  ~BlockRelease() {
+    if (!released) handler.unblock.set_value();
+  }
+};
+
 class HttpServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -703,13 +717,7 @@ TEST_F(HttpServerTest, ALoopHeldByAHandlerTakesNoNewConnections) {
   Client held(server->port());
   ASSERT_TRUE(held.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
   handler.blocking.get_future().wait();
-  struct ReleaseOnExit {  // an early ASSERT must not leave the thread held (stop() would wait for it)
-    TestHandler& h;
-    bool released = false;
-    ~ReleaseOnExit() {
-      if (!released) h.unblock.set_value();
-    }
-  } guard{handler};
+  BlockRelease guard{handler};
   for (int i = 0; i < 6; ++i) {
     Client c(server->port());
     ASSERT_TRUE(c.send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -717,8 +725,7 @@ TEST_F(HttpServerTest, ALoopHeldByAHandlerTakesNoNewConnections) {
     ASSERT_TRUE(r) << "connection " << i << " waited for the held loop";
     EXPECT_EQ(r->status, 200);
   }
-  handler.unblock.set_value();
-  guard.released = true;
+  guard.release();
   auto r = held.read();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "{\"blocked\":true}");
@@ -737,13 +744,7 @@ TEST_F(HttpServerOneLoopTest, ClientsInTheBacklogAtStopGet503NotAReset) {
   Client held(server->port());
   ASSERT_TRUE(held.send("GET /block HTTP/1.1\r\nHost: x\r\n\r\n"));
   handler.blocking.get_future().wait();
-  struct ReleaseOnExit {  // an early ASSERT must not leave the thread held (stop() would wait for it)
-    TestHandler& h;
-    bool released = false;
-    ~ReleaseOnExit() {
-      if (!released) h.unblock.set_value();
-    }
-  } guard{handler};
+  BlockRelease guard{handler};
   auto get = std::make_unique<Client>(server->port());  // connected by the kernel, not accepted
   ASSERT_TRUE(get->send("GET /head HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto upload = std::make_unique<Client>(server->port());
@@ -753,8 +754,7 @@ TEST_F(HttpServerOneLoopTest, ClientsInTheBacklogAtStopGet503NotAReset) {
 
   auto stopped = std::async(std::launch::async, [&] { server->stop(5s); });
   while (!server->stopping()) std::this_thread::yield();
-  handler.unblock.set_value();
-  guard.released = true;
+  guard.release();
 
   auto r = held.read();
   ASSERT_TRUE(r);
