@@ -22,16 +22,6 @@ struct Accepted {
   std::string original;  // as served right after the 201 (empty: the server died first)
 };
 
-// A gauge's value summed over its labels, from /metrics text.
-double gauge(const std::string& text, const std::string& name) {
-  double sum = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(name, 0) == 0 && (line[name.size()] == ' ' || line[name.size()] == '{'))
-      sum += std::stod(line.substr(line.rfind(' ') + 1));
-  return sum;
-}
-
 // Blobs the manifests name, and every blob file on disk.
 std::pair<std::set<std::string>, std::set<std::string>> blobs_named_and_present(const fs::path& data) {
   std::set<std::string> named, present;
@@ -110,7 +100,7 @@ TEST(Crash, KillNineAtRandomMomentsLosesNoAcceptedUpload) {
       int seen = 0;
       reached = eventually([&] {
         auto m = http_get(s.url("/metrics"), {}, 5s);
-        return m.status == 200 && gauge(m.body, "imgpipe_worker_jobs_in_flight") > 0 && seen++ >= polls;
+        return m.status == 200 && metric_sum(m.body, "imgpipe_worker_jobs_in_flight") > 0 && seen++ >= polls;
       }, 60s, 5ms);
       moments["processing"]++;
     } else {  // just after a 201: variants being rendered and announced
@@ -147,8 +137,8 @@ TEST(Crash, KillNineAtRandomMomentsLosesNoAcceptedUpload) {
   // Idle: every queued job done (replayed ones included).
   ASSERT_TRUE(eventually([&] {
     auto m = http_get(s.url("/metrics"), {}, 5s);
-    return m.status == 200 && gauge(m.body, "imgpipe_consumer_lag") == 0 &&
-           gauge(m.body, "imgpipe_worker_jobs_in_flight") == 0 && gauge(m.body, "imgpipe_index_ready") == 1;
+    return m.status == 200 && metric_sum(m.body, "imgpipe_consumer_lag") == 0 &&
+           metric_sum(m.body, "imgpipe_worker_jobs_in_flight") == 0 && metric_sum(m.body, "imgpipe_index_ready") == 1;
   }, 90s)) << s.log_tail();
 
   // Every 201: the same original bytes, every variant pre-generated, once.
@@ -183,8 +173,8 @@ TEST(Crash, KillNineAtRandomMomentsLosesNoAcceptedUpload) {
                        << files_in(s.data_dir() / "staging") << " staged files\n" << s.log_tail();
   RecordProperty("blob_files", static_cast<int>(present.size()));
   auto m = http_get(s.url("/metrics")).body;
-  EXPECT_GT(gauge(m, "imgpipe_sweep_last_timestamp_seconds"), 0) << "the sweeper ran";
-  EXPECT_EQ(gauge(m, "imgpipe_sweep_last_blob_files"), static_cast<double>(present.size()));
+  EXPECT_GT(metric_sum(m, "imgpipe_sweep_last_timestamp_seconds"), 0) << "the sweeper ran";
+  EXPECT_EQ(metric_sum(m, "imgpipe_sweep_last_blob_files"), static_cast<double>(present.size()));
 
   // Variants are served (from the stored files: they are all named above).
   for (const auto& id : accepted_order)

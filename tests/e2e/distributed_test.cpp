@@ -241,11 +241,7 @@ class Distributed : public ::testing::Test {
     bool drained = eventually(
         [&] {
           metrics = http_get(url(0, "/metrics"), {}, 10s).body;
-          if (metrics.find("imgpipe_consumer_lag{") == std::string::npos) return false;
-          std::istringstream in(metrics);
-          for (std::string line; std::getline(in, line);)
-            if (line.rfind("imgpipe_consumer_lag{", 0) == 0 && line.substr(line.rfind(' ') + 1) != "0") return false;
-          return true;
+          return metric_sum(metrics, "imgpipe_consumer_lag") == 0;
         },
         90s, 1s);
     EXPECT_TRUE(drained) << metrics;

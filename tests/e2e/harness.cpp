@@ -904,6 +904,15 @@ std::string html_unescape(std::string_view s) {
   return out;
 }
 
+double metric_sum(const std::string& text, const std::string& name) {
+  double sum = -1;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.size() > name.size() && line.rfind(name, 0) == 0 && (line[name.size()] == ' ' || line[name.size()] == '{'))
+      sum = (sum < 0 ? 0 : sum) + std::stod(line.substr(line.rfind(' ') + 1));
+  return sum;
+}
+
 bool eventually(const std::function<bool()>& f, std::chrono::seconds deadline, std::chrono::milliseconds every) {
   auto until = std::chrono::steady_clock::now() + deadline;
   for (;;) {

@@ -227,6 +227,10 @@ std::vector<HostileText> hostile_texts();
 // rule (schemas/text_rules) so that the tests check it rather than repeat it.
 std::string text_flaw(std::string_view s, size_t max_bytes);
 
+// A metric's samples in /metrics text, summed over their labels; -1 when
+// it has none (so "== 0" also says the metric is there).
+double metric_sum(const std::string& text, const std::string& name);
+
 // Polls f() until it returns true or the deadline passes.
 bool eventually(const std::function<bool()>& f, std::chrono::seconds deadline = 30s,
                 std::chrono::milliseconds every = 200ms);

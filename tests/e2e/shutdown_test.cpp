@@ -7,22 +7,12 @@
 // are certainly still waiting for a worker when the drain ends, whatever
 // the machine's speed.
 #include <atomic>
-#include <regex>
 #include <thread>
 
 #include "tests/e2e/harness.h"
 
 namespace imgpipe::e2e {
 namespace {
-
-// The sum of a gauge's samples in a /metrics text; -1 when absent.
-double metric_sum(const std::string& text, const std::string& name) {
-  double sum = -1;
-  std::regex line("(^|\n)" + name + R"((\{[^}]*\})? ([0-9.eE+-]+))");
-  for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it)
-    sum = (sum < 0 ? 0 : sum) + std::stod((*it)[3].str());
-  return sum;
-}
 
 TEST(Shutdown, SigtermUnderLoadLosesNothing) {
   constexpr int kUploads = 12;
