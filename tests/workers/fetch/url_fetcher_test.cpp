@@ -194,34 +194,34 @@ TEST_F(Fetch, RedirectToOtherSchemeIsRefused) {
   }
 }
 
+// The drips below end by closing the connection short of Content-Length
+// (an import_failed): import_timeout shows the limit under test cut the
+// transfer while the origin was still sending, with no clock read here.
 TEST_F(Fetch, SlowDripTimesOut) {
   HttpFixture server([](int fd, const std::string&, const HttpFixture& self) {
     if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")) return;
-    for (int i = 0; i < 40 && !self.stopping(); ++i) {
+    for (int i = 0; i < 100 && !self.stopping(); ++i) {  // 5 s of drip
       if (!send_all(fd, "x")) return;
       std::this_thread::sleep_for(50ms);
     }
   });
   config_.total_deadline = 400ms;
-  const auto start = std::chrono::steady_clock::now();
+  config_.min_bytes_per_second = 0;  // the total deadline is the only limit
   EXPECT_EQ(fail(server.url()).first, ErrorCode::import_timeout);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1200ms);
 }
 
 TEST_F(Fetch, TooSlowTransferRateTimesOut) {
   HttpFixture server([](int fd, const std::string&, const HttpFixture& self) {
     if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")) return;
-    for (int i = 0; i < 40 && !self.stopping(); ++i) {
+    for (int i = 0; i < 100 && !self.stopping(); ++i) {  // 200 B/s for 5 s
       if (!send_all(fd, std::string(10, 'x'))) return;
       std::this_thread::sleep_for(50ms);
     }
   });
-  config_.total_deadline = 5000ms;
+  config_.total_deadline = std::chrono::hours(1);  // the rate is the only limit
   config_.min_bytes_per_second = 1000;
   config_.min_rate_window = std::chrono::seconds(1);
-  const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(fail(server.url()).first, ErrorCode::import_timeout);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1900ms);
 }
 
 TEST_F(Fetch, EndlessBodyHitsTheLimit) {
