@@ -1,16 +1,13 @@
 #include "gateway/disk_room.h"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <mutex>
 #include <utility>
 
-#include <sys/stat.h>
-
 #include "schemas/errors.h"
 #include "schemas/log.h"
+#include "storage/disk_space.h"
 
 namespace imgpipe::gateway {
 
@@ -51,17 +48,10 @@ void note_room_back(uint64_t min_free) {
 
 }  // namespace
 
-std::optional<uint64_t> available_bytes(const std::string& dir) {
-  std::error_code ec;
-  const auto space = std::filesystem::space(dir, ec);
-  if (ec) return std::nullopt;
-  return space.available;
-}
-
 void require_disk_room(const GatewayConfig& config) {
   if (config.min_free_disk_bytes == 0) return;
   for (const auto& dir : config.disk_dirs) {
-    const auto available = available_bytes(dir);
+    const auto available = storage::available_bytes(dir);
     if (!available || *available >= config.min_free_disk_bytes) continue;  // unreadable: the write itself will tell
     note_low(dir, *available, config.min_free_disk_bytes);
     schemas::Error e(schemas::ErrorCode::insufficient_storage,
@@ -70,20 +60,6 @@ void require_disk_room(const GatewayConfig& config) {
     throw e;
   }
   if (g_low.low.load(std::memory_order_relaxed)) note_room_back(config.min_free_disk_bytes);
-}
-
-std::vector<std::string> one_dir_per_filesystem(const std::vector<std::string>& dirs) {
-  std::vector<std::string> out;
-  std::vector<dev_t> seen;
-  for (const auto& dir : dirs) {
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) == 0) {
-      if (std::find(seen.begin(), seen.end(), st.st_dev) != seen.end()) continue;
-      seen.push_back(st.st_dev);
-    }
-    out.push_back(dir);  // unreadable now: kept, checked (and skipped) per create
-  }
-  return out;
 }
 
 }  // namespace imgpipe::gateway

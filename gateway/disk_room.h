@@ -6,11 +6,6 @@
 // RocksDB (index, embedded bus), which stops writing on ENOSPC and resumes
 // only once 16 MB (its write buffer) are free again.
 
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <vector>
-
 #include "gateway/gateway_config.h"
 
 namespace imgpipe::gateway {
@@ -18,12 +13,5 @@ namespace imgpipe::gateway {
 // Throws insufficient_storage (507, Retry-After) when a watched folder's
 // filesystem has less than config.min_free_disk_bytes available.
 void require_disk_room(const GatewayConfig& config);
-
-// Bytes available to us on `dir`'s filesystem; nullopt when it cannot be read.
-std::optional<uint64_t> available_bytes(const std::string& dir);
-
-// `dirs` less those on a filesystem an earlier one is on (by st_dev), so a
-// create checks each disk once (the data dir usually holds the blobs too).
-std::vector<std::string> one_dir_per_filesystem(const std::vector<std::string>& dirs);
 
 }  // namespace imgpipe::gateway

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "gateway/disk_room.h"
+#include "storage/disk_space.h"
 #include "gateway/gateway.h"
 #include "gateway/http/http_server.h"
 #include "ops/bus_setup.h"
@@ -88,8 +88,10 @@ int serve_command(const char* command, int argc, char** argv) {
     storage::ImageIndex index(*db);
     workers::image::init_engine(options.worker.engine);
 
+    const auto disk_dirs = storage::one_dir_per_filesystem({data.string(), blobs.root().string()});
     std::unique_ptr<workers::IngestPipeline> pipeline;
     if (options.run_worker) {
+      options.worker.disk_dirs = disk_dirs;
       pipeline = std::make_unique<workers::IngestPipeline>(*bus, blobs, options.worker);
       pipeline->start();
     }
@@ -98,7 +100,7 @@ int serve_command(const char* command, int argc, char** argv) {
     std::unique_ptr<gateway::HttpServer> http;
     if (options.run_gateway) {
       options.gateway.instance_id = "gw-" + std::to_string(::getpid());
-      options.gateway.disk_dirs = gateway::one_dir_per_filesystem({data.string(), blobs.root().string()});
+      options.gateway.disk_dirs = disk_dirs;
       if (!options.accounts.clock_file.empty()) {
         options.gateway.clock = gateway::accounts::offset_file_clock(options.accounts.clock_file);
         log::warn("test_clock", {{"clock_file", options.accounts.clock_file}});

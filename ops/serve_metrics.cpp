@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <mutex>
 
-#include "gateway/disk_room.h"
+#include "storage/disk_space.h"
 #include "schemas/metrics.h"
 
 namespace imgpipe::ops {
@@ -107,7 +107,7 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
                    [dirs = gateway->config().disk_dirs] {
                      Values out;
                      for (const auto& dir : dirs)
-                       if (auto bytes = gateway::available_bytes(dir))
+                       if (auto bytes = storage::available_bytes(dir))
                          out.push_back({{{"dir", dir}}, static_cast<double>(*bytes)});
                      return out;
                    });

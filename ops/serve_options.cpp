@@ -71,7 +71,8 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; larger files are sent from disk with sendfile; 0: off")
       ("min-free-disk-mb", po::value(&min_free_disk_mb)->default_value(min_free_disk_mb),
        "with less free than this on the data dir's (or blob folder's) disk, new images answer 507 and Retry-After; "
-       "the room left is for images under way and the index; 0: off")
+       "the room left is for images under way and the index; below half of it, workers take no new job "
+       "(it waits in the topic) until space is freed; 0: off")
       ("anonymous-max-mb", po::value(&anon_mb)->default_value(anon_mb), "largest anonymous upload or import, MB")
       ("ingest-timeout", po::value(&ingest_timeout)->default_value(ingest_timeout), "seconds an upload waits for its worker before 503")
       ("processing-timeout", po::value(&processing_timeout)->default_value(processing_timeout),
@@ -161,6 +162,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   o.accounts.anonymous_max_bytes = static_cast<uint64_t>(anon_mb) << 20;
   o.gateway.src_cache_bytes = src_cache_mb << 20;
   o.gateway.min_free_disk_bytes = min_free_disk_mb << 20;
+  o.worker.min_free_disk_bytes = o.gateway.min_free_disk_bytes / 2;  // workers/disk_watch.h
   o.gateway.sweep_interval_seconds = o.accounts.sweep_interval;
   o.gateway.blob_grace_seconds = o.accounts.blob_grace;
   o.http.min_rate_grace = std::chrono::milliseconds(min_rate_grace_ms);

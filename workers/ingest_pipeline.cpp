@@ -64,12 +64,14 @@ IngestPipeline::IngestPipeline(storage::Bus& bus, storage::BlobStore& blobs, Wor
       blobs_(blobs),
       config_(std::move(config)),
       image_slots_(std::max<size_t>(config_.image_threads, 1)),
-      services_{bus_, blobs_, config_, image_slots_} {
+      services_{bus_, blobs_, config_, image_slots_},
+      disk_(config_.disk_dirs, config_.min_free_disk_bytes) {
   JobRunnerConfig runner;
   runner.concurrency = std::max<size_t>(config_.jobs, 1);
   runner.later_limit = std::max<size_t>(config_.variant_backlog, 1);
   runner.later_threads = std::max<size_t>(config_.image_threads, 1);  // they hold image slots
   runner.on_thread_exit = [] { image::release_thread(); };
+  runner.may_take = [this] { return disk_.ok(); };
   runner_ = std::make_unique<JobRunner>(bus_, runner, [this](const storage::BusMessage& m) { return process_until_ready(m); });
 }
 

@@ -8,6 +8,7 @@
 
 #include "storage/blob_store.h"
 #include "storage/bus.h"
+#include "workers/disk_watch.h"
 #include "workers/image_slots.h"
 #include "workers/job_runner.h"
 #include "workers/steps/job_context.h"
@@ -52,6 +53,7 @@ class IngestPipeline {
   WorkerConfig config_;
   ImageSlots image_slots_;
   WorkerServices services_;
+  DiskWatch disk_;
   std::unique_ptr<JobRunner> runner_;
 };
 

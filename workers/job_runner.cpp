@@ -65,12 +65,13 @@ void JobRunner::poll_loop() {
   };
   while (running_) {
     recommit_when_due();
+    const bool may_take = !config_.may_take || config_.may_take();
     {
       std::unique_lock lock(mutex_);
       // Every job in flight may still add a later part, so it counts against
       // the backlog too: later parts never exceed --variant-backlog.
       auto has_room = [&] {
-        return !paused_ && active_ < config_.concurrency && later_ + active_ < config_.later_limit;
+        return may_take && !paused_ && active_ < config_.concurrency && later_ + active_ < config_.later_limit;
       };
       capacity_.wait_for(lock, 200ms, [&] { return !running_ || has_room(); });
       if (!running_) break;

@@ -40,6 +40,11 @@ struct JobRunnerConfig {
   // failed while the bus was away is not retried by a later message when
   // none comes).
   std::chrono::milliseconds recommit_every{5000};
+  // When set and false, no new message is taken (looked at before each one,
+  // and every 200 ms while false); jobs in flight finish. The workers' disk
+  // watch (workers/disk_watch.h): a job that cannot be stored waits in the
+  // topic instead of failing for good.
+  std::function<bool()> may_take;
   std::function<void()> on_thread_exit;
 };
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "workers/fetch/url_fetcher.h"
 #include "workers/image/engine.h"
@@ -21,6 +23,10 @@ struct WorkerConfig {
   // `ready` by about backlog x variant CPU per image / cores (docs/performance.md).
   size_t variant_backlog = 256;
   uint64_t default_max_bytes = 20ull << 20;  // imports without a tier limit in the job (bulk producers)
+  // Below this free on a disk_dirs filesystem no new job is taken (half of
+  // --min-free-disk-mb; workers/disk_watch.h). 0: off.
+  uint64_t min_free_disk_bytes = 0;
+  std::vector<std::string> disk_dirs;  // the data dir and the blob folder, one per filesystem
   image::EngineConfig engine;
   fetch::FetchConfig fetch;
 };

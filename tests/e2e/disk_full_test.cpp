@@ -6,7 +6,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
+#include <future>
 
 #include "tests/e2e/harness.h"
 
@@ -149,6 +151,47 @@ TEST(DiskFull, NewImagesStopAtTheReserve) {
   staging.free_space();
   auto after = upload(s, corpus("landscape.jpg"));
   EXPECT_EQ(after.status, 201) << after.describe() << s.log_tail();
+  expect_manifests_whole(s.data_dir());
+  EXPECT_EQ(s.stop(), 0) << s.log_tail();
+}
+
+// Below half the reserve the workers take no new job: an upload the gateway
+// accepted before the disk filled waits in the topic (it would fail for
+// good on a disk with 16 KB left) and is done once space is freed, in the
+// same process; no job fails.
+TEST(DiskFull, WorkersWaitForRoomInsteadOfFailingAJob) {
+  ASSERT_EQ(::geteuid(), 0u) << "this test mounts a tmpfs and needs root";
+  ServerOptions o;
+  o.extra_args = {"--leftover-sweep-interval", "0", "--min-free-disk-mb", "4"};
+  ServerProcess s(o);
+  Tmpfs data(s.data_dir(), "32m");
+  ASSERT_TRUE(data.mounted()) << data.error();
+  ASSERT_NO_THROW(s.start());
+  auto logged = [&](const char* event) {
+    return s.log_tail(1 << 20).find(std::string("\"event\":\"") + event + "\"") != std::string::npos;
+  };
+
+  // Accepted with room to spare, held by paused workers until the disk is full.
+  s.signal(SIGUSR1);
+  ASSERT_TRUE(eventually([&] { return logged("workers_paused"); })) << s.log_tail();
+  auto pending = std::async(std::launch::async, [&] { return upload(s, corpus("under-1mp.jpg")); });
+  ASSERT_TRUE(eventually([&] { return metric_sum(http_get(s.url("/metrics")).body, "imgpipe_ingest_pending") >= 1; }))
+      << s.log_tail();
+  data.fill(16 << 10);
+  ASSERT_TRUE(eventually([&] { return logged("workers_disk_low"); })) << s.log_tail();
+  s.signal(SIGUSR2);
+  ASSERT_TRUE(eventually([&] { return logged("workers_resumed"); })) << s.log_tail();
+  EXPECT_EQ(pending.wait_for(0s), std::future_status::timeout) << "the job ran on a full disk\n" << s.log_tail();
+
+  data.free_space();
+  ASSERT_EQ(pending.wait_for(60s), std::future_status::ready) << s.log_tail();
+  auto r = pending.get();
+  ASSERT_EQ(r.status, 201) << r.describe() << "\n" << s.log_tail();
+  EXPECT_TRUE(logged("workers_disk_room_back")) << s.log_tail();
+  EXPECT_FALSE(logged("job_failed")) << s.log_tail();
+  auto served = http_get(r.json().value("src", ""));
+  ASSERT_EQ(served.status, 200);
+  EXPECT_TRUE(decode(served.body).ok);
   expect_manifests_whole(s.data_dir());
   EXPECT_EQ(s.stop(), 0) << s.log_tail();
 }

@@ -1,4 +1,5 @@
 #include "gateway/disk_room.h"
+#include "storage/disk_space.h"
 
 #include <filesystem>
 
@@ -14,7 +15,7 @@ namespace fs = std::filesystem;
 TEST(DiskRoom, EachFilesystemIsCheckedOnce) {
   const fs::path root = fs::temp_directory_path() / ("imgpipe-disk-room-" + std::to_string(::getpid()));
   fs::create_directories(root / "blobs");
-  const auto dirs = one_dir_per_filesystem({root.string(), (root / "blobs").string(), "/proc", "/no/such/dir"});
+  const auto dirs = storage::one_dir_per_filesystem({root.string(), (root / "blobs").string(), "/proc", "/no/such/dir"});
   EXPECT_EQ(dirs, (std::vector<std::string>{root.string(), "/proc", "/no/such/dir"}));
   fs::remove_all(root);
 }

@@ -209,6 +209,31 @@ TEST(JobRunner, PausedRunnerTakesNothing) {
   runner.stop();
 }
 
+// may_take false (the workers' disk is low): messages stay in the topic,
+// uncommitted, and are taken once it is true again.
+TEST(JobRunner, NoRoomToTakeLeavesMessagesInTheTopic) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {1});
+  std::atomic<int> done{0};
+  std::atomic<bool> room{false};
+  auto c = config(2);
+  c.may_take = [&] { return room.load(); };
+  workers::JobRunner runner(*bus, c, [&](const storage::BusMessage&) -> workers::Later {
+    ++done;
+    return {};
+  });
+  runner.start();
+  publish_n(*bus, 5);
+  ASSERT_TRUE(poller_looked_again(runner));
+  EXPECT_EQ(done, 0);
+  EXPECT_LE(partition_state(*bus, 0).committed, 0) << "nothing committed";
+  room = true;
+  ASSERT_TRUE(eventually([&] { return done == 5; }));
+  ASSERT_TRUE(eventually([&] { return fully_committed(*bus, 0); }));
+  runner.stop();
+}
+
 // A message's later part (an upload's variants) frees the job's place at
 // once but holds its offset: nothing is committed past it until it is done.
 TEST(JobRunner, ALaterPartFreesTheJobPlaceButHoldsTheCommit) {
