@@ -16,7 +16,7 @@ out="$root/build-release/bench/callgrind.src.out"
 mkdir -p "$(dirname "$out")"
 work="$(mktemp -d)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no "$bin" serve --data-dir "$work/data" \
+${PROFILE_PRELOAD:+env LD_PRELOAD=$PROFILE_PRELOAD} valgrind --tool=callgrind --callgrind-out-file="$out" --instr-atstart=no "$bin" serve --data-dir "$work/data" \
   --listen "127.0.0.1:$port" --public-url "http://127.0.0.1:$port" --io-threads 1 --log-level "$level" \
   >"$work/out" 2>"$work/err" &
 pid=$!
