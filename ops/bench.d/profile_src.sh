@@ -5,6 +5,7 @@
 # test image, lets its variants finish, then counts N keep-alive GETs of its
 # s.jpg only (instrumentation toggled around them).
 #   ops/bench.d/profile_src.sh [IMGPIPE] [N] [LOG_LEVEL]   (defaults: build-release/imgpipe 800 info)
+#   PROFILE_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 ops/bench.d/profile_src.sh  (another allocator)
 # Prints the instructions per request and leaves the profile in
 # build-release/bench/callgrind.src.out (callgrind_annotate reads it; two
 # builds' profiles diff function by function).
