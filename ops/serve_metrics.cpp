@@ -86,6 +86,12 @@ void register_gauges(storage::Bus& bus, storage::BlobStore& blobs, storage::Imag
     metrics::gauge("imgpipe_worker_jobs_in_flight", "Ingest jobs this process is running.",
                    [pipeline] { return Values{{{}, static_cast<double>(pipeline->in_flight())}}; });
   if (pipeline != nullptr)
+    metrics::gauge("imgpipe_worker_paused", "1 while this process's workers take no new job: paused (SIGUSR1) or its disk below half --min-free-disk-mb.",
+                   [pipeline] {
+                     return Values{{{{"reason", "signal"}}, pipeline->paused() ? 1.0 : 0.0},
+                                   {{{"reason", "disk"}}, pipeline->disk_low() ? 1.0 : 0.0}};
+                   });
+  if (pipeline != nullptr)
     metrics::gauge("imgpipe_worker_variant_backlog", "Jobs past `ready` whose variants wait or are rendering (--variant-backlog).",
                    [pipeline] { return Values{{{}, static_cast<double>(pipeline->variant_backlog())}}; });
   if (gateway != nullptr)

@@ -7,6 +7,7 @@
 // it to half the gateway's reserve, so what the gateway accepted before its
 // own refusals began still has room to finish.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -24,6 +25,8 @@ class DiskWatch {
   // Logs workers_disk_low (warn) when room runs out, again once a minute
   // while it lasts, and workers_disk_room_back (info) when it returns.
   bool ok();
+  // What the last look found (no look of its own): for /metrics.
+  bool low() const { return !ok_.load(std::memory_order_relaxed); }
 
  private:
   const std::vector<std::string> dirs_;
@@ -31,7 +34,7 @@ class DiskWatch {
   std::mutex mu_;
   std::chrono::steady_clock::time_point next_look_{};
   std::chrono::steady_clock::time_point next_warning_{};
-  bool ok_ = true;
+  std::atomic<bool> ok_{true};
 };
 
 }  // namespace imgpipe::workers

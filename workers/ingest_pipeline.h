@@ -27,6 +27,8 @@ class IngestPipeline {
   void resume() { runner_->resume(); }
   bool paused() const { return runner_->paused(); }
   size_t in_flight() const { return runner_->in_flight(); }
+  // Below the workers' disk reserve: taking no new job (workers/disk_watch.h).
+  bool disk_low() const { return disk_.low(); }
 
   size_t variant_backlog() const { return runner_->later_backlog(); }
   // The bound on libvips work this pipeline's steps share (tests watch and take it).

@@ -182,12 +182,17 @@ TEST(DiskFull, WorkersWaitForRoomInsteadOfFailingAJob) {
   s.signal(SIGUSR2);
   ASSERT_TRUE(eventually([&] { return logged("workers_resumed"); })) << s.log_tail();
   EXPECT_EQ(pending.wait_for(0s), std::future_status::timeout) << "the job ran on a full disk\n" << s.log_tail();
+  auto metrics = http_get(s.url("/metrics")).body;
+  EXPECT_NE(metrics.find("imgpipe_worker_paused{reason=\"disk\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("imgpipe_worker_paused{reason=\"signal\"} 0\n"), std::string::npos) << metrics;
 
   data.free_space();
   ASSERT_EQ(pending.wait_for(60s), std::future_status::ready) << s.log_tail();
   auto r = pending.get();
   ASSERT_EQ(r.status, 201) << r.describe() << "\n" << s.log_tail();
   EXPECT_TRUE(logged("workers_disk_room_back")) << s.log_tail();
+  metrics = http_get(s.url("/metrics")).body;
+  EXPECT_NE(metrics.find("imgpipe_worker_paused{reason=\"disk\"} 0\n"), std::string::npos) << metrics;
   EXPECT_FALSE(logged("job_failed")) << s.log_tail();
   auto served = http_get(r.json().value("src", ""));
   ASSERT_EQ(served.status, 200);
