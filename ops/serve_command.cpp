@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "storage/disk_space.h"
 #include "gateway/gateway.h"
 #include "gateway/http/http_server.h"
 #include "ops/bus_setup.h"
@@ -18,6 +17,7 @@
 #include "schemas/log.h"
 #include "storage/blob_store.h"
 #include "storage/db.h"
+#include "storage/disk_space.h"
 #include "storage/image_index.h"
 #include "storage/leftover_sweeper.h"
 #include "workers/image/engine.h"

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <mutex>
 
-#include "storage/disk_space.h"
 #include "schemas/metrics.h"
+#include "storage/disk_space.h"
 
 namespace imgpipe::ops {
 namespace {

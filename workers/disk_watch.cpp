@@ -1,5 +1,7 @@
 #include "workers/disk_watch.h"
 
+#include <utility>
+
 #include "schemas/log.h"
 #include "storage/disk_space.h"
 
