@@ -13,6 +13,7 @@
 
 #include "storage/partition_key.h"
 #include "tests/storage/temp_dir.h"
+#include "tests/storage/thread_state.h"
 
 namespace imgpipe::storage {
 namespace {
@@ -341,11 +342,13 @@ TEST(EmbeddedBus, CloseWakesABlockedPoll) {
   auto c = f.bus->subscribe("g", {topic});
   std::optional<BusMessage> result;
   std::atomic<bool> returned{false};
+  std::atomic<pid_t> poller_tid{0};
   std::thread poller([&] {
+    poller_tid = ::gettid();
     result = c->poll(std::chrono::hours(1));  // only close() can end this poll within the test
     returned = true;
   });
-  std::this_thread::sleep_for(50ms);  // most likely blocked in poll by now; the test holds either way
+  EXPECT_TRUE(storage::testing::wait_until_sleeping(poller_tid)) << "the poller never blocked";
   EXPECT_FALSE(returned);
   c->close();
   poller.join();

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/partition_key.h"
+#include "tests/storage/thread_state.h"
 #include "tests/storage/kafka/kafka_test_env.h"
 
 namespace imgpipe::storage::kafka {
@@ -218,8 +219,12 @@ TEST(KafkaBus, CloseWakesABlockedPoll) {
   auto bus = bus_for_tests();
   const auto topic = test::fresh_topic("imgpipe.images", 1);
   auto c = bus->subscribe(test::unique_name("imgpipe-close"), {topic});
-  auto polled = std::async(std::launch::async, [&] { return c->poll(std::chrono::hours(1)); });
-  std::this_thread::sleep_for(300ms);  // most likely blocked in poll by now; the test holds either way
+  std::atomic<pid_t> poller_tid{0};
+  auto polled = std::async(std::launch::async, [&] {
+    poller_tid = ::gettid();
+    return c->poll(std::chrono::hours(1));
+  });
+  EXPECT_TRUE(storage::testing::wait_until_sleeping(poller_tid)) << "the poller never blocked";
   c->close();
   ASSERT_EQ(polled.wait_for(60s), std::future_status::ready) << "close() did not wake the poll";
   EXPECT_FALSE(polled.get().has_value());
