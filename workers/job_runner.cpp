@@ -89,13 +89,14 @@ void JobRunner::poll_loop() {
       continue;
     }
     if (!message) continue;
-    // Paused while that poll waited: the job waits for resume (at shutdown it
-    // stays uncommitted, for the next consumer) instead of starting after
-    // workers_paused was logged.
+    // Paused, or out of room, while that poll waited: the job waits (at
+    // shutdown it stays uncommitted, for the next consumer) instead of
+    // starting after workers_paused or workers_disk_low was logged.
     for (;;) {
+      const bool may_take_it = !config_.may_take || config_.may_take();
       {
         std::unique_lock lock(mutex_);
-        if (capacity_.wait_for(lock, 1s, [&] { return !running_ || !paused_; })) break;
+        if (capacity_.wait_for(lock, 200ms, [&] { return !running_ || (may_take_it && !paused_); })) break;
       }
       recommit_when_due();
     }

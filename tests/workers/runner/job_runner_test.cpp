@@ -234,6 +234,31 @@ TEST(JobRunner, NoRoomToTakeLeavesMessagesInTheTopic) {
   runner.stop();
 }
 
+// Room running out while a poll waits holds the message it brought (the
+// disk filled between the look and the fetch): it runs once there is room.
+TEST(JobRunner, AMessageFetchedAsRoomRanOutWaitsForRoom) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {1});
+  publish_n(*bus, 1);
+  std::atomic<int> done{0}, looks{0};
+  std::atomic<bool> room{false};
+  auto c = config(1);
+  c.may_take = [&] { return looks++ == 0 || room.load(); };  // room before the poll, none after
+  workers::JobRunner runner(*bus, c, [&](const storage::BusMessage&) -> workers::Later {
+    ++done;
+    return {};
+  });
+  runner.start();
+  ASSERT_TRUE(eventually([&] { return looks >= 4; }));
+  EXPECT_EQ(done, 0) << "ran with no room";
+  EXPECT_LE(partition_state(*bus, 0).committed, 0) << "nothing committed";
+  room = true;
+  ASSERT_TRUE(eventually([&] { return done == 1; }));
+  ASSERT_TRUE(eventually([&] { return fully_committed(*bus, 0); }));
+  runner.stop();
+}
+
 // A message's later part (an upload's variants) frees the job's place at
 // once but holds its offset: nothing is committed past it until it is done.
 TEST(JobRunner, ALaterPartFreesTheJobPlaceButHoldsTheCommit) {
