@@ -96,7 +96,49 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
   return r;
 }
 
+std::optional<Response> SrcService::hot_answer(const Request& request) {
+  if (!request.header("If-None-Match").empty()) return std::nullopt;
+  std::shared_ptr<const HotAnswer> hot;
+  {
+    std::lock_guard lock(hot_mutex_);
+    auto it = hot_.find(request.target);
+    if (it == hot_.end()) return std::nullopt;
+    hot = it->second;
+  }
+  BlobCache::Bytes bytes;
+  if (index_.get_shared(hot->record->id) != hot->record || config_.expired(*hot->record) ||
+      !(bytes = cache_.get(hot->blob))) {
+    std::lock_guard lock(hot_mutex_);
+    if (auto it = hot_.find(request.target); it != hot_.end() && it->second == hot) hot_.erase(it);
+    return std::nullopt;
+  }
+  Response r;
+  r.prepared_headers = hot->headers;
+  image_answer_headers(r);
+  r.shared_body = std::move(bytes);
+  return r;
+}
+
+void SrcService::remember(const Request& request, std::shared_ptr<const schemas::ImageRecord> record,
+                          const std::string& blob, const Response& r) {
+  if (r.status != 200 || !r.shared_body) return;
+  auto headers = std::make_shared<const std::string>(header_lines(r.headers, request.request_id));
+  auto hot = std::make_shared<const HotAnswer>(HotAnswer{std::move(record), blob, std::move(headers)});
+  std::lock_guard lock(hot_mutex_);
+  if (hot_.size() >= kMaxHotAnswers && !hot_.contains(request.target)) hot_.erase(hot_.begin());  // any one
+  hot_.insert_or_assign(request.target, std::move(hot));
+}
+
+void SrcService::answer_blob(const Request& request, const Respond& respond,
+                             std::shared_ptr<const schemas::ImageRecord> record, const std::string& blob,
+                             const std::string& format, std::string disposition) {
+  auto r = blob_response(request, blobs_, blob, format, &cache_, std::move(disposition));
+  remember(request, std::move(record), blob, r);
+  respond(std::move(r));
+}
+
 void SrcService::handle(const Request& request, const Respond& respond) {
+  if (auto hot = hot_answer(request)) return respond(std::move(*hot));
   auto parsed = parse_src_path(request.path);
   if (!parsed || !plausible_image_id(parsed->id)) return respond(error_response(Error(ErrorCode::not_found)));
   auto format = workers::image::format_from_name(parsed->ext);
@@ -119,16 +161,16 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   // ?download=1 (the viewer's download links) saves the file; otherwise it opens in the browser.
   std::string disposition = content_disposition(download.has_value(), record->name, record->id, parsed->ext);
   if (size.empty() && is_original_format)
-    return respond(blob_response(request, blobs_, record->blob, fmt, &cache_, std::move(disposition)));
+    return answer_blob(request, respond, record, record->blob, fmt, std::move(disposition));
   std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
   // Pre-generated variants are in the record already read; only on-demand
   // ones need the index again (one JSON decode less per hot request).
   for (const auto& x : record->variants)
     if (x.size == variant_size && x.format == fmt && (cache_.contains(x.blob) || blobs_.contains(x.blob)))
-      return respond(blob_response(request, blobs_, x.blob, fmt, &cache_, std::move(disposition)));
+      return answer_blob(request, respond, record, x.blob, fmt, std::move(disposition));
   auto v = index_.find_variant(record->id, variant_size, fmt);
   if (v && (cache_.contains(v->blob) || blobs_.contains(v->blob)))
-    return respond(blob_response(request, blobs_, v->blob, fmt, &cache_, std::move(disposition)));
+    return answer_blob(request, respond, record, v->blob, fmt, std::move(disposition));
   render(*record, variant_size, fmt,
          [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
            if (err) return respond(error_response(*err));

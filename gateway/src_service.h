@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gateway/blob_cache.h"
@@ -34,6 +35,25 @@ class SrcService {
   };
   void render(const schemas::ImageRecord& record, std::string size, std::string format,
               std::function<void(std::optional<Variant>, std::optional<schemas::Error>)> done);
+  // Answers with a stored blob, and remembers the answer when it came from memory.
+  void answer_blob(const Request& request, const Respond& respond, std::shared_ptr<const schemas::ImageRecord> record,
+                   const std::string& blob, const std::string& format, std::string disposition);
+
+  // An answer given from memory, kept by request target so that the next
+  // one skips parsing, lookups and header building. It holds while the
+  // index gives this very record object (a change to the image or its
+  // variants, or its deletion, makes a new one; expiry is checked each
+  // time) and the blob is still in the cache; conditional requests take the
+  // long way. Bounded by count: the bytes stay the blob cache's.
+  struct HotAnswer {
+    std::shared_ptr<const schemas::ImageRecord> record;
+    std::string blob;
+    std::shared_ptr<const std::string> headers;  // ETag, Content-Type, Content-Disposition
+  };
+  std::optional<Response> hot_answer(const Request& request);
+  void remember(const Request& request, std::shared_ptr<const schemas::ImageRecord> record, const std::string& blob,
+                const Response& r);
+  static constexpr size_t kMaxHotAnswers = 4096;
 
   const GatewayConfig& config_;
   storage::ImageIndex& index_;
@@ -42,6 +62,8 @@ class SrcService {
   // Larger blobs (originals) go out from their files with sendfile(2).
   static constexpr uint64_t kMaxCachedBlob = 1 << 20;
   BlobCache cache_;
+  std::mutex hot_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const HotAnswer>> hot_;
   std::mutex mutex_;
   // Renders in progress, by id/size/format, and who waits for them.
   std::map<std::string, std::vector<std::function<void(std::optional<Variant>, std::optional<schemas::Error>)>>>

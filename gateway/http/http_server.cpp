@@ -252,27 +252,6 @@ bool is_quiet_network_error(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::error::bad_descriptor || ec == asio::error::not_connected;
 }
 
-// Headers the transport writes itself from the message: a handler's copy is dropped.
-bool is_framing_header(std::string_view name) {
-  return iequals(name, "Connection") || iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding");
-}
-
-// A header value that would split the header block (CR, LF, NUL) is never
-// written: handlers only set values they built, so this is a bug, not input.
-bool is_safe_header_text(std::string_view v) {
-  // Three memchr scans beat one byte loop: every header of every answer passes here.
-  return !std::memchr(v.data(), '\r', v.size()) && !std::memchr(v.data(), '\n', v.size()) &&
-         !std::memchr(v.data(), '\0', v.size());
-}
-
-// Whether a handler's header goes on the wire (both ways of writing an answer ask this).
-bool sendable_header(std::string_view name, std::string_view value, const std::string& request_id) {
-  if (is_framing_header(name)) return false;
-  if (is_safe_header_text(name) && is_safe_header_text(value)) return true;
-  log::error("unsafe_header", {{"request_id", request_id}, {"header", name}});  // a line break or NUL: not sent
-  return false;
-}
-
 // The status line and header block of `r`, ending in the blank line, into
 // `out` (the session's buffer: its capacity is kept between answers).
 void response_head(std::string& out, const Response& r, const Head& h, bool keep, std::string_view content_length) {
@@ -289,6 +268,7 @@ void response_head(std::string& out, const Response& r, const Head& h, bool keep
     out += v;
     out += "\r\n";
   }
+  if (r.prepared_headers) out += *r.prepared_headers;
   out += r.fixed_headers;
   out += "Server: imgpipe\r\n";
   if (!h.request_id.empty()) {
@@ -811,20 +791,22 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   };
 
   if (std::holds_alternative<BufferBody>(plan)) {
-    http::request_parser<http::string_body> bp{std::move(hp)};
-    bp.body_limit(limit);
-    const auto body_start = Clock::now();
-    uint64_t received = 0;
-    while (!bp.is_done()) {
-      s->stream.expires_at(rate_deadline(body_start, received, read_deadline(deadline)));
-      auto [ec, n] = co_await http::async_read_some(s->stream, buf, bp, nothrow_awaitable);
-      if (ec) {
-        co_await body_error(ec);
-        co_return;
+    if (body_pending) {  // a GET has none: no body parser (it would take over the header's fields)
+      http::request_parser<http::string_body> bp{std::move(hp)};
+      bp.body_limit(limit);
+      const auto body_start = Clock::now();
+      uint64_t received = 0;
+      while (!bp.is_done()) {
+        s->stream.expires_at(rate_deadline(body_start, received, read_deadline(deadline)));
+        auto [ec, n] = co_await http::async_read_some(s->stream, buf, bp, nothrow_awaitable);
+        if (ec) {
+          co_await body_error(ec);
+          co_return;
+        }
+        received += n;
       }
-      received += n;
+      req.body = std::move(bp.get().body());
     }
-    req.body = std::move(bp.get().body());
     auto respond = make_respond();
     try {
       handler.handle(std::move(req), std::move(respond));

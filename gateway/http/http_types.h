@@ -57,6 +57,11 @@ struct Response {
   // "Name: value\r\n" each, never a framing header. The constant headers of
   // every image answer, without an allocation or a check per request.
   std::string_view fixed_headers;
+  // Header lines a handler keeps for an answer it gives often (a hot
+  // image's ETag, type and disposition), written after `headers` and before
+  // `fixed_headers` as they are: made by header_lines(), which applies
+  // sendable_header() once.
+  std::shared_ptr<const std::string> prepared_headers;
 
   void set(std::string_view name, std::string value);
   static Response json(int status, std::string body);
@@ -65,6 +70,14 @@ struct Response {
   // flat shape (gateway/http/error_response.h).
   static Response error(const schemas::Error& e);
 };
+
+// Whether a handler's header goes on the wire: not a framing header (the
+// transport writes Connection, Content-Length and Transfer-Encoding from the
+// message), and no CR, LF or NUL in name or value (logged as unsafe_header:
+// handlers only set values they built, so that is a bug, not input).
+bool sendable_header(std::string_view name, std::string_view value, std::string_view request_id);
+// "Name: value\r\n" for each sendable header, for Response::prepared_headers.
+std::string header_lines(const Headers& headers, std::string_view request_id);
 
 using Respond = std::function<void(Response)>;  // callable once, from any thread
 

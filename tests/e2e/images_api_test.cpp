@@ -193,6 +193,10 @@ TEST(ImagesApi, UpdateChangesFieldsAndPublicFalseHidesThePage) {
   ImgPro api(*s, new_key(*s, "dev@x.com"));
   auto img = api.create(read_file(corpus("portrait.jpg")), "p.jpg", {{"labels", R"({"a":"1"})"}}).js();
   std::string id = img["id"];
+  // Served twice (the second from memory) before the update, once after.
+  const std::string url = img["url"];
+  for (int i = 0; i < 2; ++i)
+    EXPECT_NE(http_get(url).header("Content-Disposition").find("filename=\"p."), std::string::npos);
   auto r = api.update(id, {{"caption", "New"}, {"labels", {{"b", "2"}}}, {"metadata", {{"k", "v"}}},
                            {"public", false}, {"filename", "renamed.jpg"}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -205,7 +209,10 @@ TEST(ImagesApi, UpdateChangesFieldsAndPublicFalseHidesThePage) {
   EXPECT_EQ(api.get(id).js(), r.js());
   // The page is gone for everyone, the image URL still works.
   EXPECT_EQ(http_get((*s).url("/" + id)).status, 404);
-  EXPECT_EQ(http_get(img["url"].get<std::string>()).status, 200);
+  auto served = http_get(url);
+  EXPECT_EQ(served.status, 200);
+  EXPECT_NE(served.header("Content-Disposition").find("filename=\"renamed."), std::string::npos)
+      << served.header("Content-Disposition");
   // Labels are re-indexed: the old one no longer lists it, the new one does.
   EXPECT_EQ(api.list("?label[a]=1").js()["data"].size(), 0u);
   EXPECT_EQ(api.list("?label[b]=2").js()["data"].size(), 1u);

@@ -2,6 +2,7 @@
 // errors, and concurrent first requests for one variant.
 #include <future>
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "tests/e2e/harness.h"
@@ -84,6 +85,28 @@ TEST_F(ServeTest, IfNoneMatchGives304WithNoBody) {
     auto other = http_get(url, {"If-None-Match: \"not-this-one\""});
     EXPECT_EQ(other.status, 200);
     EXPECT_EQ(other.body, first.body);
+  }
+}
+
+// The second answer for a URL comes from memory (the first one's header
+// block, kept): byte for byte the same status line, headers and body.
+TEST_F(ServeTest, ARepeatedAnswerIsTheSameByteForByte) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  auto without_request_id = [](const std::string& raw) {
+    std::string out;
+    std::istringstream lines(raw);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("X-Request-Id:", 0) != 0) out += line + "\n";
+    return out;
+  };
+  for (std::string url : {j["src"].get<std::string>(), with_size(j["src"], "m"),
+                          with_size(with_ext(j["src"], "webp"), "s") + "&download=1"}) {
+    SCOPED_TRACE(url);
+    const std::string request = "GET " + path_of(url) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    auto first = raw_exchange(s().port(), request);
+    ASSERT_EQ(parse_raw(first).status, 200) << first.substr(0, 500);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(without_request_id(raw_exchange(s().port(), request)), without_request_id(first));
   }
 }
 
