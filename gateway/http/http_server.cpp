@@ -256,11 +256,15 @@ bool is_quiet_network_error(const beast::error_code& ec) {
 // `out` (the session's buffer: its capacity is kept between answers).
 void response_head(std::string& out, const Response& r, const Head& h, bool keep, std::string_view content_length) {
   out.clear();
-  out += h.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  out += std::to_string(r.status);
-  out += ' ';
-  out += http::obsolete_reason(static_cast<http::status>(r.status));
-  out += "\r\n";
+  if (r.status == 200 && h.version != 10) {
+    out += "HTTP/1.1 200 OK\r\n";  // most answers: one append
+  } else {
+    out += h.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    out += std::to_string(r.status);
+    out += ' ';
+    out += http::obsolete_reason(static_cast<http::status>(r.status));
+    out += "\r\n";
+  }
   for (const auto& [k, v] : r.headers) {
     if (!sendable_header(k, v, h.request_id)) continue;
     out += k;
@@ -350,9 +354,12 @@ struct HttpServer::Impl {
   asio::awaitable<beast::error_code> send_file(Session& s, std::string_view head, const OpenFile& file);
   asio::awaitable<beast::error_code> write_all(Session& s, std::array<asio::const_buffer, 2> wire,
                                                Clock::time_point deadline);
+  std::optional<beast::error_code> take_head(Session& s, beast::flat_buffer& buf,
+                                             http::request_parser<http::empty_body>& hp, std::string& ambiguous,
+                                             size_t& scanned);
   asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf,
                                                http::request_parser<http::empty_body>& hp, std::string& ambiguous,
-                                               Clock::time_point start);
+                                               Clock::time_point start, size_t scanned);
   asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
                                   http::request_parser<http::empty_body>& hp, bool& keep_going);
   asio::awaitable<bool> await_response(Session& s, bool& close);
@@ -522,7 +529,11 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
       if (!readable) break;
     }
     std::string ambiguous;
-    auto ec = co_await read_head(*s, buf, hp, ambiguous, first ? s->accepted : Clock::now());
+    // Most requests are there whole already: read without a coroutine frame.
+    size_t scanned = 0;
+    auto head_read = take_head(*s, buf, hp, ambiguous, scanned);
+    auto ec = head_read ? *head_read
+                        : co_await read_head(*s, buf, hp, ambiguous, first ? s->accepted : Clock::now(), scanned);
     s->idle = false;
     if (ec) {
       if (!ambiguous.empty()) {
@@ -591,26 +602,37 @@ asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait
   co_return !ec;
 }
 
-// Writes both buffers, waiting for writable (until `deadline`) only when
-// the socket's buffer is full.
-asio::awaitable<beast::error_code> HttpServer::Impl::write_all(Session& s, std::array<asio::const_buffer, 2> wire,
-                                                               Clock::time_point deadline) {
-  auto& socket = s.stream.socket();
+namespace {
+
+// Writes what the socket takes now; true when all of `wire` is written or
+// the write failed (`ec`), false when the socket's buffer is full.
+bool write_now(tcp::socket& socket, std::array<asio::const_buffer, 2>& wire, beast::error_code& ec) {
   while (wire[0].size() + wire[1].size() > 0) {
-    beast::error_code ec;
     size_t n = socket.write_some(wire, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      if (!co_await wait_ready(s, tcp::socket::wait_write, deadline)) co_return asio::error::timed_out;
-      continue;
+      ec = {};
+      return false;
     }
-    if (ec) co_return ec;
+    if (ec) return true;
     for (auto& b : wire) {
       const size_t k = std::min(n, b.size());
       b += k;
       n -= k;
     }
   }
-  co_return beast::error_code();
+  return true;
+}
+
+}  // namespace
+
+// Writes both buffers, waiting for writable (until `deadline`) only when
+// the socket's buffer is full.
+asio::awaitable<beast::error_code> HttpServer::Impl::write_all(Session& s, std::array<asio::const_buffer, 2> wire,
+                                                               Clock::time_point deadline) {
+  beast::error_code ec;
+  while (!write_now(s.stream.socket(), wire, ec))
+    if (!co_await wait_ready(s, tcp::socket::wait_write, deadline)) co_return asio::error::timed_out;
+  co_return ec;
 }
 
 // The head, then the file with sendfile(2): the kernel hands the page
@@ -641,22 +663,23 @@ asio::awaitable<beast::error_code> HttpServer::Impl::send_file(Session& s, std::
   co_return beast::error_code();
 }
 
-// Reads one request's header block into `hp`. The raw block is checked
-// before Beast parses it: Beast quietly unfolds obs-fold lines and accepts
-// framing a proxy may read otherwise (request_head.h). On such a block
-// `ambiguous` says why and an error is returned.
-asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast::flat_buffer& buf,
-                                                               http::request_parser<http::empty_body>& hp,
-                                                               std::string& ambiguous, Clock::time_point start) {
-  size_t scanned = 0;  // bytes already searched for the blank line
+// Reads one request's header block into `hp` from what the socket has now;
+// nullopt when it needs more bytes than have arrived. The raw block is
+// checked before Beast parses it: Beast quietly unfolds obs-fold lines and
+// accepts framing a proxy may read otherwise (request_head.h). On such a
+// block `ambiguous` says why and an error is returned. `scanned`: bytes
+// already searched for the blank line.
+std::optional<beast::error_code> HttpServer::Impl::take_head(Session& s, beast::flat_buffer& buf,
+                                                             http::request_parser<http::empty_body>& hp,
+                                                             std::string& ambiguous, size_t& scanned) {
   for (;;) {
     std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
     size_t end = data.find("\r\n\r\n", scanned > 3 ? scanned - 3 : 0);
     if (end != std::string_view::npos) {
-      if (end + 4 > cfg.header_limit) co_return http::error::header_limit;
+      if (end + 4 > cfg.header_limit) return http::error::header_limit;
       if (auto problem = ambiguous_request_head(data.substr(0, end + 4))) {
         ambiguous = std::move(*problem);
-        co_return http::error::bad_field;
+        return http::error::bad_field;
       }
       beast::error_code ec;
       while (!hp.is_header_done() && !ec) {
@@ -664,20 +687,29 @@ asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast
         buf.consume(used);
         if (used == 0 && !ec) ec = http::error::bad_field;  // cannot happen with a whole header block
       }
-      co_return ec;
+      return ec;
     }
-    if (data.size() > cfg.header_limit) co_return http::error::header_limit;
+    if (data.size() > cfg.header_limit) return http::error::header_limit;
     scanned = data.size();
     beast::error_code ec;
     const size_t n = s.stream.socket().read_some(buf.prepare(4096), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      if (!co_await wait_readable(s, rate_deadline(start, buf.size(), Clock::now() + cfg.read_timeout)))
-        co_return beast::error::timeout;
-      continue;
-    }
-    if (ec == asio::error::eof) co_return buf.size() == 0 ? http::error::end_of_stream : http::error::partial_message;
-    if (ec) co_return ec;
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return std::nullopt;
+    if (ec == asio::error::eof) return buf.size() == 0 ? http::error::end_of_stream : http::error::partial_message;
+    if (ec) return ec;
     buf.commit(n);
+  }
+}
+
+// take_head(), waiting for readable (against the rate and read deadlines)
+// while the header block is incomplete.
+asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast::flat_buffer& buf,
+                                                               http::request_parser<http::empty_body>& hp,
+                                                               std::string& ambiguous, Clock::time_point start,
+                                                               size_t scanned) {
+  for (;;) {
+    if (!co_await wait_readable(s, rate_deadline(start, buf.size(), Clock::now() + cfg.read_timeout)))
+      co_return beast::error::timeout;
+    if (auto ec = take_head(s, buf, hp, ambiguous, scanned)) co_return *ec;
   }
 }
 
@@ -946,8 +978,9 @@ asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head&
     std::string_view body = bodyless ? std::string_view()
                             : r.shared_body ? std::string_view(*r.shared_body)
                                             : std::string_view(r.body);
-    ec = co_await write_all(s, {asio::buffer(head), asio::buffer(body.data(), body.size())},
-                            Clock::now() + cfg.read_timeout);
+    std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(body.data(), body.size())};
+    // Most answers fit the socket's buffer: written without a coroutine frame.
+    if (!write_now(s.stream.socket(), wire, ec)) ec = co_await write_all(s, wire, Clock::now() + cfg.read_timeout);
   }
   const bool ok = !ec;
   if (ec && !is_quiet_network_error(ec) && log::enabled(log::Level::debug))
