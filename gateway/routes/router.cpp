@@ -34,10 +34,15 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   // decides which row of a shared path answers which method.
   static const std::vector<size_t> kNone;
   auto literal = literal_rows_.find(path);
+  std::string_view failed;  // a pattern several rows share (one per method) is tried once
   for (const auto* tier : {literal == literal_rows_.end() ? &kNone : &literal->second, &pattern_rows_}) {
     for (size_t i : *tier) {
       const auto& row = rows_[i];
-      if (!row.path.match(path, params)) continue;
+      if (row.path.text() == failed) continue;
+      if (!row.path.match(path, params)) {
+        failed = row.path.text();
+        continue;
+      }
       if (!m.path_row) m.path_row = &row;
       m.allowed |= row.methods;
       if (row.methods & want) {
