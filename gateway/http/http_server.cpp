@@ -246,6 +246,46 @@ struct Head {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // header read
 };
 
+// A request's line and header fields, straight into a Request: Beast's
+// tokenizer and checks without a fields container to fill and then copy
+// (every request passes here). It only reads the header: the bytes stay in
+// the read buffer (head_size of them) so that a request with a body is read
+// by Beast's own parser, header and all (serve_one).
+class HeadParser : public http::basic_parser<true> {
+ public:
+  Request req;
+  http::verb method = http::verb::unknown;
+  unsigned version = 11;
+  size_t head_size = 0;
+
+ private:
+  void on_request_impl(http::verb m, beast::string_view method_text, beast::string_view target, int v,
+                       beast::error_code&) override {
+    method = m;
+    req.method.assign(method_text.data(), method_text.size());
+    req.target.assign(target.data(), target.size());
+    version = static_cast<unsigned>(v);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override { ec = http::error::bad_version; }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    req.headers.emplace_back(std::string(name.data(), name.size()), std::string(value.data(), value.size()));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<uint64_t>&, beast::error_code&) override {}
+  size_t on_body_impl(beast::string_view, beast::error_code& ec) override {
+    ec = http::error::unexpected_body;  // never: only the header is given to this parser
+    return 0;
+  }
+  void on_chunk_header_impl(uint64_t, beast::string_view, beast::error_code& ec) override {
+    ec = http::error::unexpected_body;
+  }
+  size_t on_chunk_body_impl(uint64_t, beast::string_view, beast::error_code& ec) override {
+    ec = http::error::unexpected_body;
+    return 0;
+  }
+  void on_finish_impl(beast::error_code&) override {}
+};
+
 bool is_quiet_network_error(const beast::error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
          ec == beast::error::timeout || ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
@@ -354,14 +394,12 @@ struct HttpServer::Impl {
   asio::awaitable<beast::error_code> send_file(Session& s, std::string_view head, const OpenFile& file);
   asio::awaitable<beast::error_code> write_all(Session& s, std::array<asio::const_buffer, 2> wire,
                                                Clock::time_point deadline);
-  std::optional<beast::error_code> take_head(Session& s, beast::flat_buffer& buf,
-                                             http::request_parser<http::empty_body>& hp, std::string& ambiguous,
-                                             size_t& scanned);
-  asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf,
-                                               http::request_parser<http::empty_body>& hp, std::string& ambiguous,
-                                               Clock::time_point start, size_t scanned);
-  asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
-                                  http::request_parser<http::empty_body>& hp, bool& keep_going);
+  std::optional<beast::error_code> take_head(Session& s, beast::flat_buffer& buf, HeadParser& hp,
+                                             std::string& ambiguous, size_t& scanned);
+  asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf, HeadParser& hp,
+                                               std::string& ambiguous, Clock::time_point start, size_t scanned);
+  asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf, HeadParser& hp,
+                                  bool& keep_going);
   asio::awaitable<bool> await_response(Session& s, bool& close);
   asio::awaitable<bool> send(Session& s, Response r, const Head& h, bool close);
   asio::awaitable<void> linger_close(Session& s);
@@ -514,7 +552,7 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
   beast::flat_buffer buf;
   bool keep_going = true;
   for (uint64_t requests = 0; keep_going && (!stopping || s->refused) && !s->closing; ++requests) {
-    http::request_parser<http::empty_body> hp;
+    HeadParser hp;
     hp.header_limit(cfg.header_limit);
     hp.body_limit(boost::none);  // checked against the handler's plan once the header is in
     s->idle = !s->refused;  // stop() closes idle connections, not those it will answer
@@ -564,8 +602,8 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
       // its body (if any) is not read.
       Head h;
       h.request_id = new_request_id();
-      h.method = std::string(hp.get().method_string());
-      h.path = std::string(hp.get().target().substr(0, hp.get().target().find('?')));
+      h.method = hp.req.method;
+      h.path = hp.req.target.substr(0, hp.req.target.find('?'));
       Error e(ErrorCode::service_unavailable, "The server is shutting down; send the request again in a few seconds.");
       e.retry_after_seconds = 3;
       co_await send(*s, Response::error(std::move(e)), h, true);
@@ -669,8 +707,7 @@ asio::awaitable<beast::error_code> HttpServer::Impl::send_file(Session& s, std::
 // accepts framing a proxy may read otherwise (request_head.h). On such a
 // block `ambiguous` says why and an error is returned. `scanned`: bytes
 // already searched for the blank line.
-std::optional<beast::error_code> HttpServer::Impl::take_head(Session& s, beast::flat_buffer& buf,
-                                                             http::request_parser<http::empty_body>& hp,
+std::optional<beast::error_code> HttpServer::Impl::take_head(Session& s, beast::flat_buffer& buf, HeadParser& hp,
                                                              std::string& ambiguous, size_t& scanned) {
   for (;;) {
     std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
@@ -682,9 +719,10 @@ std::optional<beast::error_code> HttpServer::Impl::take_head(Session& s, beast::
         return http::error::bad_field;
       }
       beast::error_code ec;
+      hp.head_size = 0;
       while (!hp.is_header_done() && !ec) {
-        size_t used = hp.put(buf.data(), ec);
-        buf.consume(used);
+        size_t used = hp.put(asio::buffer(data.data() + hp.head_size, end + 4 - hp.head_size), ec);
+        hp.head_size += used;
         if (used == 0 && !ec) ec = http::error::bad_field;  // cannot happen with a whole header block
       }
       return ec;
@@ -702,8 +740,7 @@ std::optional<beast::error_code> HttpServer::Impl::take_head(Session& s, beast::
 
 // take_head(), waiting for readable (against the rate and read deadlines)
 // while the header block is incomplete.
-asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast::flat_buffer& buf,
-                                                               http::request_parser<http::empty_body>& hp,
+asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast::flat_buffer& buf, HeadParser& hp,
                                                                std::string& ambiguous, Clock::time_point start,
                                                                size_t scanned) {
   for (;;) {
@@ -713,26 +750,38 @@ asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast
   }
 }
 
-asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
-                                                  http::request_parser<http::empty_body>& hp, bool& keep_going) {
+asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf, HeadParser& hp,
+                                                  bool& keep_going) {
   const auto deadline = Clock::now() + cfg.request_timeout;
-  const auto& msg = hp.get();
-  Request req;
-  req.method = std::string(msg.method_string());
-  req.target = std::string(msg.target());
-  for (const auto& f : msg) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  Request& req = hp.req;
   req.peer_ip = s->peer_ip;
   if (auto cl = hp.content_length()) req.content_length = *cl;
   req.chunked = hp.chunked();
   req.request_id = new_request_id();
 
   Head h;
-  h.is_head = msg.method() == http::verb::head;
-  h.version = msg.version();
+  h.is_head = hp.method == http::verb::head;
+  h.version = hp.version;
   h.keep_alive = hp.keep_alive();
   h.request_id = req.request_id;
   h.method = req.method;
   const bool body_pending = !hp.is_done();
+  // A body is read by Beast's parser, which takes the header again from the
+  // bytes still in `buf` (the same bytes: it cannot fail where hp did not).
+  std::optional<http::request_parser<http::empty_body>> with_body;
+  beast::error_code head_ec;
+  if (body_pending) {
+    with_body.emplace();
+    with_body->header_limit(cfg.header_limit);
+    with_body->body_limit(boost::none);  // checked against the handler's plan below
+    while (!with_body->is_header_done() && !head_ec) {
+      size_t used = with_body->put(buf.data(), head_ec);
+      buf.consume(used);
+      if (used == 0 && !head_ec) head_ec = http::error::bad_field;
+    }
+  } else {
+    buf.consume(hp.head_size);
+  }
 
   // An answer before the body was read: the rest of the body is still on the
   // wire, so the connection cannot be reused.
@@ -746,6 +795,10 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     }
   };
 
+  if (head_ec) {
+    co_await answer_early(Response::error(Error(ErrorCode::bad_request, "The HTTP request is malformed.")));
+    co_return;
+  }
   if (auto problem = split_request_target(req.target, req.path, req.query)) {
     co_await answer_early(Response::error(Error(ErrorCode::bad_request, *problem)));
     co_return;
@@ -824,7 +877,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
 
   if (std::holds_alternative<BufferBody>(plan)) {
     if (body_pending) {  // a GET has none: no body parser (it would take over the header's fields)
-      http::request_parser<http::string_body> bp{std::move(hp)};
+      http::request_parser<http::string_body> bp{std::move(*with_body)};
       bp.body_limit(limit);
       const auto body_start = Clock::now();
       uint64_t received = 0;
@@ -851,7 +904,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     }
   } else {
     auto& sb = std::get<StreamBody>(plan);
-    http::request_parser<http::buffer_body> sp{std::move(hp)};
+    http::request_parser<http::buffer_body> sp{std::move(*with_body)};
     sp.body_limit(limit);  // a chunked body fails at the first chunk header past the limit
     std::vector<char> chunk(std::max<size_t>(cfg.stream_chunk, 1024));
     // Beast reads at most the read buffer's free capacity at a time, and after
