@@ -904,30 +904,35 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     }
   } else {
     auto& sb = std::get<StreamBody>(plan);
-    http::request_parser<http::buffer_body> sp{std::move(*with_body)};
-    sp.body_limit(limit);  // a chunked body fails at the first chunk header past the limit
+    // No body at all (Content-Length: 0, or none on a POST): the sink is
+    // finished with nothing written and answers for itself.
+    std::optional<http::request_parser<http::buffer_body>> sp;
+    if (body_pending) {
+      sp.emplace(std::move(*with_body));
+      sp->body_limit(limit);  // a chunked body fails at the first chunk header past the limit
+    }
     std::vector<char> chunk(std::max<size_t>(cfg.stream_chunk, 1024));
     // Beast reads at most the read buffer's free capacity at a time, and after
     // the header that is about 512 bytes: a 2 MB body took ~4000 reads (and
     // timer resets). Room for a whole chunk while streaming; given back after.
-    buf.reserve(chunk.size());
+    if (body_pending) buf.reserve(chunk.size());
     struct ShrinkAfter {
       beast::flat_buffer& b;
       ~ShrinkAfter() { b.shrink_to_fit(); }
     } shrink_after{buf};
     uint64_t total = 0;
     const auto body_start = Clock::now();
-    while (!sp.is_done()) {
-      sp.get().body().data = chunk.data();
-      sp.get().body().size = chunk.size();
+    while (sp && !sp->is_done()) {
+      sp->get().body().data = chunk.data();
+      sp->get().body().size = chunk.size();
       s->stream.expires_at(rate_deadline(body_start, total, read_deadline(deadline)));
-      auto [ec, n] = co_await http::async_read_some(s->stream, buf, sp, nothrow_awaitable);
+      auto [ec, n] = co_await http::async_read_some(s->stream, buf, *sp, nothrow_awaitable);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         co_await body_error(ec);
         co_return;
       }
-      size_t got = chunk.size() - sp.get().body().size;
+      size_t got = chunk.size() - sp->get().body().size;
       total += got;
       if (total > limit) {
         co_await body_error(http::error::body_limit);

@@ -158,6 +158,24 @@ TEST_F(UploadTest, NoFilePartIs400ValidationError) {
   EXPECT_TRUE(is_error(post_multipart(s().url("/v1/upload"), m), 400, "validation_error"));
 }
 
+// `curl -X POST` of an upload with no body (Content-Length: 0, or no
+// length at all) gets a 400 it can act on, and the server keeps serving
+// (it used to drop the connection and could crash: the body parser was
+// taken from an empty optional).
+TEST_F(UploadTest, AnEmptyBodyIs400AndTheServerStaysUp) {
+  for (const char* route : {"/v1/upload", "/v1/images"}) {
+    for (const char* framing : {"Content-Length: 0\r\n", ""}) {
+      auto r = parse_raw(raw_exchange(s().port(), std::string("POST ") + route + " HTTP/1.1\r\nHost: x\r\n" + framing +
+                                                      "Content-Type: multipart/form-data; boundary=x\r\n"
+                                                      "Connection: close\r\n\r\n"));
+      EXPECT_EQ(r.status, 400) << route << " " << framing;
+      EXPECT_NE(r.body.find("validation_error"), std::string::npos) << r.body;
+      EXPECT_NE(r.body.find("multipart body ends before the closing boundary"), std::string::npos) << r.body;
+    }
+  }
+  EXPECT_EQ(http_get(s().url("/healthz")).status, 200);
+}
+
 TEST_F(UploadTest, FileUnderAnotherFieldNameIs400ValidationError) {
   Multipart m;
   m.file = corpus("under-1mp.jpg");

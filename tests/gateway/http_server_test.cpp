@@ -389,6 +389,19 @@ TEST_F(HttpServerTest, StreamedChunkedBody) {
   EXPECT_EQ(handler.streamed.size(), body.size());
 }
 
+// A streamed route asked with no body at all (Content-Length: 0, or no
+// length on a POST): the sink is finished with nothing written, and its
+// answer goes out (a curl -X POST of an upload used to get no answer).
+TEST_F(HttpServerTest, AnEmptyStreamedBodyFinishesTheSinkWithNothing) {
+  for (const char* framing : {"Content-Length: 0\r\n", ""}) {
+    auto r = roundtrip(std::string("POST /stream HTTP/1.1\r\nHost: x\r\n") + framing + "\r\n");
+    EXPECT_EQ(r.status, 201) << framing;
+    EXPECT_EQ(r.body, "{\"bytes\":0}") << framing;
+  }
+  std::lock_guard lock(handler.mu);
+  EXPECT_EQ(handler.streamed, "");
+}
+
 TEST_F(HttpServerTest, LimitExceededWithContentLengthBeforeReading) {
   Client c(server->port());
   // Only the header is sent: the answer must not wait for the body.
