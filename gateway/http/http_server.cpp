@@ -5,7 +5,8 @@
 // wait, handlers kept apart behind gateway::Handler. The hot path (header
 // read, answer write) tries the socket first and waits only when it would
 // block (wait_ready): an answer from the memory cache costs one wait for
-// the next request and no timer operation (docs/performance.md).
+// the next request and no timer operation, and runs without a coroutine
+// frame of its own (serve_one; docs/performance.md).
 
 #include "gateway/http/http_server.h"
 
@@ -250,7 +251,7 @@ struct Head {
 // tokenizer and checks without a fields container to fill and then copy
 // (every request passes here). It only reads the header: the bytes stay in
 // the read buffer (head_size of them) so that a request with a body is read
-// by Beast's own parser, header and all (serve_one).
+// by Beast's own parser, header and all (read_body).
 class HeadParser : public http::basic_parser<true> {
  public:
   Request req;
@@ -335,6 +336,15 @@ void response_head(std::string& out, const Response& r, const Head& h, bool keep
 
 // A response body read from a file: opened (and its size taken) before the
 // head is written, closed when the answer is done.
+// Drops the first `n` bytes of a header-and-body pair of buffers.
+void consume(std::array<asio::const_buffer, 2>& wire, size_t n) {
+  for (auto& b : wire) {
+    const size_t k = std::min(n, b.size());
+    b += k;
+    n -= k;
+  }
+}
+
 class OpenFile {
  public:
   static std::optional<OpenFile> open(const std::string& path) {
@@ -398,10 +408,41 @@ struct HttpServer::Impl {
                                              std::string& ambiguous, size_t& scanned);
   asio::awaitable<beast::error_code> read_head(Session& s, beast::flat_buffer& buf, HeadParser& hp,
                                                std::string& ambiguous, Clock::time_point start, size_t scanned);
-  asio::awaitable<void> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf, HeadParser& hp,
-                                  bool& keep_going);
+  std::optional<asio::awaitable<void>> serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf, HeadParser& hp,
+                                                 bool& keep_going);
+  asio::awaitable<void> answer_early(std::shared_ptr<Session> s, Response r, Head h, bool body_pending,
+                                     bool& keep_going);
+  Response too_large(const Request& req, uint64_t limit);
+  void hand_over(const std::shared_ptr<Session>& s, Request req, const Head& h);
+  void finish_sink(const std::shared_ptr<Session>& s, BodySink& sink, const Request& req);
+  asio::awaitable<void> read_body(std::shared_ptr<Session> s, beast::flat_buffer& buf, Request& req, Head h,
+                                  BodyPlan plan, uint64_t limit, Clock::time_point deadline, bool& keep_going);
   asio::awaitable<bool> await_response(Session& s, bool& close);
+
+  // An answer on its way: the header block is in the session's `head`.
+  struct Outgoing {
+    Response r;
+    std::optional<OpenFile> file;  // the body, sent with sendfile
+    bool keep = false;             // the connection may carry another request
+    bool bodyless = false;         // HEAD, 1xx, 204, 304
+    uint64_t bytes = 0;            // body bytes, for the access line
+    std::string_view body() const {
+      return bodyless ? std::string_view() : r.shared_body ? std::string_view(*r.shared_body) : std::string_view(r.body);
+    }
+    // The header block and the body, without their first `sent` bytes.
+    std::array<asio::const_buffer, 2> wire(std::string_view head, size_t sent) const {
+      std::array<asio::const_buffer, 2> w{asio::buffer(head.data(), head.size()), asio::buffer(body().data(), body().size())};
+      consume(w, sent);
+      return w;
+    }
+  };
+  std::optional<asio::awaitable<void>> answer(std::shared_ptr<Session> s, Head h, bool& keep_going);
+  asio::awaitable<void> answer_later(std::shared_ptr<Session> s, Head h, bool& keep_going);
+  asio::awaitable<void> send_rest(std::shared_ptr<Session> s, Outgoing out, Head h, size_t sent, bool& keep_going);
   asio::awaitable<bool> send(Session& s, Response r, const Head& h, bool close);
+  Outgoing prepare(Session& s, Response r, const Head& h, bool close);
+  asio::awaitable<beast::error_code> transmit(Session& s, const Outgoing& out, size_t sent);
+  bool finish(const Outgoing& out, const Head& h, const beast::error_code& ec);
   asio::awaitable<void> linger_close(Session& s);
   Clock::time_point read_deadline(Clock::time_point request_deadline) const {
     return std::min(Clock::now() + cfg.read_timeout, request_deadline);
@@ -616,7 +657,7 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
       std::atomic<uint64_t>& n;
       ~InFlight() { --n; }
     } in_flight{requests_in_flight};
-    co_await serve_one(s, buf, hp, keep_going);
+    if (auto rest = serve_one(s, buf, hp, keep_going)) co_await std::move(*rest);
   }
   s->stream.close();
 }
@@ -652,11 +693,7 @@ bool write_now(tcp::socket& socket, std::array<asio::const_buffer, 2>& wire, bea
       return false;
     }
     if (ec) return true;
-    for (auto& b : wire) {
-      const size_t k = std::min(n, b.size());
-      b += k;
-      n -= k;
-    }
+    consume(wire, n);
   }
   return true;
 }
@@ -750,8 +787,14 @@ asio::awaitable<beast::error_code> HttpServer::Impl::read_head(Session& s, beast
   }
 }
 
-asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf, HeadParser& hp,
-                                                  bool& keep_going) {
+// A request whose header is in. The part that never waits runs here, on
+// the loop, without a coroutine frame: a bodiless request is planned,
+// handed to the handler and, when the answer comes at once and fits the
+// socket (a hot src variant), written and logged in this call. What must
+// wait (a body to read, an answer still being made, a full socket, a file)
+// is returned as a coroutine for run_session to await.
+std::optional<asio::awaitable<void>> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, beast::flat_buffer& buf,
+                                                                HeadParser& hp, bool& keep_going) {
   const auto deadline = Clock::now() + cfg.request_timeout;
   Request& req = hp.req;
   req.peer_ip = s->peer_ip;
@@ -765,44 +808,14 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   h.keep_alive = hp.keep_alive();
   h.request_id = req.request_id;
   h.method = req.method;
-  const bool body_pending = !hp.is_done();
   // A body is read by Beast's parser, which takes the header again from the
-  // bytes still in `buf` (the same bytes: it cannot fail where hp did not).
-  std::optional<http::request_parser<http::empty_body>> with_body;
-  beast::error_code head_ec;
-  if (body_pending) {
-    with_body.emplace();
-    with_body->header_limit(cfg.header_limit);
-    with_body->body_limit(boost::none);  // checked against the handler's plan below
-    while (!with_body->is_header_done() && !head_ec) {
-      size_t used = with_body->put(buf.data(), head_ec);
-      buf.consume(used);
-      if (used == 0 && !head_ec) head_ec = http::error::bad_field;
-    }
-  } else {
-    buf.consume(hp.head_size);
-  }
+  // bytes still in `buf` (read_body); without one they are done with.
+  const bool body_pending = !hp.is_done();
+  if (!body_pending) buf.consume(hp.head_size);
 
-  // An answer before the body was read: the rest of the body is still on the
-  // wire, so the connection cannot be reused.
-  auto answer_early = [&](Response r) -> asio::awaitable<void> {
-    bool ok = co_await send(*s, std::move(r), h, body_pending);
-    if (body_pending) {
-      keep_going = false;
-      co_await linger_close(*s);
-    } else {
-      keep_going = ok;
-    }
-  };
-
-  if (head_ec) {
-    co_await answer_early(Response::error(Error(ErrorCode::bad_request, "The HTTP request is malformed.")));
-    co_return;
-  }
-  if (auto problem = split_request_target(req.target, req.path, req.query)) {
-    co_await answer_early(Response::error(Error(ErrorCode::bad_request, *problem)));
-    co_return;
-  }
+  if (auto problem = split_request_target(req.target, req.path, req.query))
+    return answer_early(s, Response::error(Error(ErrorCode::bad_request, *problem)), std::move(h), body_pending,
+                        keep_going);
   h.path = req.path;
 
   BodyPlan plan;
@@ -813,30 +826,98 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
   } catch (...) {
     plan_failed = std::current_exception();
   }
-  if (plan_failed) {
-    co_await answer_early(response_for(plan_failed, req, handler));
-    co_return;
-  }
+  if (plan_failed)
+    return answer_early(s, response_for(plan_failed, req, handler), std::move(h), body_pending, keep_going);
+  if (auto* reject = std::get_if<RejectBody>(&plan))
+    return answer_early(s, std::move(reject->response), std::move(h), body_pending, keep_going);
 
-  if (auto* reject = std::get_if<RejectBody>(&plan)) {
-    co_await answer_early(std::move(reject->response));
-    co_return;
-  }
-
-  auto too_large = [&](uint64_t limit) {
-    return handler.error_answer(req, Error(ErrorCode::file_too_large,
-                                 "The request body is larger than the limit of " + std::to_string(limit) + " bytes."));
-  };
   const uint64_t limit = std::holds_alternative<BufferBody>(plan)
                              ? (std::get<BufferBody>(plan).limit ? std::get<BufferBody>(plan).limit : cfg.default_body_limit)
                              : (std::get<StreamBody>(plan).limit ? std::get<StreamBody>(plan).limit
                                                                  : cfg.default_stream_limit);
-  if (req.content_length && *req.content_length > limit) {
-    co_await answer_early(too_large(limit));
+  if (req.content_length && *req.content_length > limit)
+    return answer_early(s, too_large(req, limit), std::move(h), body_pending, keep_going);
+  if (body_pending) return read_body(s, buf, req, std::move(h), std::move(plan), limit, deadline, keep_going);
+
+  s->response.reset();
+  if (auto* stream = std::get_if<StreamBody>(&plan)) {
+    // No body at all (Content-Length: 0, or none on a POST): the sink is
+    // finished with nothing written and answers for itself.
+    finish_sink(s, *stream->sink, req);
+    plan = BodyPlan{};  // let go before the answer is written (read_body says why)
+  } else {
+    hand_over(s, std::move(req), h);
+  }
+  return answer(std::move(s), std::move(h), keep_going);
+}
+
+// The answer to a request that was not read whole (a body is still on the
+// wire): the connection cannot be reused, so it is closed after.
+asio::awaitable<void> HttpServer::Impl::answer_early(std::shared_ptr<Session> s, Response r, Head h, bool body_pending,
+                                                     bool& keep_going) {
+  const bool ok = co_await send(*s, std::move(r), h, body_pending);
+  keep_going = ok && !body_pending;
+  if (body_pending) co_await linger_close(*s);
+}
+
+Response HttpServer::Impl::too_large(const Request& req, uint64_t limit) {
+  return handler.error_answer(req, Error(ErrorCode::file_too_large, "The request body is larger than the limit of " +
+                                                                        std::to_string(limit) + " bytes."));
+}
+
+// Only the handler's `respond` (and its copies), and these functions until
+// the handler returns, may own the Responder, so that dropping it
+// unanswered is noticed. Made when a handler is handed the request, not
+// before: a body the transport refuses (too large mid-body, a sink's error,
+// malformed) was never given to anyone to answer. The Respond is moved to
+// the handler (no copy of the std::function per request); a throw is
+// answered through the Responder kept here.
+void HttpServer::Impl::hand_over(const std::shared_ptr<Session>& s, Request req, const Head& h) {
+  auto responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
+  try {
+    handler.handle(std::move(req), Respond([responder](Response&& r) { responder->deliver(std::move(r)); }));
+  } catch (...) {
+    Request r;
+    r.request_id = h.request_id;
+    r.method = h.method;
+    r.path = h.path;
+    responder->deliver(response_for(std::current_exception(), r, handler));  // dropped if the handler had answered
+  }
+}
+
+void HttpServer::Impl::finish_sink(const std::shared_ptr<Session>& s, BodySink& sink, const Request& req) {
+  auto responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
+  try {
+    sink.finish(Respond([responder](Response&& r) { responder->deliver(std::move(r)); }));
+  } catch (...) {
+    responder->deliver(response_for(std::current_exception(), req, handler));
+  }
+}
+
+// Reads the body the handler planned for (buffered whole, or streamed to
+// its sink chunk by chunk), hands it over and answers.
+asio::awaitable<void> HttpServer::Impl::read_body(std::shared_ptr<Session> s, beast::flat_buffer& buf, Request& req,
+                                                  Head h, BodyPlan plan, uint64_t limit, Clock::time_point deadline,
+                                                  bool& keep_going) {
+  // Beast's parser takes the header again from the bytes still in `buf`
+  // (the same bytes: it cannot fail where the head parser did not).
+  http::request_parser<http::empty_body> with_body;
+  with_body.header_limit(cfg.header_limit);
+  with_body.body_limit(boost::none);  // checked against the handler's plan below
+  beast::error_code head_ec;
+  while (!with_body.is_header_done() && !head_ec) {
+    size_t used = with_body.put(buf.data(), head_ec);
+    buf.consume(used);
+    if (used == 0 && !head_ec) head_ec = http::error::bad_field;
+  }
+  if (head_ec) {
+    plan = BodyPlan{};  // released before the answer
+    co_await answer_early(s, Response::error(Error(ErrorCode::bad_request, "The HTTP request is malformed.")),
+                          std::move(h), true, keep_going);
     co_return;
   }
 
-  if (body_pending && iequals(req.header("Expect"), "100-continue")) {
+  if (iequals(req.header("Expect"), "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto ec = co_await write_all(*s, {asio::buffer(kContinue), asio::const_buffer()}, Clock::now() + cfg.read_timeout);
     if (ec) {
@@ -845,26 +926,12 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     }
   }
 
-  s->response.reset();
-  // Only the handler's `respond` (and its copies), and this function until
-  // the handler returns, may own the Responder, so that dropping it
-  // unanswered is noticed. Made when a handler is handed the request, not
-  // before: a body the transport refuses (too large mid-body, a sink's
-  // error, malformed) was never given to anyone to answer. The Respond is
-  // moved to the handler (no copy of the std::function per request); a
-  // throw is answered through the Responder kept here.
-  std::shared_ptr<Responder> responder;
-  auto make_respond = [&] {
-    responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
-    return Respond([responder](Response&& r) { responder->deliver(std::move(r)); });
-  };
-
-  // Reading the body; on failure answer (when there is something to say) and close.
+  // Reading the body failed: answer (when there is something to say) and close.
   auto body_error = [&](const beast::error_code& ec) -> asio::awaitable<void> {
     keep_going = false;
     plan = BodyPlan{};  // released before the answer (below)
     if (ec == http::error::body_limit) {
-      co_await send(*s, too_large(limit), h, true);
+      co_await send(*s, too_large(req, limit), h, true);
       co_await linger_close(*s);
     } else if (!is_quiet_network_error(ec)) {
       co_await send(*s, handler.error_answer(req, Error(ErrorCode::bad_request, "The request body is malformed.")), h, true);
@@ -875,64 +942,49 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     }
   };
 
+  s->response.reset();
   if (std::holds_alternative<BufferBody>(plan)) {
-    if (body_pending) {  // a GET has none: no body parser (it would take over the header's fields)
-      http::request_parser<http::string_body> bp{std::move(*with_body)};
-      bp.body_limit(limit);
-      const auto body_start = Clock::now();
-      uint64_t received = 0;
-      while (!bp.is_done()) {
-        s->stream.expires_at(rate_deadline(body_start, received, read_deadline(deadline)));
-        auto [ec, n] = co_await http::async_read_some(s->stream, buf, bp, nothrow_awaitable);
-        if (ec) {
-          co_await body_error(ec);
-          co_return;
-        }
-        received += n;
+    http::request_parser<http::string_body> bp{std::move(with_body)};
+    bp.body_limit(limit);
+    const auto body_start = Clock::now();
+    uint64_t received = 0;
+    while (!bp.is_done()) {
+      s->stream.expires_at(rate_deadline(body_start, received, read_deadline(deadline)));
+      auto [ec, n] = co_await http::async_read_some(s->stream, buf, bp, nothrow_awaitable);
+      if (ec) {
+        co_await body_error(ec);
+        co_return;
       }
-      req.body = std::move(bp.get().body());
+      received += n;
     }
-    auto respond = make_respond();
-    try {
-      handler.handle(std::move(req), std::move(respond));
-    } catch (...) {
-      Request r;
-      r.request_id = h.request_id;
-      r.method = h.method;
-      r.path = h.path;
-      responder->deliver(response_for(std::current_exception(), r, handler));  // dropped if the handler had answered
-    }
+    req.body = std::move(bp.get().body());
+    hand_over(s, std::move(req), h);
   } else {
     auto& sb = std::get<StreamBody>(plan);
-    // No body at all (Content-Length: 0, or none on a POST): the sink is
-    // finished with nothing written and answers for itself.
-    std::optional<http::request_parser<http::buffer_body>> sp;
-    if (body_pending) {
-      sp.emplace(std::move(*with_body));
-      sp->body_limit(limit);  // a chunked body fails at the first chunk header past the limit
-    }
+    http::request_parser<http::buffer_body> sp{std::move(with_body)};
+    sp.body_limit(limit);  // a chunked body fails at the first chunk header past the limit
     std::vector<char> chunk(std::max<size_t>(cfg.stream_chunk, 1024));
     // Beast reads at most the read buffer's free capacity at a time, and after
     // the header that is about 512 bytes: a 2 MB body took ~4000 reads (and
     // timer resets). Room for a whole chunk while streaming; given back after.
-    if (body_pending) buf.reserve(chunk.size());
+    buf.reserve(chunk.size());
     struct ShrinkAfter {
       beast::flat_buffer& b;
       ~ShrinkAfter() { b.shrink_to_fit(); }
     } shrink_after{buf};
     uint64_t total = 0;
     const auto body_start = Clock::now();
-    while (sp && !sp->is_done()) {
-      sp->get().body().data = chunk.data();
-      sp->get().body().size = chunk.size();
+    while (!sp.is_done()) {
+      sp.get().body().data = chunk.data();
+      sp.get().body().size = chunk.size();
       s->stream.expires_at(rate_deadline(body_start, total, read_deadline(deadline)));
-      auto [ec, n] = co_await http::async_read_some(s->stream, buf, *sp, nothrow_awaitable);
+      auto [ec, n] = co_await http::async_read_some(s->stream, buf, sp, nothrow_awaitable);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         co_await body_error(ec);
         co_return;
       }
-      size_t got = chunk.size() - sp->get().body().size;
+      size_t got = chunk.size() - sp.get().body().size;
       total += got;
       if (total > limit) {
         co_await body_error(http::error::body_limit);
@@ -954,12 +1006,7 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
         co_return;
       }
     }
-    auto respond = make_respond();
-    try {
-      sb.sink->finish(std::move(respond));
-    } catch (...) {
-      responder->deliver(response_for(std::current_exception(), req, handler));
-    }
+    finish_sink(s, *sb.sink, req);
     // What the handler keeps for a request (a reservation of the caller's
     // quota, a staged file) is let go before its answer is written, never
     // after: a client that sends its next request the moment it reads the
@@ -967,17 +1014,40 @@ asio::awaitable<void> HttpServer::Impl::serve_one(std::shared_ptr<Session> s, be
     // answered that next upload 403).
     plan = BodyPlan{};
   }
-  responder.reset();  // the handler holds the only other references
+  if (auto rest = answer(s, std::move(h), keep_going)) co_await std::move(*rest);
+}
 
+// The handler's answer, once handed the request: written now when it is
+// already there, is not a file, and fits the socket (no coroutine frame);
+// otherwise by the returned coroutine.
+std::optional<asio::awaitable<void>> HttpServer::Impl::answer(std::shared_ptr<Session> s, Head h, bool& keep_going) {
+  if (!s->response) return answer_later(std::move(s), std::move(h), keep_going);
+  Outgoing out = prepare(*s, std::move(*s->response), h, false);
+  s->response.reset();
+  if (out.file) return send_rest(std::move(s), std::move(out), std::move(h), 0, keep_going);
+  auto wire = out.wire(s->head, 0);
+  const size_t total = wire[0].size() + wire[1].size();
+  beast::error_code ec;
+  if (!write_now(s->stream.socket(), wire, ec))
+    return send_rest(std::move(s), std::move(out), std::move(h), total - wire[0].size() - wire[1].size(), keep_going);
+  keep_going = finish(out, h, ec);
+  return std::nullopt;
+}
+
+asio::awaitable<void> HttpServer::Impl::answer_later(std::shared_ptr<Session> s, Head h, bool& keep_going) {
   bool close = false;
-  // Answered synchronously (a hot src variant): no wait, no coroutine frame.
-  if (!s->response && !co_await await_response(*s, close)) {
+  if (!co_await await_response(*s, close)) {
     keep_going = false;
     co_return;
   }
   Response r = std::move(*s->response);
   s->response.reset();
   keep_going = co_await send(*s, std::move(r), h, close);
+}
+
+asio::awaitable<void> HttpServer::Impl::send_rest(std::shared_ptr<Session> s, Outgoing out, Head h, size_t sent,
+                                                  bool& keep_going) {
+  keep_going = finish(out, h, co_await transmit(*s, out, sent));
 }
 
 // Waits until the handler's answer (or, past the handler timeout, the
@@ -1000,54 +1070,71 @@ asio::awaitable<bool> HttpServer::Impl::await_response(Session& s, bool& close) 
 
 // Writes `r`; returns whether the connection may carry another request.
 asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head& h, bool close) {
-  std::optional<OpenFile> file = r.file_path.empty() ? std::nullopt : OpenFile::open(r.file_path);
-  if (!r.file_path.empty() && !file) {
-    log::warn("response_file_unreadable",
-              {{"request_id", h.request_id}, {"error", "cannot open it as a regular file: " + std::string(std::strerror(errno))}});
-    r = Response::error(Error(ErrorCode::not_found));
+  Outgoing out = prepare(s, std::move(r), h, close);
+  co_return finish(out, h, co_await transmit(s, out, 0));
+}
+
+// The answer's header block (into s.head) and what its writing and its
+// access line need.
+HttpServer::Impl::Outgoing HttpServer::Impl::prepare(Session& s, Response r, const Head& h, bool close) {
+  Outgoing out;
+  if (!r.file_path.empty()) {
+    if (auto file = OpenFile::open(r.file_path)) out.file.emplace(std::move(*file));
+    if (!out.file) {
+      log::warn("response_file_unreadable", {{"request_id", h.request_id},
+                                             {"error", "cannot open it as a regular file: " + std::string(std::strerror(errno))}});
+      r = Response::error(Error(ErrorCode::not_found));
+    }
   }
-  bool keep = h.keep_alive && cfg.keep_alive && !close && !stopping &&
-              (!cfg.max_idle_connections || connections_idle.load() < cfg.max_idle_connections);
+  out.keep = h.keep_alive && cfg.keep_alive && !close && !stopping &&
+             (!cfg.max_idle_connections || connections_idle.load() < cfg.max_idle_connections);
   for (const auto& [k, v] : r.headers)
-    if (iequals(k, "Connection") && iequals(v, "close")) keep = false;
+    if (iequals(k, "Connection") && iequals(v, "close")) out.keep = false;
 
   if (r.status >= 500)
     ++responses_5xx;
   else if (r.status >= 400)
     ++responses_4xx;
-  if (r.shared_body || file) r.body.clear();  // the shared bytes or the file are the body
-  const uint64_t body_size = file ? file->size() : r.shared_body ? r.shared_body->size() : r.body.size();
-  const uint64_t bytes = h.is_head ? 0 : body_size;
+  if (r.shared_body || out.file) r.body.clear();  // the shared bytes or the file are the body
+  const uint64_t body_size = out.file ? out.file->size() : r.shared_body ? r.shared_body->size() : r.body.size();
+  out.bytes = h.is_head ? 0 : body_size;
 
   // One header block, written with its body: a file with sendfile, anything
   // else (hot cached variants above all) in a single gather write — no
   // per-field allocations, no serializer state machine (docs/performance.md).
   std::optional<std::string_view> head_length;  // HEAD: a Content-Length the handler set itself
-  if (h.is_head && !file && !r.shared_body && r.body.empty())
+  if (h.is_head && !out.file && !r.shared_body && r.body.empty())
     for (const auto& [k, v] : r.headers)
       if (iequals(k, "Content-Length")) head_length = v;
-  std::string& head = s.head;
-  response_head(head, r, h, keep, head_length ? *head_length : std::to_string(body_size));
-  const bool bodyless = h.is_head || r.status < 200 || r.status == 204 || r.status == 304;
+  response_head(s.head, r, h, out.keep, head_length ? *head_length : std::to_string(body_size));
+  out.bodyless = h.is_head || r.status < 200 || r.status == 204 || r.status == 304;
+  if (out.bodyless) out.file.reset();
+  out.r = std::move(r);
+  return out;
+}
+
+// Writes the header block and body of `out` from byte `sent` on, waiting
+// for the socket (until the read timeout) only when it is full.
+asio::awaitable<beast::error_code> HttpServer::Impl::transmit(Session& s, const Outgoing& out, size_t sent) {
+  if (out.file) co_return co_await send_file(s, s.head, *out.file);
+  auto wire = out.wire(s.head, sent);
   beast::error_code ec;
-  if (file && !bodyless) {
-    ec = co_await send_file(s, head, *file);
-  } else {
-    std::string_view body = bodyless ? std::string_view()
-                            : r.shared_body ? std::string_view(*r.shared_body)
-                                            : std::string_view(r.body);
-    std::array<asio::const_buffer, 2> wire{asio::buffer(head), asio::buffer(body.data(), body.size())};
-    // Most answers fit the socket's buffer: written without a coroutine frame.
-    if (!write_now(s.stream.socket(), wire, ec)) ec = co_await write_all(s, wire, Clock::now() + cfg.read_timeout);
-  }
+  // Most answers fit the socket's buffer: written without another coroutine frame.
+  if (!write_now(s.stream.socket(), wire, ec)) ec = co_await write_all(s, wire, Clock::now() + cfg.read_timeout);
+  co_return ec;
+}
+
+// After the answer is on the wire (or failed): the access line and the
+// metrics; whether the connection may carry another request.
+bool HttpServer::Impl::finish(const Outgoing& out, const Head& h, const beast::error_code& ec) {
   const bool ok = !ec;
   if (ec && !is_quiet_network_error(ec) && log::enabled(log::Level::debug))
     log::debug("http_write_failed", {{"request_id", h.request_id}, {"error", ec.message()}});
   // One line per request (the access log), after the answer is on the wire.
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - h.started).count();
-  log::request({h.method, h.path, h.request_id, r.status, seconds * 1000.0, bytes, ok});
-  if (cfg.on_response) cfg.on_response(AccessRecord{h.method, h.path, r.status, seconds, bytes, h.route});
-  co_return ok && keep;
+  log::request({h.method, h.path, h.request_id, out.r.status, seconds * 1000.0, out.bytes, ok});
+  if (cfg.on_response) cfg.on_response(AccessRecord{h.method, h.path, out.r.status, seconds, out.bytes, h.route});
+  return ok && out.keep;
 }
 
 // After an answer sent before the whole request was read: stop sending, then
