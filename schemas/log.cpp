@@ -11,11 +11,9 @@
 #include <cerrno>
 #include <exception>
 #include <memory>
-#include <mutex>
 
 #include <unistd.h>
 
-#include <spdlog/details/console_globals.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -154,7 +152,8 @@ void spdlog_failed(const std::string& what) {
 // Two spdlog loggers, each with its own stderr sink (a sink holds the
 // formatter) behind spdlog's one console mutex, so lines never interleave:
 // `lines` writes our preformatted JSON as is, `text` is spdlog's default.
-// Request lines go around both, under the same mutex (request()).
+// Request lines go around both, each one write(2) of at most PIPE_BUF
+// bytes, which needs no lock to stay whole (request()).
 struct Loggers {
   std::shared_ptr<spdlog::logger> lines, text;
 };
@@ -253,9 +252,9 @@ void request(const RequestLine& r) {
   // One write(2) of at most PIPE_BUF bytes, without a lock: such a write is
   // atomic on a pipe (POSIX), Linux serialises writes to one open file and
   // to a terminal, and a unix socket (journald) takes it in one piece, so
-  // lines never interleave. Under spdlog's console mutex, as before, the
-  // I/O threads queued on each other's writes: at two threads and the
-  // access log on, ~0.6 futex calls per request.
+  // lines never interleave. Under spdlog's console mutex (before) the I/O
+  // threads queued on each other's writes: at two threads and the access
+  // log on, ~0.6 futex calls per request.
   for (std::string_view rest(line.data(), size); !rest.empty();) {
     ssize_t n = ::write(STDERR_FILENO, rest.data(), rest.size());
     if (n < 0 && errno == EINTR) continue;
