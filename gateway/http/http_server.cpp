@@ -413,7 +413,7 @@ struct HttpServer::Impl {
   asio::awaitable<void> answer_early(std::shared_ptr<Session> s, Response r, Head h, bool body_pending,
                                      bool& keep_going);
   Response too_large(const Request& req, uint64_t limit);
-  void hand_over(const std::shared_ptr<Session>& s, Request req, const Head& h);
+  void hand_over(const std::shared_ptr<Session>& s, Request&& req, const Head& h);
   void finish_sink(const std::shared_ptr<Session>& s, BodySink& sink, const Request& req);
   asio::awaitable<void> read_body(std::shared_ptr<Session> s, beast::flat_buffer& buf, Request& req, Head h,
                                   BodyPlan plan, uint64_t limit, Clock::time_point deadline, bool& keep_going);
@@ -872,7 +872,7 @@ Response HttpServer::Impl::too_large(const Request& req, uint64_t limit) {
 // malformed) was never given to anyone to answer. The Respond is moved to
 // the handler (no copy of the std::function per request); a throw is
 // answered through the Responder kept here.
-void HttpServer::Impl::hand_over(const std::shared_ptr<Session>& s, Request req, const Head& h) {
+void HttpServer::Impl::hand_over(const std::shared_ptr<Session>& s, Request&& req, const Head& h) {
   auto responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
   try {
     handler.handle(std::move(req), Respond([responder](Response&& r) { responder->deliver(std::move(r)); }));
