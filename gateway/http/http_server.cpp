@@ -334,8 +334,6 @@ void response_head(std::string& out, const Response& r, const Head& h, bool keep
   out += "\r\n";
 }
 
-// A response body read from a file: opened (and its size taken) before the
-// head is written, closed when the answer is done.
 // Drops the first `n` bytes of a header-and-body pair of buffers.
 void consume(std::array<asio::const_buffer, 2>& wire, size_t n) {
   for (auto& b : wire) {
@@ -345,6 +343,8 @@ void consume(std::array<asio::const_buffer, 2>& wire, size_t n) {
   }
 }
 
+// A response body read from a file: opened (and its size taken) before the
+// head is written, closed when the answer is done.
 class OpenFile {
  public:
   static std::optional<OpenFile> open(const std::string& path) {
