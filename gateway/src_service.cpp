@@ -122,7 +122,9 @@ std::optional<Response> SrcService::hot_answer(const Request& request) {
 void SrcService::remember(const Request& request, std::shared_ptr<const schemas::ImageRecord> record,
                           const std::string& blob, const Response& r) {
   if (r.status != 200 || !r.shared_body) return;
-  auto headers = std::make_shared<const std::string>(header_lines(r.headers, request.request_id));
+  std::string lines;
+  append_header_lines(lines, r.headers, request.request_id);
+  auto headers = std::make_shared<const std::string>(std::move(lines));
   auto hot = std::make_shared<const HotAnswer>(HotAnswer{std::move(record), blob, std::move(headers)});
   std::lock_guard lock(hot_mutex_);
   if (hot_.size() >= kMaxHotAnswers && !hot_.contains(request.target)) hot_.erase(hot_.begin());  // any one

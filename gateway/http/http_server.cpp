@@ -306,13 +306,7 @@ void response_head(std::string& out, const Response& r, const Head& h, bool keep
     out += http::obsolete_reason(static_cast<http::status>(r.status));
     out += "\r\n";
   }
-  for (const auto& [k, v] : r.headers) {
-    if (!sendable_header(k, v, h.request_id)) continue;
-    out += k;
-    out += ": ";
-    out += v;
-    out += "\r\n";
-  }
+  append_header_lines(out, r.headers, h.request_id);
   if (r.prepared_headers) out += *r.prepared_headers;
   out += r.fixed_headers;
   out += "Server: imgpipe\r\n";

@@ -39,8 +39,7 @@ bool sendable_header(std::string_view name, std::string_view value, std::string_
   return false;
 }
 
-std::string header_lines(const Headers& headers, std::string_view request_id) {
-  std::string out;
+void append_header_lines(std::string& out, const Headers& headers, std::string_view request_id) {
   for (const auto& [k, v] : headers) {
     if (!sendable_header(k, v, request_id)) continue;
     out += k;
@@ -48,7 +47,6 @@ std::string header_lines(const Headers& headers, std::string_view request_id) {
     out += v;
     out += "\r\n";
   }
-  return out;
 }
 
 std::string_view Request::header(std::string_view name) const {

@@ -59,7 +59,7 @@ struct Response {
   std::string_view fixed_headers;
   // Header lines a handler keeps for an answer it gives often (a hot
   // image's ETag, type and disposition), written after `headers` and before
-  // `fixed_headers` as they are: made by header_lines(), which applies
+  // `fixed_headers` as they are: made by append_header_lines(), which applies
   // sendable_header() once.
   std::shared_ptr<const std::string> prepared_headers;
 
@@ -76,8 +76,9 @@ struct Response {
 // message), and no CR, LF or NUL in name or value (logged as unsafe_header:
 // handlers only set values they built, so that is a bug, not input).
 bool sendable_header(std::string_view name, std::string_view value, std::string_view request_id);
-// "Name: value\r\n" for each sendable header, for Response::prepared_headers.
-std::string header_lines(const Headers& headers, std::string_view request_id);
+// Appends "Name: value\r\n" for each sendable header to `out`: the transport's
+// header block, and Response::prepared_headers made once by a handler.
+void append_header_lines(std::string& out, const Headers& headers, std::string_view request_id);
 
 using Respond = std::function<void(Response)>;  // callable once, from any thread
 
