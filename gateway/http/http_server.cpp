@@ -1111,11 +1111,8 @@ HttpServer::Impl::Outgoing HttpServer::Impl::prepare(Session& s, Response r, con
 // for the socket (until the read timeout) only when it is full.
 asio::awaitable<beast::error_code> HttpServer::Impl::transmit(Session& s, const Outgoing& out, size_t sent) {
   if (out.file) co_return co_await send_file(s, s.head, *out.file);
-  auto wire = out.wire(s.head, sent);
-  beast::error_code ec;
-  // Most answers fit the socket's buffer: written without another coroutine frame.
-  if (!write_now(s.stream.socket(), wire, ec)) ec = co_await write_all(s, wire, Clock::now() + cfg.read_timeout);
-  co_return ec;
+  // write_all tries the socket before it waits (a full one is asked once).
+  co_return co_await write_all(s, out.wire(s.head, sent), Clock::now() + cfg.read_timeout);
 }
 
 // After the answer is on the wire (or failed): the access line and the
