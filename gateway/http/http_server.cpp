@@ -179,6 +179,10 @@ struct Responder {
     }
     post(std::move(r));
   }
+  // The handler's `respond`: every copy of it holds the Responder.
+  static Respond respond_through(std::shared_ptr<Responder> self) {
+    return Respond([self = std::move(self)](Response&& r) { self->deliver(std::move(r)); });
+  }
   void post(Response&& r) {
     auto s = session.lock();
     if (!s) return;
@@ -869,7 +873,7 @@ Response HttpServer::Impl::too_large(const Request& req, uint64_t limit) {
 void HttpServer::Impl::hand_over(const std::shared_ptr<Session>& s, Request&& req, const Head& h) {
   auto responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
   try {
-    handler.handle(std::move(req), Respond([responder](Response&& r) { responder->deliver(std::move(r)); }));
+    handler.handle(std::move(req), Responder::respond_through(responder));
   } catch (...) {
     Request r;
     r.request_id = h.request_id;
@@ -882,7 +886,7 @@ void HttpServer::Impl::hand_over(const std::shared_ptr<Session>& s, Request&& re
 void HttpServer::Impl::finish_sink(const std::shared_ptr<Session>& s, BodySink& sink, const Request& req) {
   auto responder = std::make_shared<Responder>(gate, s, ++s->seq, req.request_id);
   try {
-    sink.finish(Respond([responder](Response&& r) { responder->deliver(std::move(r)); }));
+    sink.finish(Responder::respond_through(responder));
   } catch (...) {
     responder->deliver(response_for(std::current_exception(), req, handler));
   }
