@@ -2,6 +2,8 @@
 // the DLQ) through IngestPipeline::process, the worker's own code. Jobs are
 // idempotent: a job whose original is stored resumes from its manifest
 // (same id, no duplicate), announces it again and regenerates missing variants.
+// Like the workers it runs beside, it takes no job while a disk it writes to
+// is under its reserve: it waits, and goes on when space is freed.
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -20,6 +22,8 @@
 #include "schemas/messages.h"
 #include "storage/blob_store.h"
 #include "storage/db.h"
+#include "storage/disk_space.h"
+#include "workers/disk_watch.h"
 #include "workers/image/engine.h"
 #include "workers/ingest_pipeline.h"
 #include "workers/steps/job_context.h"
@@ -77,6 +81,8 @@ int replay_command(int argc, char** argv) {
   std::string data_dir = "./data", blob_dir, topic = storage::topics::ingest, from_time, to_time;
   int64_t from_offset = -1, to_offset = -1;
   int partition = -1, idle_seconds = 10;
+  // serve's workers' reserve at its default --min-free-disk-mb (64): half of it.
+  uint64_t min_free_disk_mb = 32;
   bool dry_run = false, allow_private = false;
   S3StoreFlags s3;
   po::options_description d("Options");
@@ -97,6 +103,9 @@ int replay_command(int argc, char** argv) {
       ("partition", po::value(&partition), "only this partition")
       ("dry-run", po::bool_switch(&dry_run), "list what would be replayed; change nothing")
       ("import-allow-private", po::bool_switch(&allow_private), "UNSAFE: let imports fetch loopback and private addresses")
+      ("min-free-disk-mb", po::value(&min_free_disk_mb)->default_value(min_free_disk_mb),
+       "with less free than this on the data dir's (or blob folder's) disk, wait before the next job until space is "
+       "freed, as serve's workers do (theirs: half of serve's --min-free-disk-mb); 0: off")
       ("idle-timeout", po::value(&idle_seconds)->default_value(idle_seconds), "stop when nothing arrives for this many seconds");
   po::variables_map vm;
   try {
@@ -173,6 +182,8 @@ int replay_command(int argc, char** argv) {
     config.fetch.allow_private = allow_private;
     workers::image::init_engine(config.engine);
     workers::IngestPipeline pipeline(*b, blobs, config);  // never started: we drive process() ourselves
+    const auto disk_dirs = storage::one_dir_per_filesystem({data_dir, blobs.root().string()});
+    workers::DiskWatch disk(disk_dirs, min_free_disk_mb << 20);
 
     auto reader = b->read(topic, from_ms ? storage::StartAt::from_time(*from_ms) : storage::StartAt::from_offsets(start));
     int64_t seen = 0, resumed = 0, ran = 0, failed = 0, malformed = 0;
@@ -227,6 +238,15 @@ int replay_command(int argc, char** argv) {
                   << (existed ? " exists: would announce again and complete variants" : " would run") << "\n";
         existed ? ++resumed : ++ran;
         continue;
+      }
+      if (!disk.ok()) {
+        // As a job the workers leave in the topic: nothing of it is done until there is room.
+        std::cerr << "imgpipe replay: waiting before " << m->partition << "@" << m->offset << ": less than "
+                  << min_free_disk_mb << " MB free (--min-free-disk-mb) on " << disk_dirs.front()
+                  << (disk_dirs.size() > 1 ? " or " + disk_dirs.back() : "")
+                  << "; it goes on when space is freed (Ctrl-C stops it; run again from that offset)\n";
+        while (!disk.ok()) std::this_thread::sleep_for(std::chrono::seconds(1));
+        std::cerr << "imgpipe replay: disk room is back, going on\n";
       }
       for (int attempt = 1;; ++attempt) {
         try {

@@ -3,7 +3,8 @@
 // and IMGPIPE_TEST_KAFKA, on this server's own topic prefix):
 //   - `imgpipe replay` of the ingest topic after variant blobs were lost:
 //     same ids, byte-identical originals, the lost variants made again
-//     (same sha256), no new image; `--dry-run` changes nothing;
+//     (same sha256), no new image; `--dry-run` changes nothing; under its
+//     disk reserve it waits and does nothing;
 //   - `imgpipe reindex` rebuilds a stopped server's index, and refuses while
 //     the server holds the data dir;
 //   - /readyz answers 200 once the server is up.
@@ -11,6 +12,7 @@
 
 #include <vips/vips8>
 
+#include "tests/e2e/child_process.h"
 #include "tests/e2e/harness.h"
 
 namespace imgpipe::e2e {
@@ -133,6 +135,24 @@ TEST_F(Ops, ReplayRegeneratesLostVariantsWithoutNewImages) {
   EXPECT_EQ(count_files(s.data_dir() / "blobs"), blobs_after_loss) << "a dry run made files";
   for (const auto& [sha, id] : lost) EXPECT_FALSE(fs::exists(blob_path(s, sha))) << "a dry run remade " << sha;
   for (const auto& u : images) EXPECT_EQ(manifest(s, u.id), before[u.id]) << "a dry run rewrote " << u.id;
+
+  // Under its disk reserve (set above what the disk has free), replay waits
+  // before its first job, with the offset to run again from, and does
+  // nothing of it; Ctrl-C stops it.
+  {
+    auto args = cli_args(s, range);
+    const auto free_mb = fs::space(s.data_dir()).available >> 20;
+    args.insert(args.end(), {"--min-free-disk-mb", std::to_string(free_mb + 1024)});
+    ChildProcess waiting(args, s.data_dir().parent_path() / "replay-low-disk.log");
+    waiting.start();
+    ASSERT_TRUE(eventually([&] { return waiting.tail().find("waiting before ") != std::string::npos; }, 90s))
+        << waiting.tail();
+    EXPECT_NE(waiting.tail().find("MB free (--min-free-disk-mb)"), std::string::npos) << waiting.tail();
+    EXPECT_TRUE(waiting.alive()) << waiting.tail();
+    EXPECT_EQ(count_files(s.data_dir() / "blobs"), blobs_after_loss) << "replay made files under its disk reserve";
+    for (const auto& u : images) EXPECT_EQ(manifest(s, u.id), before[u.id]) << "replay under its reserve rewrote " << u.id;
+    waiting.stop(SIGINT);
+  }
 
   auto r = run(cli_args(s, range), 120s);
   ASSERT_EQ(r.exit_code, 0) << r.out;
