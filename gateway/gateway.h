@@ -31,7 +31,7 @@ class Gateway : public Handler {
   void stop();
 
   BodyPlan plan_body(Request& head) override { return router_.plan_body(head); }
-  void handle(Request request, Respond respond) override { router_.handle(std::move(request), std::move(respond)); }
+  void handle(Request&& request, Respond respond) override { router_.handle(std::move(request), std::move(respond)); }
   Response error_answer(const Request& head, const schemas::Error& e) override { return router_.error_answer(head, e); }
   // HttpServerConfig::on_response: the HTTP metrics, labelled by route.
   void observe(const AccessRecord& record) { router_.observe(record); }

@@ -14,7 +14,7 @@ using schemas::ErrorCode;
 // No route here takes a body: a small bound, so a scraper's mistake costs nothing.
 gateway::BodyPlan WorkerStatusHandler::plan_body(gateway::Request&) { return gateway::BufferBody{1024}; }
 
-void WorkerStatusHandler::handle(gateway::Request request, gateway::Respond respond) {
+void WorkerStatusHandler::handle(gateway::Request&& request, gateway::Respond respond) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (request.path != "/metrics" && request.path != "/healthz") return respond(Response::error(Error(ErrorCode::not_found)));
   if (!get) return respond(Response::error(Error(ErrorCode::method_not_allowed)));

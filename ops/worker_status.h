@@ -15,7 +15,7 @@ class WorkerStatusHandler : public gateway::Handler {
   // `pipeline` must outlive the handler.
   explicit WorkerStatusHandler(const workers::IngestPipeline& pipeline) : pipeline_(pipeline) {}
   gateway::BodyPlan plan_body(gateway::Request& head) override;
-  void handle(gateway::Request request, gateway::Respond respond) override;
+  void handle(gateway::Request&& request, gateway::Respond respond) override;
 
  private:
   const workers::IngestPipeline& pipeline_;

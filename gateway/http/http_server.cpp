@@ -132,6 +132,9 @@ struct Session : std::enable_shared_from_this<Session> {
   std::string peer_ip;
   Clock::time_point accepted = Clock::now();
   // Touched only on the connection's thread.
+  // The clock as finish() read it for the last answer: the next idle wait's
+  // deadline counts from it (a read of the clock fewer per request).
+  Clock::time_point answered = accepted;
   uint64_t seq = 0;
   std::optional<Response> response;
   std::string head;  // the answer's header block being written
@@ -398,7 +401,9 @@ struct HttpServer::Impl {
   asio::awaitable<bool> wait_readable(Session& s, Clock::time_point deadline) {
     return wait_ready(s, tcp::socket::wait_read, deadline);
   }
-  asio::awaitable<bool> wait_ready(Session& s, tcp::socket::wait_type what, Clock::time_point deadline);
+  // `now`: the caller's reading of the clock, when it has a fresh one.
+  asio::awaitable<bool> wait_ready(Session& s, tcp::socket::wait_type what, Clock::time_point deadline,
+                                   Clock::time_point now = Clock::now());
   asio::awaitable<beast::error_code> send_file(Session& s, std::string_view head, const OpenFile& file);
   asio::awaitable<beast::error_code> write_all(Session& s, std::array<asio::const_buffer, 2> wire,
                                                Clock::time_point deadline);
@@ -440,7 +445,7 @@ struct HttpServer::Impl {
   asio::awaitable<bool> send(Session& s, Response r, const Head& h, bool close);
   Outgoing prepare(Session& s, Response r, const Head& h, bool close);
   asio::awaitable<beast::error_code> transmit(Session& s, const Outgoing& out, size_t sent);
-  bool finish(const Outgoing& out, const Head& h, const beast::error_code& ec);
+  bool finish(Session& s, const Outgoing& out, const Head& h, const beast::error_code& ec);
   asio::awaitable<void> linger_close(Session& s);
   Clock::time_point read_deadline(Clock::time_point request_deadline) const {
     return std::min(Clock::now() + cfg.read_timeout, request_deadline);
@@ -600,8 +605,10 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
     const bool first = requests == 0;
     if (buf.size() == 0) {
       if (!first) ++connections_idle;
-      bool readable = co_await wait_readable(
-          *s, first ? rate_deadline(s->accepted, 0, Clock::now() + cfg.read_timeout) : Clock::now() + cfg.read_timeout);
+      const auto now = first ? Clock::now() : s->answered;
+      bool readable = co_await wait_ready(
+          *s, tcp::socket::wait_read,
+          first ? rate_deadline(s->accepted, 0, now + cfg.read_timeout) : now + cfg.read_timeout, now);
       if (!first) --connections_idle;
       if (!readable) break;
     }
@@ -670,8 +677,8 @@ asio::awaitable<void> HttpServer::Impl::run_session(std::shared_ptr<Session> s) 
 // Writes wait for writable when the socket's buffer is full. The deadline
 // is kept by the watchdog, armed only when it is earlier than its expiry.
 asio::awaitable<bool> HttpServer::Impl::wait_ready(Session& s, tcp::socket::wait_type what,
-                                                  Clock::time_point deadline) {
-  if (Clock::now() >= deadline) co_return false;
+                                                  Clock::time_point deadline, Clock::time_point now) {
+  if (now >= deadline) co_return false;
   s.wait_deadline = deadline;
   if (deadline < s.watchdog_at) arm_watchdog(s, deadline);
   auto [ec] = co_await s.stream.socket().async_wait(what, nothrow_awaitable);
@@ -1028,7 +1035,7 @@ std::optional<asio::awaitable<void>> HttpServer::Impl::answer(std::shared_ptr<Se
   beast::error_code ec;
   if (!write_now(s->stream.socket(), wire, ec))
     return send_rest(std::move(s), std::move(out), std::move(h), total - wire[0].size() - wire[1].size(), keep_going);
-  keep_going = finish(out, h, ec);
+  keep_going = finish(*s, out, h, ec);
   return std::nullopt;
 }
 
@@ -1045,7 +1052,7 @@ asio::awaitable<void> HttpServer::Impl::answer_later(std::shared_ptr<Session> s,
 
 asio::awaitable<void> HttpServer::Impl::send_rest(std::shared_ptr<Session> s, Outgoing out, Head h, size_t sent,
                                                   bool& keep_going) {
-  keep_going = finish(out, h, co_await transmit(*s, out, sent));
+  keep_going = finish(*s, out, h, co_await transmit(*s, out, sent));
 }
 
 // Waits until the handler's answer (or, past the handler timeout, the
@@ -1069,7 +1076,7 @@ asio::awaitable<bool> HttpServer::Impl::await_response(Session& s, bool& close) 
 // Writes `r`; returns whether the connection may carry another request.
 asio::awaitable<bool> HttpServer::Impl::send(Session& s, Response r, const Head& h, bool close) {
   Outgoing out = prepare(s, std::move(r), h, close);
-  co_return finish(out, h, co_await transmit(s, out, 0));
+  co_return finish(s, out, h, co_await transmit(s, out, 0));
 }
 
 // The answer's header block (into s.head) and what its writing and its
@@ -1121,12 +1128,13 @@ asio::awaitable<beast::error_code> HttpServer::Impl::transmit(Session& s, const 
 
 // After the answer is on the wire (or failed): the access line and the
 // metrics; whether the connection may carry another request.
-bool HttpServer::Impl::finish(const Outgoing& out, const Head& h, const beast::error_code& ec) {
+bool HttpServer::Impl::finish(Session& s, const Outgoing& out, const Head& h, const beast::error_code& ec) {
   const bool ok = !ec;
   if (ec && !is_quiet_network_error(ec) && log::enabled(log::Level::debug))
     log::debug("http_write_failed", {{"request_id", h.request_id}, {"error", ec.message()}});
   // One line per request (the access log), after the answer is on the wire.
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - h.started).count();
+  s.answered = Clock::now();
+  const double seconds = std::chrono::duration<double>(s.answered - h.started).count();
   log::request({h.method, h.path, h.request_id, out.r.status, seconds * 1000.0, out.bytes, ok});
   if (cfg.on_response) cfg.on_response(AccessRecord{h.method, h.path, out.r.status, seconds, out.bytes, h.route});
   return ok && out.keep;

@@ -106,7 +106,7 @@ class Handler {
   virtual BodyPlan plan_body(Request& head) = 0;
   // Called for BufferBody plans with the whole body. Must not block: long
   // work goes to a pool, and `respond` is called when it is done.
-  virtual void handle(Request request, Respond respond) = 0;
+  virtual void handle(Request&& request, Respond respond) = 0;
   // A failure once the route is known (a body too large or malformed, a
   // sink's error) in the shape of the request's API; the transport's own.
   virtual Response error_answer(const Request& head, const schemas::Error& e) { return Response::error(e); }

@@ -63,7 +63,7 @@ PathPattern::PathPattern(const char* pattern) : text_(pattern) {
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }
-  if (segments_.size() > 4) throw std::logic_error("route pattern has too many segments");
+  if (segments_.size() > kMaxSegments) throw std::logic_error("route pattern has too many segments");
 }
 
 bool PathPattern::match(std::string_view path, PathParams& params) const {

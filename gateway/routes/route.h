@@ -54,6 +54,9 @@ class PathPattern {
   // Only literal segments: matched by comparing the whole path.
   bool literal() const { return literal_; }
   bool match(std::string_view path, PathParams& params) const;
+  // How many '/'-separated segments a matching path has (0 for "/").
+  size_t segments() const { return segments_.size(); }
+  static constexpr size_t kMaxSegments = 4;
   // Some path matches both patterns (the table's overlap test uses it).
   bool overlaps(const PathPattern& other) const;
 

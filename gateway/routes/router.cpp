@@ -1,5 +1,6 @@
 #include "gateway/routes/router.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace imgpipe::gateway::routes {
@@ -22,7 +23,8 @@ Router::Router(std::vector<Route> rows, Services& services)
       upgrade_link_(services.config.upgrade_link()),
       metrics_(labels_of(rows_)) {
   for (size_t i = 0; i < rows_.size(); ++i)
-    (rows_[i].path.literal() ? literal_rows_[rows_[i].path.text()] : pattern_rows_).push_back(i);
+    (rows_[i].path.literal() ? literal_rows_[rows_[i].path.text()] : pattern_rows_[rows_[i].path.segments()])
+        .push_back(i);
 }
 
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
@@ -34,8 +36,10 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   // decides which row of a shared path answers which method.
   static const std::vector<size_t> kNone;
   auto literal = literal_rows_.find(path);
+  const auto segments = static_cast<size_t>(std::count(path.begin(), path.end(), '/'));
+  const auto* patterns = segments < pattern_rows_.size() ? &pattern_rows_[segments] : &kNone;
   std::string_view failed;  // a pattern several rows share (one per method) is tried once
-  for (const auto* tier : {literal == literal_rows_.end() ? &kNone : &literal->second, &pattern_rows_}) {
+  for (const auto* tier : {literal == literal_rows_.end() ? &kNone : &literal->second, patterns}) {
     for (size_t i : *tier) {
       const auto& row = rows_[i];
       if (row.path.text() == failed) continue;
@@ -83,7 +87,7 @@ BodyPlan Router::plan_body(Request& head) {
   }
 }
 
-void Router::handle(Request request, Respond respond) {
+void Router::handle(Request&& request, Respond respond) {
   auto m = match(request);
   if (!m.route) {
     auto errors = style(m.path_row ? m.path_row->family : ApiFamily::shape_b);

@@ -5,6 +5,7 @@
 // handler and turns whatever it throws into the row's error answer. Also
 // labels the HTTP metrics by row.
 
+#include <array>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -30,7 +31,7 @@ class Router : public Handler {
 
   // Notes the row in head.route, so handle() and observe() need not route again.
   BodyPlan plan_body(Request& head) override;
-  void handle(Request request, Respond respond) override;
+  void handle(Request&& request, Respond respond) override;
   Response error_answer(const Request& head, const schemas::Error& e) override;
 
   RouteMatch match(std::string_view method, std::string_view path) const;
@@ -44,9 +45,11 @@ class Router : public Handler {
 
  private:
   std::vector<Route> rows_;
-  // Indices into rows_, in table order: literal paths by path, then patterns.
+  // Indices into rows_, in table order: literal paths by path, then patterns
+  // by their number of segments (a path is only tried against patterns of
+  // as many segments as it has: most src and viewer requests try one or two).
   std::unordered_map<std::string_view, std::vector<size_t>> literal_rows_;
-  std::vector<size_t> pattern_rows_;
+  std::array<std::vector<size_t>, PathPattern::kMaxSegments + 1> pattern_rows_;
   Services& services_;
   std::string upgrade_link_;
   RouteMetrics metrics_;

@@ -209,7 +209,7 @@ class TestHandler : public Handler {
     return BufferBody{1u << 20};
   }
 
-  void handle(Request req, Respond respond) override {
+  void handle(Request&& req, Respond respond) override {
     if (req.path == "/echo" || req.path == "/small" || req.path == "/echo/caf\xc3\xa9") {
       Response r;
       r.body = req.body;
