@@ -98,18 +98,12 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
 
 std::optional<Response> SrcService::hot_answer(const Request& request) {
   if (!request.header("If-None-Match").empty()) return std::nullopt;
-  std::shared_ptr<const HotAnswer> hot;
-  {
-    std::lock_guard lock(hot_mutex_);
-    auto it = hot_.find(request.target);
-    if (it == hot_.end()) return std::nullopt;
-    hot = it->second;
-  }
+  auto hot = hot_.find(request.target);
+  if (!hot) return std::nullopt;
   BlobCache::Bytes bytes;
   if (index_.get_shared(hot->record->id) != hot->record || config_.expired(*hot->record) ||
       !(bytes = cache_.get(hot->blob))) {
-    std::lock_guard lock(hot_mutex_);
-    if (auto it = hot_.find(request.target); it != hot_.end() && it->second == hot) hot_.erase(it);
+    hot_.drop(request.target, hot);
     return std::nullopt;
   }
   Response r;
@@ -126,9 +120,7 @@ void SrcService::remember(const Request& request, std::shared_ptr<const schemas:
   append_header_lines(lines, r.headers, request.request_id);
   auto headers = std::make_shared<const std::string>(std::move(lines));
   auto hot = std::make_shared<const HotAnswer>(HotAnswer{std::move(record), blob, std::move(headers)});
-  std::lock_guard lock(hot_mutex_);
-  if (hot_.size() >= kMaxHotAnswers && !hot_.contains(request.target)) hot_.erase(hot_.begin());  // any one
-  hot_.insert_or_assign(request.target, std::move(hot));
+  hot_.put(request.target, std::move(hot));
 }
 
 void SrcService::answer_blob(const Request& request, const Respond& respond,

@@ -8,11 +8,11 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "gateway/blob_cache.h"
 #include "gateway/gateway_config.h"
+#include "gateway/hot_answers.h"
 #include "gateway/http/http_types.h"
 #include "storage/blob_store.h"
 #include "storage/image_index.h"
@@ -44,7 +44,8 @@ class SrcService {
   // index gives this very record object (a change to the image or its
   // variants, or its deletion, makes a new one; expiry is checked each
   // time) and the blob is still in the cache; conditional requests take the
-  // long way. Bounded by count: the bytes stay the blob cache's.
+  // long way. Bounded by count (the least recently used goes): the bytes
+  // stay the blob cache's.
   struct HotAnswer {
     std::shared_ptr<const schemas::ImageRecord> record;
     std::string blob;
@@ -62,8 +63,7 @@ class SrcService {
   // Larger blobs (originals) go out from their files with sendfile(2).
   static constexpr uint64_t kMaxCachedBlob = 1 << 20;
   BlobCache cache_;
-  std::mutex hot_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const HotAnswer>> hot_;
+  HotAnswers<HotAnswer> hot_{kMaxHotAnswers};
   std::mutex mutex_;
   // Renders in progress, by id/size/format, and who waits for them.
   std::map<std::string, std::vector<std::function<void(std::optional<Variant>, std::optional<schemas::Error>)>>>
