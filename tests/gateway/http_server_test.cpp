@@ -350,7 +350,7 @@ TEST_F(HttpServerTest, BufferedEcho) {
   EXPECT_EQ(r.header("x-name"), "a b");
   EXPECT_EQ(r.header("x-peer"), "127.0.0.1");
   EXPECT_EQ(r.header("server"), "imgpipe");
-  EXPECT_EQ(r.header("x-request-id").size(), 16u);
+  EXPECT_EQ(r.header("x-request-id").size(), 15u);
   EXPECT_EQ(r.header("x-request-id"), r.header("x-seen-request-id"));
 }
 
