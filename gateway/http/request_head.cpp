@@ -55,46 +55,63 @@ bool split_plain_target(std::string_view target, std::string& path, std::string&
   return true;
 }
 
+// One field line of the header (without its CRLF); counts the framing
+// headers it sees.
+std::optional<std::string> field_ambiguity(std::string_view line, int& content_lengths, int& transfer_encodings) {
+  if (line.front() == ' ' || line.front() == '\t')
+    return "The request header uses obsolete line folding (a line starting with a space or tab).";
+  size_t colon = line.find(':');
+  std::string_view name = line.substr(0, colon);
+  bool token = colon != std::string_view::npos && !name.empty();
+  for (char c : name) token = token && is_tchar(c);
+  if (!token) return "The request header has a malformed field name.";
+  std::string_view value = trim(line.substr(colon + 1));
+  if (iequals(name, "Content-Length")) {
+    if (++content_lengths > 1) return "The request has more than one Content-Length header.";
+    bool digits = !value.empty() && value.size() <= 19;
+    for (char c : value) digits = digits && c >= '0' && c <= '9';
+    if (!digits) return "The request's Content-Length is not a plain decimal number.";
+  } else if (iequals(name, "Transfer-Encoding")) {
+    if (++transfer_encodings > 1) return "The request has more than one Transfer-Encoding header.";
+    if (!iequals(value, "chunked")) return "The request's Transfer-Encoding must be exactly \"chunked\".";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> ambiguous_request_head(std::string_view block) {
-  // memchr for the few bytes that matter: this runs on every request.
+  // One pass, a line at a time (memchr finds each line's end): this runs on
+  // every request. Of several problems the first of these is named: a NUL,
+  // a CR that does not end a line, a bare LF, then the first bad field.
   if (std::memchr(block.data(), '\0', block.size())) return "The request header contains a NUL byte.";
-  for (size_t i = block.find('\r'); i != std::string_view::npos; i = block.find('\r', i + 1))
-    if (i + 1 == block.size() || block[i + 1] != '\n') return "The request header contains a CR that does not end a line.";
-  for (size_t i = block.find('\n'); i != std::string_view::npos; i = block.find('\n', i + 1))
-    if (i == 0 || block[i - 1] != '\r') return "The request header contains a bare LF line ending.";
-  // RFC 9112 2.2: empty lines before the request line are ignored.
-  while (block.substr(0, 2) == "\r\n") block.remove_prefix(2);
-  size_t eol = block.find("\r\n");
-  if (eol == std::string_view::npos) return std::nullopt;  // incomplete: the parser decides
-  block.remove_prefix(eol + 2);                            // the request line
-
+  bool lone_cr = false, bare_lf = false, request_line_seen = false, header_over = false;
+  std::optional<std::string> field_problem;
   int content_lengths = 0, transfer_encodings = 0;
-  while (!block.empty()) {
-    eol = block.find("\r\n");
-    if (eol == std::string_view::npos) break;
-    std::string_view line = block.substr(0, eol);
-    block.remove_prefix(eol + 2);
-    if (line.empty()) break;  // the blank line ending the header
-    if (line.front() == ' ' || line.front() == '\t')
-      return "The request header uses obsolete line folding (a line starting with a space or tab).";
-    size_t colon = line.find(':');
-    std::string_view name = line.substr(0, colon);
-    bool token = colon != std::string_view::npos && !name.empty();
-    for (char c : name) token = token && is_tchar(c);
-    if (!token) return "The request header has a malformed field name.";
-    std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "Content-Length")) {
-      if (++content_lengths > 1) return "The request has more than one Content-Length header.";
-      bool digits = !value.empty() && value.size() <= 19;
-      for (char c : value) digits = digits && c >= '0' && c <= '9';
-      if (!digits) return "The request's Content-Length is not a plain decimal number.";
-    } else if (iequals(name, "Transfer-Encoding")) {
-      if (++transfer_encodings > 1) return "The request has more than one Transfer-Encoding header.";
-      if (!iequals(value, "chunked")) return "The request's Transfer-Encoding must be exactly \"chunked\".";
+  const char* p = block.data();
+  const char* const end = p + block.size();
+  while (p < end) {
+    const auto* lf = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    const char* stop = lf ? lf : end;  // the line's bytes: [p, stop)
+    const bool crlf = lf && stop > p && stop[-1] == '\r';
+    if (lf && !crlf) bare_lf = true;
+    const char* content_end = crlf ? stop - 1 : stop;
+    if (std::memchr(p, '\r', static_cast<size_t>(content_end - p))) lone_cr = true;
+    if (!lf) break;  // an unfinished last line: the parser waits for the rest
+    const std::string_view line(p, static_cast<size_t>(content_end - p));
+    p = lf + 1;
+    if (lone_cr || bare_lf || field_problem || header_over) continue;  // only the line endings still matter
+    if (!request_line_seen) {
+      request_line_seen = !line.empty();  // RFC 9112 2.2: empty lines before the request line are ignored
+    } else if (line.empty()) {
+      header_over = true;  // the blank line ending the header
+    } else {
+      field_problem = field_ambiguity(line, content_lengths, transfer_encodings);
     }
   }
+  if (lone_cr) return "The request header contains a CR that does not end a line.";
+  if (bare_lf) return "The request header contains a bare LF line ending.";
+  if (field_problem) return field_problem;
   if (content_lengths > 0 && transfer_encodings > 0)
     return "The request has both Content-Length and Transfer-Encoding; send one of them.";
   return std::nullopt;
