@@ -8,6 +8,7 @@
 #include "schemas/log.h"
 #include "storage/backup.h"
 #include "storage/blob_store.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway {
 
@@ -15,7 +16,7 @@ using schemas::Error;
 using schemas::ErrorCode;
 
 Response admin_backup(const Request& request, storage::Db& db, const storage::BlobStore& blobs) {
-  auto body = nlohmann::json::parse(request.body, nullptr, false);
+  auto body = schemas::parse_untrusted_json(request.body);
   std::string to = body.is_object() ? body.value("to", "") : "";
   std::filesystem::path dir(to);
   if (to.empty() || !dir.is_absolute())

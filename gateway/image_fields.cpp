@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schemas/errors.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway {
 namespace {
@@ -40,7 +41,7 @@ StringMap string_map(std::string_view field, const json& j, size_t max_count, si
 }
 
 json parse_text(std::string_view field, const std::string& text) {
-  auto j = json::parse(text, nullptr, false);
+  auto j = schemas::parse_untrusted_json(text);
   if (j.is_discarded()) bad_field(field, "must be a JSON object of strings, sent as text");
   return j;
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schemas/errors.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::schemas::json_fields {
 
@@ -18,8 +19,8 @@ namespace imgpipe::schemas::json_fields {
 }
 
 inline nlohmann::json parse_object(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) bad("not a JSON object");
+  auto j = parse_untrusted_json(text);
+  if (j.is_discarded() || !j.is_object()) bad("not a JSON object (or nested too deeply)");
   return j;
 }
 

@@ -9,6 +9,7 @@
 
 #include "gateway/mcp/mcp_tools.h"
 #include "gateway/routes/services.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway::mcp {
 namespace {
@@ -110,8 +111,8 @@ void handle_post(routes::Services& s, const Request& request, Respond respond) {
   if (!starts_with_ci(request.header("Content-Type"), "application/json"))
     return respond(rpc_error(nullptr, kInvalidRequest, "The body must be JSON (Content-Type: application/json).",
                              nullptr, 415));
-  auto message = json::parse(request.body, nullptr, false);
-  if (message.is_discarded()) return respond(rpc_error(nullptr, kParseError, "The body is not JSON."));
+  auto message = schemas::parse_untrusted_json(request.body);
+  if (message.is_discarded()) return respond(rpc_error(nullptr, kParseError, "The body is not JSON (or nests deeper than 64 levels)."));
   if (message.is_array())
     return respond(rpc_error(nullptr, kInvalidRequest, "Batches are not supported: send one message per POST."));
   if (!message.is_object() || message.value("jsonrpc", json()) != "2.0")

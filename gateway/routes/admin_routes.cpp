@@ -5,6 +5,7 @@
 
 #include "gateway/admin_backup.h"
 #include "gateway/routes/handlers.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -40,7 +41,7 @@ void admin_list_keys(Services& s, const Call& call) {
 
 void admin_set_plan(Services& s, const Call& call) {
   s.accounts.check_admin(call.request);
-  auto body = json::parse(call.request.body, nullptr, false);
+  auto body = schemas::parse_untrusted_json(call.request.body);
   std::string plan;  // anything but a string names no plan: 422 with the list
   if (auto p = body.is_object() ? body.find("plan") : body.end(); p != body.end() && p->is_string())
     plan = p->get<std::string>();

@@ -16,6 +16,7 @@
 #include "gateway/routes/create_flow.h"
 #include "gateway/routes/handlers.h"
 #include "gateway/upload_sink.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -124,7 +125,7 @@ BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& e
 void create_image(Services& s, const Call& call) {
   const auto& request = call.request;
   auto caller = creator(s, request);
-  auto body = json::parse(request.body, nullptr, false);
+  auto body = schemas::parse_untrusted_json(request.body);
   if (body.is_discarded() || !body.is_object())
     throw Error(ErrorCode::bad_request,
                 "Send multipart/form-data with a 'file', or a JSON object like {\"url\": \"https://...\"}.");

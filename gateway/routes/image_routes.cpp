@@ -16,6 +16,7 @@
 #include "gateway/image_names.h"
 #include "gateway/image_object.h"
 #include "gateway/routes/handlers.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -38,7 +39,7 @@ ordered_json deleted_object(const std::string& id) {
 }
 
 json parse_body(const Request& request) {
-  auto body = json::parse(request.body, nullptr, false);
+  auto body = schemas::parse_untrusted_json(request.body);
   if (body.is_discarded() || !body.is_object()) throw Error(ErrorCode::bad_request, "The body must be a JSON object.");
   return body;
 }

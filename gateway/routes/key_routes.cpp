@@ -8,6 +8,7 @@
 #include "gateway/pages/pages.h"
 #include "gateway/routes/handlers.h"
 #include "schemas/text_rules.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -50,7 +51,7 @@ Response verify_page(const GatewayConfig& config, const accounts::VerifyOutcome&
 }  // namespace
 
 void create_key(Services& s, const Call& call) {
-  auto body = json::parse(call.request.body, nullptr, false);
+  auto body = schemas::parse_untrusted_json(call.request.body);
   if (body.is_discarded() || !body.is_object())
     throw Error(ErrorCode::bad_request, "The body must be a JSON object like {\"email\": \"you@example.com\"}.");
   auto email_field = body.find("email");

@@ -15,6 +15,7 @@
 #include "gateway/routes/handlers.h"
 #include "gateway/upload_sink.h"
 #include "schemas/log.h"
+#include "schemas/untrusted_json.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -153,7 +154,7 @@ BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors)
 void import_url(Services& s, const Call& call) {
   const auto& request = call.request;
   auto caller = s.accounts.authenticate(request);
-  auto body = nlohmann::json::parse(request.body, nullptr, false);
+  auto body = schemas::parse_untrusted_json(request.body);
   if (body.is_discarded() || !body.is_object())
     throw Error(ErrorCode::bad_request, "The body must be a JSON object like {\"url\": \"https://...\"}.");
   auto url = body.find("url");

@@ -125,6 +125,20 @@ TEST_F(Mcp, MalformedJsonRpcIsAJsonRpcErrorNeverA500) {
   EXPECT_EQ(r.status, 400);
 }
 
+// Copying a value nested 150 000 deep (its params, its id) overflowed the
+// stack and killed the server: such a body is refused as unparsable.
+TEST_F(Mcp, DeeplyNestedBodiesAreAParseErrorNotACrash) {
+  auto nested = [](size_t depth) {
+    return R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":)" + std::string(depth, '[') +
+           std::string(depth, ']') + "}}";
+  };
+  auto r = post_text(nested(150000));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], -32700) << r.body;
+  r = post_text(nested(60));  // within the limit: an ordinary ping
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(Mcp, CrossSiteCallersAreRefused) {
   auto r = post(rpc("ping"), {{"Origin", "http://evil.example"}});
   EXPECT_EQ(r.status, 403);
