@@ -131,7 +131,18 @@ void UploadSink::finish(Respond respond) {
   }
   staged_.sha256 = hash_.hex();
   done_ = true;
-  on_complete_(std::move(staged_), std::move(respond));
+  const std::string name = staged_.file_name;
+  try {
+    on_complete_(std::move(staged_), std::move(respond));
+  } catch (...) {
+    // Refused after the body arrived (a bad tag, a full bus): no job will
+    // claim the staged file, here or in the remote store's staging area.
+    try {
+      blobs_.remove_staged(name);
+    } catch (...) {  // the store unreachable: the leftover sweeper takes it later
+    }
+    throw;
+  }
 }
 
 }  // namespace imgpipe::gateway

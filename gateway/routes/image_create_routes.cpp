@@ -95,14 +95,7 @@ BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& e
   Request meta = head;
   auto sink = std::make_unique<UploadSink>(
       s.blobs, id + ".upload", boundary, limit, [&s, meta, id, key, admission, errors](StagedUpload staged, Respond respond) {
-        ImageFields fields;
-        try {
-          fields = fields_from_parts(staged);
-        } catch (...) {  // nothing will claim the staged file
-          std::error_code ec;
-          std::filesystem::remove(s.blobs.staging_dir() / staged.file_name, ec);
-          throw;
-        }
+        ImageFields fields = fields_from_parts(staged);  // a refusal: the sink removes the staged file
         auto job = new_job(s, meta, "upload", *admission, staged.tags, staged.ns);
         job.image_id = id;
         job.staged_path = staged.file_name;

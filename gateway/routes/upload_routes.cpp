@@ -26,8 +26,10 @@ using schemas::ErrorCode;
 // A staged upload no job will claim (a replay, a conflict): removed now.
 void discard_staged(Services& s, const schemas::IngestJob& job) {
   if (job.type != "upload" || job.staged_path.empty()) return;
-  std::error_code ignored;
-  std::filesystem::remove(s.blobs.staging_dir() / std::filesystem::path(job.staged_path).filename(), ignored);
+  try {
+    s.blobs.remove_staged(std::filesystem::path(job.staged_path).filename().string());
+  } catch (...) {  // the store unreachable: the leftover sweeper takes it later
+  }
 }
 
 // Wall-clock milliseconds on the caller's clock (--clock-file shifts whole seconds).

@@ -292,10 +292,12 @@ TEST(Accounts, BadKeysAndBadFieldsAreRefused) {
                              R"({"url":"http://example.com/a.jpg","namespace":"BAD NS"})"), 422, "validation_error"));
   EXPECT_TRUE(is_err(request(*s, "POST", "/v1/import", {"Authorization: Bearer " + key},
                              R"({"url":"http://example.com/a.jpg","tags":[1]})"), 422, "validation_error"));
-  // Rejected uploads used no quota.
+  // Rejected uploads used no quota and left no staged file behind (the
+  // fields are checked after the body arrived: the file was staged by then).
   auto ls = json::parse(cli(*s, {"keys", "ls", "--json"}), nullptr, false);
   ASSERT_TRUE(ls.is_object()) << ls;
   EXPECT_EQ(ls["keys"][0]["usage"]["uploads_used"], 0);
+  EXPECT_TRUE(fs::is_empty(s->data_dir() / "staging")) << fs::begin(fs::directory_iterator(s->data_dir() / "staging"))->path();
 }
 
 TEST(Accounts, AKeyReachesOnlyItsOwnImages) {
