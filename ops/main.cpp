@@ -39,6 +39,20 @@ Quick start:
   curl -F "file=@photo.jpg" http://127.0.0.1:8080/v1/upload
 )";
 
+constexpr const char* kErrorsUsage = R"(Usage: imgpipe errors
+
+Prints the error reference as Markdown: every error code, its HTTP status,
+its message and the action a caller should take (docs/errors.md is this output).
+)";
+
+constexpr const char* kOpenapiUsage = R"(Usage: imgpipe openapi [--public-url URL]
+
+Prints the OpenAPI 3.1 document of both API shapes as JSON (what a server
+serves at /openapi.json). --public-url sets the document's server URL.
+)";
+
+bool is_help(const char* arg) { return !std::strcmp(arg, "--help") || !std::strcmp(arg, "-h"); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,12 +72,16 @@ int main(int argc, char** argv) {
   if (command == "keys") return imgpipe::ops::keys_command(argc - 1, argv + 1);
   if (command == "mail") return imgpipe::ops::mail_command(argc - 1, argv + 1);
   if (command == "errors") {
+    if (argc == 3 && is_help(argv[2])) return std::cout << kErrorsUsage, 0;
+    if (argc != 2) return std::cerr << "imgpipe errors: takes no arguments\n\n" << kErrorsUsage, 2;
     std::cout << imgpipe::gateway::docs::error_reference_markdown();
     return 0;
   }
   if (command == "openapi") {
-    std::string url = argc >= 4 && !std::strcmp(argv[2], "--public-url") ? argv[3] : "";
-    std::cout << imgpipe::gateway::docs::openapi_document(url).dump(2) << "\n";
+    if (argc == 3 && is_help(argv[2])) return std::cout << kOpenapiUsage, 0;
+    const bool with_url = argc == 4 && !std::strcmp(argv[2], "--public-url");
+    if (argc != 2 && !with_url) return std::cerr << "imgpipe openapi: unknown arguments\n\n" << kOpenapiUsage, 2;
+    std::cout << imgpipe::gateway::docs::openapi_document(with_url ? argv[3] : "").dump(2) << "\n";
     return 0;
   }
   if (command == "version" || command == "--version") {

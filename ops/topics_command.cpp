@@ -33,6 +33,10 @@ int topics_command(int argc, char** argv) {
               << d << "\n";
   };
   if (action == "--help" || action == "-h" || action == "help") return usage(), 0;
+  if (action.empty()) {
+    std::cerr << "imgpipe topics: say 'create' or 'check'\n";
+    return usage(), 2;
+  }
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc - 1, argv + 1, d), vm);

@@ -64,6 +64,25 @@ TEST(Cli, UnknownFlagFailsWithNonZeroExit) {
   EXPECT_NE(r.exit_code, 0) << r.out;
 }
 
+// Every command without its arguments says what it needs and exits 2 (a
+// bare `imgpipe topics` used to abort on an uncaught exception); the
+// commands that print documents explain themselves with --help.
+TEST(Cli, CommandsWithoutArgumentsExplainThemselves) {
+  for (const char* command : {"topics", "replay", "backup", "restore", "blobs", "keys", "mail"}) {
+    auto r = run({imgpipe_binary().string(), command}, 30s);
+    ASSERT_FALSE(r.timed_out) << command;
+    EXPECT_EQ(r.exit_code, 2) << command << ": " << r.out;
+    EXPECT_TRUE(contains(r.out, command)) << command << " does not name itself: " << r.out;
+  }
+  for (const char* command : {"errors", "openapi"}) {
+    auto r = run({imgpipe_binary().string(), command, "--help"}, 30s);
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_TRUE(contains(r.out, std::string("Usage: imgpipe ") + command)) << r.out;
+    r = run({imgpipe_binary().string(), command, "--bogus"}, 30s);
+    EXPECT_EQ(r.exit_code, 2) << command << " --bogus: " << r.out;
+  }
+}
+
 TEST(Cli, ConfigurationFromEnvironment) {
   ServerOptions o;
   o.config_via_env = true;
