@@ -144,7 +144,10 @@ nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url) {
     error["action"] = {{"type", "signup"}, {"url", upgrade_url}};
   if (!e.extra_json.empty()) {
     auto extra = nlohmann::json::parse(e.extra_json, nullptr, false);
-    if (extra.is_object()) error.update(extra);  // "usage", "details"
+    if (extra.is_object()) {
+      extra.erase("action");  // shape B's (verify, a label): shape C keeps its own types
+      error.update(extra);    // "usage", "details"
+    }
   }
   return {{"error", std::move(error)}};
 }

@@ -91,6 +91,7 @@ void Admission::settle() {
 }
 
 void AccountsService::release(const Admission& a, bool committed) {
+  if (a.refused) return;  // a replay-only admission took nothing
   const auto& t = config_.tiers.anonymous;
   if (!a.caller.account) {
     if (!committed)
@@ -160,6 +161,13 @@ std::string AccountsService::usage_json(const schemas::Account& a) {
               {"storage_used_bytes", u.bytes},
               {"storage_limit_bytes", plan.storage_bytes}}
       .dump();
+}
+
+std::shared_ptr<Admission> AccountsService::admit_replay_only(const Caller& caller, std::exception_ptr refusal) {
+  auto a = std::make_shared<Admission>(*this, caller, 0, now());
+  a->refused = std::move(refusal);
+  a->max_bytes = max_file_bytes(caller);
+  return a;
 }
 
 std::shared_ptr<Admission> AccountsService::admit(const Caller& caller, std::optional<uint64_t> body_bytes) {

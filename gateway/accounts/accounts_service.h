@@ -93,6 +93,10 @@ class Admission {
   Caller caller;
   uint64_t max_bytes = 0;   // the tier's file limit
   int64_t expires_at = 0;   // 0 = permanent
+  // Set when the caller is over its limits but its Idempotency-Key already
+  // names an image: this admission took nothing and lets only a replay of
+  // that image through (routes' submit); any other outcome is this refusal.
+  std::exception_ptr refused;
 
  private:
   friend class AccountsService;
@@ -120,6 +124,9 @@ class AccountsService {
   std::string client_ip(const Request& request) const;
   // Limits before the body: throws Error(rate_limited | quota_exceeded).
   std::shared_ptr<Admission> admit(const Caller& caller, std::optional<uint64_t> body_bytes);
+  // An admission that takes no unit and no reservation, for a retry over the
+  // limits that may be a replay (Admission::refused holds `refusal`).
+  std::shared_ptr<Admission> admit_replay_only(const Caller& caller, std::exception_ptr refusal);
   // Every images-topic event, before the index applies it.
   void observe(const schemas::ImageEvent& event) { ledger_.observe(event); }
 

@@ -16,9 +16,13 @@ namespace imgpipe::gateway::routes {
 inline constexpr uint64_t kMultipartOverhead = 64 * 1024;
 
 // The one gate before a new image: room on the server's disk
-// (gateway/disk_room.h), then the caller's limits (accounts.admit).
+// (gateway/disk_room.h), then the caller's limits (accounts.admit). A
+// caller over its limits whose Idempotency-Key already names an image gets
+// a replay-only admission: the retry of a create that succeeded is answered
+// again (img.pro: "replays the first answer"), anything else is refused.
 std::shared_ptr<accounts::Admission> admit_new_image(Services& s, const accounts::Caller& caller,
-                                                     std::optional<uint64_t> body_bytes);
+                                                     std::optional<uint64_t> body_bytes,
+                                                     const std::optional<std::string>& idempotency_key);
 
 // A multipart body whose announced length cannot fit the tier's file limit
 // is refused before a byte of it is read (413).

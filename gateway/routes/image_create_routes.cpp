@@ -84,13 +84,13 @@ bool is_multipart(const Request& head) {
 }  // namespace
 
 BodyPlan plan_create_image(Services& s, const Request& head, const ErrorStyle& errors) {
-  if (!is_multipart(head)) return BufferBody{16 * 1024};  // JSON: create_image reads it
+  if (!is_multipart(head)) return BufferBody{kImageFieldsJsonLimit};  // JSON: create_image reads it
   auto caller = creator(s, head);
-  auto admission = admit_new_image(s, caller, head.content_length);
+  auto key = IdempotentCreates::key_of(head);
+  auto admission = admit_new_image(s, caller, head.content_length, key);
   uint64_t limit = admission->max_bytes;
   refuse_oversized_upload(head, limit);
   auto boundary = multipart_boundary(head.header("Content-Type"));
-  auto key = IdempotentCreates::key_of(head);
   auto id = new_image_id();
   Request meta = head;
   auto sink = std::make_unique<UploadSink>(
@@ -128,7 +128,7 @@ void create_image(Services& s, const Call& call) {
   if (url->get_ref<const std::string&>().size() > 2048) bad_field("url", "at most 2048 characters");
   auto fields = fields_from_json(body, false);
   auto key = IdempotentCreates::key_of(request);
-  auto admission = admit_new_image(s, caller, std::nullopt);
+  auto admission = admit_new_image(s, caller, std::nullopt, key);
   auto job = new_job(s, request, "import", *admission, "", "");
   job.image_id = new_image_id();
   job.url = url->get<std::string>();

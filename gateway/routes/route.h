@@ -72,6 +72,11 @@ class PathPattern {
   bool literal_ = true;
 };
 
+// A JSON body carrying an image's fields (POST /v1/images with a URL, PATCH):
+// room for every field at its bounds (docs/api.md: 50 metadata values of
+// 1024 characters, 20 labels, a caption) in multi-byte UTF-8.
+inline constexpr uint64_t kImageFieldsJsonLimit = 256 * 1024;
+
 // How the transport reads a body for this row.
 struct BodyRule {
   // Read whole into Request::body, at most this many bytes (requests

@@ -11,7 +11,8 @@ std::vector<Route> route_table() {
   using F = ApiFamily;
   constexpr BodyRule small{};                   // GET and small JSON bodies: 16 KB at most
   constexpr BodyRule upload{0, &plan_upload};  // streamed; the plan sets the caller's limit
-  constexpr BodyRule create{16 * 1024, &plan_create_image};  // multipart streamed, JSON read whole
+  constexpr BodyRule create{kImageFieldsJsonLimit, &plan_create_image};  // multipart streamed, JSON read whole
+  constexpr BodyRule fields{kImageFieldsJsonLimit};  // an image's fields as JSON
   constexpr BodyRule mcp{0, &plan_mcp};        // read whole up to the caller's limit (base64 uploads)
   return {
       // methods     path                        body    handler           metric label              family
@@ -23,7 +24,7 @@ std::vector<Route> route_table() {
       {POST,   "/v1/images",                     create, create_image,     "/v1/images",             F::shape_c},
       {DELETE, "/v1/images/batch",               small,  delete_images_batch, "/v1/images/batch",    F::shape_c},
       {GET,    "/v1/images/{id}",                small,  get_image,        "/v1/images/{id}",        F::shape_c},
-      {PATCH,  "/v1/images/{id}",                small,  update_image,     "/v1/images/{id}",        F::shape_c},
+      {PATCH,  "/v1/images/{id}",                fields, update_image,     "/v1/images/{id}",        F::shape_c},
       {DELETE, "/v1/images/{id}",                small,  delete_image,     "/v1/images/{id}",        F::shape_c},
       {GET,    "/v1/usage",                      small,  get_usage,        "/v1/usage",              F::shape_c},
       {GET,    "/{prefix}/{id}.{ext}",           small,  serve_src,        "src",                    F::shape_b},

@@ -48,9 +48,18 @@ Response upload_created(const GatewayConfig& config, const schemas::ImageRecord&
 }  // namespace
 
 std::shared_ptr<accounts::Admission> admit_new_image(Services& s, const accounts::Caller& caller,
-                                                     std::optional<uint64_t> body_bytes) {
+                                                     std::optional<uint64_t> body_bytes,
+                                                     const std::optional<std::string>& idempotency_key) {
   require_disk_room(s.config);  // first: a refusal for disk costs the caller no rate-limit unit
-  return s.accounts.admit(caller, body_bytes);
+  try {
+    return s.accounts.admit(caller, body_bytes);
+  } catch (const Error& e) {
+    const auto code = e.info().id;
+    if (!idempotency_key || (code != ErrorCode::quota_exceeded && code != ErrorCode::rate_limited) ||
+        !s.index.get(s.idempotency.image_id(caller.owner(), *idempotency_key)))
+      throw;
+    return s.accounts.admit_replay_only(caller, std::current_exception());
+  }
 }
 
 void refuse_oversized_upload(const Request& head, uint64_t file_limit) {
@@ -97,6 +106,10 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
       admission->settle();  // not committed: no second unit
       return respond(render(s.config, *start.replay));
     }
+    if (admission->refused) {  // over the limits, and not a replay after all
+      discard_staged(s, job);
+      std::rethrow_exception(admission->refused);
+    }
     claim = std::move(start.claim);
   }
   auto started = std::chrono::steady_clock::now();
@@ -125,11 +138,11 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
 
 BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors) {
   // The caller and its limits are known before a byte of the body is read.
-  auto admission = admit_new_image(s, s.accounts.authenticate(head), head.content_length);
+  auto key = IdempotentCreates::key_of(head);
+  auto admission = admit_new_image(s, s.accounts.authenticate(head), head.content_length, key);
   uint64_t limit = admission->max_bytes;
   refuse_oversized_upload(head, limit);
   auto boundary = multipart_boundary(head.header("Content-Type"));
-  auto key = IdempotentCreates::key_of(head);
   auto id = new_image_id();
   Request meta = head;  // what the completion needs of the request
   auto sink = std::make_unique<UploadSink>(
@@ -183,7 +196,7 @@ void import_url(Services& s, const Call& call) {
     if (!ns.empty()) accounts::check_namespace(ns);
   }
   auto key = IdempotentCreates::key_of(request);
-  auto admission = admit_new_image(s, caller, std::nullopt);
+  auto admission = admit_new_image(s, caller, std::nullopt, key);
   auto job = new_job(s, request, "import", *admission, tags, ns);
   job.image_id = new_image_id();
   job.url = url->get<std::string>();

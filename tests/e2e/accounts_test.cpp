@@ -417,6 +417,40 @@ TEST(Accounts, MonthlyQuotaAndPlans) {
   fs::remove(plans);
 }
 
+// A client whose last allowed create timed out retries it with the same
+// Idempotency-Key: the retry is that create's answer again, not a refusal
+// (img.pro: the key "replays the first answer"). Anything new stays refused.
+TEST(Accounts, ARetryAtTheLimitIsReplayedNotRefused) {
+  auto plans = write_plans({{"plans", {{"free", {{"uploads_per_month", 1}}}}}, {"anonymous", {{"uploads_per_hour", 1}}}});
+  Server s({"--plans-file", plans.string()});
+  s.clock.to_next_day(300);
+  auto key = create_key(*s, "retry@x.com").js().value("key", "");
+  const std::vector<std::string> k1 = {"Idempotency-Key: last-one"};
+  auto first = upload_as(*s, key, "under-1mp.jpg", {}, k1);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto again = upload_as(*s, key, "under-1mp.jpg", {}, k1);
+  ASSERT_EQ(again.status, 201) << again.body;
+  EXPECT_EQ(again.js()["id"], first.js()["id"]);
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg"), 403, "quota_exceeded"));
+  EXPECT_TRUE(is_err(upload_as(*s, key, "under-1mp.jpg", {}, {"Idempotency-Key: another"}), 403, "quota_exceeded"));
+  // A new create on shape C is refused with one of shape C's action types.
+  auto refused = request(*s, "POST", "/v1/images", {"Authorization: Bearer " + key},
+                         R"({"url":"https://example.com/a.jpg"})");
+  ASSERT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.js()["error"]["code"], "quota_exceeded");
+  EXPECT_EQ(refused.js()["error"]["action"]["type"], "upgrade") << refused.body;
+  EXPECT_FALSE(refused.js()["error"]["action"].contains("label")) << refused.body;
+  // Anonymous: the rate limit lets the retry through the same way.
+  const std::vector<std::string> anon = {"Idempotency-Key: anon-1"};
+  auto a1 = upload_as(*s, "", "under-1mp.jpg", {}, anon);
+  ASSERT_EQ(a1.status, 201) << a1.body;
+  auto a2 = upload_as(*s, "", "under-1mp.jpg", {}, anon);
+  ASSERT_EQ(a2.status, 201) << a2.body;
+  EXPECT_EQ(a2.js()["id"], a1.js()["id"]);
+  EXPECT_TRUE(is_err(upload_as(*s, "", "under-1mp.jpg"), 429, "rate_limited"));
+  fs::remove(plans);
+}
+
 TEST(Accounts, ConcurrentUploadsNeverExceedTheQuota) {
   auto plans = write_plans({{"plans", {{"free", {{"uploads_per_month", 3}}}}}});
   Server s({"--plans-file", plans.string()});

@@ -229,6 +229,16 @@ TEST(ImagesApi, UpdateChangesFieldsAndPublicFalseHidesThePage) {
   EXPECT_TRUE(api.update(id, {{"metadata", {{"k", std::string(1025, 'x')}}}}).js()["error"]["details"].contains("metadata"));
   EXPECT_TRUE(api.update(id, {{"public", "yes"}}).js()["error"]["details"].contains("public"));
   EXPECT_TRUE(nested_error(api.update("nosuchimage1", {{"caption", "x"}}), 404, "invalid_request_error", "not_found"));
+  // Every field at its bounds, in two-byte characters (a 16 KB body limit
+  // refused this as 413 file_too_large): accepted.
+  std::string long_value;
+  for (int c = 0; c < 1024; ++c) long_value += "\xC3\xA9";  // é, 1024 times
+  json full_meta = json::object(), full_labels = json::object();
+  for (int i = 0; i < 50; ++i) full_meta["key" + std::to_string(i)] = long_value;
+  for (int i = 0; i < 20; ++i) full_labels["label" + std::to_string(i)] = std::string(256, 'l');
+  auto full = api.update(id, {{"metadata", full_meta}, {"labels", full_labels}, {"caption", std::string(1000, 'c')}});
+  ASSERT_EQ(full.status, 200) << full.body.substr(0, 300);
+  EXPECT_EQ(api.get(id).js()["metadata"], full_meta);
 }
 
 TEST(ImagesApi, DeleteStopsEverythingAndFreesStorage) {
