@@ -40,14 +40,19 @@ std::string viewer_page(const GatewayConfig& config, const schemas::ImageRecord&
               std::to_string(dims(size).width) + "w";
   std::string name = record.name.empty() ? record.id : record.name;
   std::string title = html_escape(name);
-  std::string og_image = html_escape(base + "?size=l");
+  // Link previews (chat apps, social sites) show JPEG, PNG and WebP; AVIF and
+  // HEIC images are shared as JPEG.
+  const bool previewable = format == "jpeg" || format == "png" || format == "webp";
+  std::string og_image = html_escape((previewable ? base : src_url(config, record, "jpeg")) + "?size=l");
   std::string page_url = viewer_url(config, record.id);
   auto head = fmt::format(R"(<meta property="og:type" content="website">
+<meta property="og:site_name" content="imgpipe">
 <meta property="og:title" content="{0}">
 <meta property="og:url" content="{1}">
 <meta property="og:image" content="{2}">
 <meta property="og:image:width" content="{3}">
 <meta property="og:image:height" content="{4}">
+<meta property="og:image:alt" content="{0}">
 <meta name="twitter:card" content="summary_large_image">
 <meta name="twitter:title" content="{0}">
 <meta name="twitter:image" content="{2}">
@@ -66,7 +71,7 @@ std::string viewer_page(const GatewayConfig& config, const schemas::ImageRecord&
   // One copy field: a label, the read-only text and a button (copy.js).
   auto field = [](const char* id, const char* label, const std::string& value) {
     return fmt::format(R"(<div class="copyrow"><label for="{0}">{1}</label><input id="{0}" readonly value="{2}">)"
-                       R"(<button type="button" data-copy="{0}">Copy</button></div>)",
+                       R"(<button type="button" data-copy="{0}" aria-label="Copy {1}">Copy</button></div>)",
                        id, label, html_escape(value));
   };
   auto main = fmt::format(R"(<figure class="viewer"><img id="image" src="{0}" srcset="{1}" sizes="(max-width: 1080px) 100vw, 1080px" width="{2}" height="{3}" alt="{4}">

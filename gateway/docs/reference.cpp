@@ -1,6 +1,7 @@
 #include "gateway/docs/reference.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <nlohmann/json.hpp>
 
@@ -275,7 +276,44 @@ std::string error_reference_markdown() {
          markdown_of(error_reference_page());
 }
 
-std::optional<std::string> docs_html(std::string_view slug, std::string_view base, const accounts::TierConfig& tiers) {
+namespace {
+
+bool url_at(std::string_view text, size_t i) {
+  return text.substr(i).starts_with("http://") || text.substr(i).starts_with("https://");
+}
+
+// A block's text as HTML: `code` spans and http(s) URLs (links) marked up,
+// everything else escaped.
+std::string inline_html(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '`') {
+      if (auto end = text.find('`', i + 1); end != std::string_view::npos) {
+        out += "<code>" + html_escape(text.substr(i + 1, end - i - 1)) + "</code>";
+        i = end + 1;
+        continue;
+      }
+    }
+    if (url_at(text, i)) {
+      size_t end = i;
+      while (end < text.size() && !std::isspace(static_cast<unsigned char>(text[end])) && text[end] != ')' &&
+             text[end] != ',' && text[end] != '`' && text[end] != '\'' && text[end] != '"')
+        ++end;
+      while (end > i && (text[end - 1] == '.' || text[end - 1] == ':')) --end;  // the sentence's, not the URL's
+      auto url = html_escape(text.substr(i, end - i));
+      out += "<a href=\"" + url + "\">" + url + "</a>";
+      i = end;
+      continue;
+    }
+    out += html_escape(text.substr(i, 1));
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<DocsHtml> docs_html(std::string_view slug, std::string_view base, const accounts::TierConfig& tiers) {
   auto pages = reference_pages(base, tiers);
   const Page* page = nullptr;
   for (const auto& p : pages)
@@ -283,31 +321,28 @@ std::optional<std::string> docs_html(std::string_view slug, std::string_view bas
   if (!page) return std::nullopt;
   std::string nav;
   for (const auto& p : pages) nav += "<a href=\"" + page_path(p) + "\">" + html_escape(p.title) + "</a> ";
+  nav += "<a href=\"/llms-full.txt\">llms-full.txt</a> <a href=\"/openapi.json\">openapi.json</a>";
   std::string body;
   bool in_list = false;
   for (const auto& b : page->blocks) {
-    if (b.kind != B::item && in_list) body += "</ul>", in_list = false;
+    if (b.kind != B::item && in_list) body += "</ul>\n", in_list = false;
     switch (b.kind) {
-      case B::para: body += "<p>" + html_escape(b.text) + "</p>"; break;
-      case B::code: body += "<pre>" + html_escape(b.text) + "</pre>"; break;
+      case B::para: body += "<p>" + inline_html(b.text) + "</p>\n"; break;
+      case B::code: body += "<pre>" + html_escape(b.text) + "</pre>\n"; break;
       case B::item:
-        if (!in_list) body += "<ul>", in_list = true;
-        body += "<li>" + html_escape(b.text) + "</li>";
+        if (!in_list) body += "<ul>\n", in_list = true;
+        body += "<li>" + inline_html(b.text) + "</li>\n";
         break;
       case B::heading:
         body += "<h2 id=\"" + html_escape(b.anchor) + "\"><a href=\"#" + html_escape(b.anchor) + "\">" +
-                html_escape(b.text) + "</a></h2>";
+                html_escape(b.text) + "</a></h2>\n";
         break;
     }
   }
-  if (in_list) body += "</ul>";
-  return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
-         "content=\"width=device-width\"><title>" + html_escape(page->title) + " - imgpipe</title><style>"
-         "body{font-family:sans-serif;max-width:50em;margin:2em auto;padding:0 1em;line-height:1.5}"
-         "pre{background:#f4f4f4;padding:.6em;overflow-x:auto}nav a{margin-right:1em}h2 a{color:inherit}"
-         "</style></head><body><nav>" + nav + "<a href=\"/llms-full.txt\">llms-full.txt</a> <a href=\"/openapi.json\">"
-         "openapi.json</a></nav><h1>" + html_escape(page->title) + "</h1><p>" + html_escape(page->summary) + "</p>" +
-         body + "</body></html>";
+  if (in_list) body += "</ul>\n";
+  return DocsHtml{page->title + " - imgpipe", "<nav class=\"docs-nav\" aria-label=\"Documentation\">" + nav +
+                                                  "</nav>\n<h1>" + html_escape(page->title) + "</h1>\n<p>" +
+                                                  inline_html(page->summary) + "</p>\n" + body};
 }
 
 }  // namespace imgpipe::gateway::docs

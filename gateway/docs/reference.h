@@ -39,8 +39,13 @@ Page error_reference_page();
 std::string markdown_of(const Page& page);
 std::string error_reference_markdown();
 
-// The HTML of /docs/<slug>; nullopt for an unknown slug.
-std::optional<std::string> docs_html(std::string_view slug, std::string_view base_url,
-                                     const accounts::TierConfig& tiers);
+// /docs/<slug>: its title and the HTML inside the site's <main> (the route
+// puts it in the pages' layout); nullopt for an unknown slug. Text renders
+// `code` spans and http(s) URLs as links.
+struct DocsHtml {
+  std::string title;
+  std::string main_html;
+};
+std::optional<DocsHtml> docs_html(std::string_view slug, std::string_view base_url, const accounts::TierConfig& tiers);
 
 }  // namespace imgpipe::gateway::docs

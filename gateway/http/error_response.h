@@ -33,5 +33,11 @@ Response error_response(const schemas::Error& error, const ErrorStyle& style = {
 // Anything caught: schemas::Error as above; any other exception is logged
 // once with the request id and answered as internal_error without detail.
 Response error_response(std::exception_ptr failure, const ErrorStyle& style, std::string_view request_id);
+// What a caught failure is, for an answer rendered elsewhere (an HTML page):
+// the schemas::Error, or internal_error (the exception logged as above).
+schemas::Error error_of(std::exception_ptr failure, std::string_view request_id);
+// The error headers every rendering carries: Cache-Control: no-store, and
+// for a retryable error Retry-After.
+void set_error_headers(Response& r, const schemas::Error& error);
 
 }  // namespace imgpipe::gateway

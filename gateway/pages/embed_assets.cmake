@@ -1,7 +1,7 @@
 # Writes OUTPUT, a .cpp holding every file of ASSETS_DIR as bytes, so the
 # binary serves the pages' scripts and styles without reading the disk.
 # Run by the build (gateway/CMakeLists.txt) whenever an asset changes.
-file(GLOB files RELATIVE "${ASSETS_DIR}" "${ASSETS_DIR}/*.js" "${ASSETS_DIR}/*.css")
+file(GLOB files RELATIVE "${ASSETS_DIR}" "${ASSETS_DIR}/*.js" "${ASSETS_DIR}/*.css" "${ASSETS_DIR}/*.svg")
 list(SORT files)
 set(arrays "")
 set(rows "")

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/http/error_response.h"
 #include "gateway/pages/assets.h"
 #include "gateway/viewer_page.h"
 
@@ -59,6 +60,7 @@ std::string layout(std::string_view title, std::string_view main_html, const std
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{0}</title>
 <link rel="stylesheet" href="{1}">
+<link rel="icon" href="{6}" type="image/svg+xml">
 {2}{3}</head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -70,7 +72,7 @@ std::string layout(std::string_view title, std::string_view main_html, const std
 </html>
 )",
                      html_escape(title), asset_path("site.css"), head_extra, script_tags,
-                     main_attrs.empty() ? "" : " " + std::string(main_attrs), main_html);
+                     main_attrs.empty() ? "" : " " + std::string(main_attrs), main_html, asset_path("icon.svg"));
 }
 
 std::string upload_page(const GatewayConfig& config, const accounts::TierConfig& tiers) {
@@ -101,7 +103,7 @@ without a key up to <strong>{0}</strong> each, kept {1} days. <a href="/keys">Ge
 <h2 id="recent-h">Recent uploads</h2>
 <p>Remembered in this browser only.</p>
 <ol id="recent" class="thumbs"></ol>
-<button type="button" id="clear-recent">Clear recent uploads</button>
+<button type="button" id="clear-recent" hidden>Clear recent uploads</button>
 </section>
 <section aria-labelledby="key-h" class="panel">
 <h2 id="key-h">API key (optional)</h2>
@@ -116,7 +118,7 @@ without a key up to <strong>{0}</strong> each, kept {1} days. <a href="/keys">Ge
 <div id="mine" hidden>
 <h3>Your images</h3>
 <button type="button" id="load-images">Show my images</button>
-<p id="mine-state" role="status"></p>
+<p id="mine-state" role="status" tabindex="-1"></p>
 <ol id="image-list" class="items"></ol>
 </div>
 </section>
@@ -142,7 +144,7 @@ See <a href="/plans">all plans</a>.</p>
 <section id="key-result" hidden aria-labelledby="key-result-h">
 <h2 id="key-result-h" tabindex="-1">Your new key</h2>
 <p><strong>It is shown only this once:</strong> copy it now and keep it somewhere safe.</p>
-<div class="copyrow"><label for="new-key">API key</label><input id="new-key" readonly><button type="button" data-copy="new-key">Copy</button></div>
+<div class="copyrow"><label for="new-key">API key</label><input id="new-key" readonly><button type="button" data-copy="new-key" aria-label="Copy API key">Copy</button></div>
 <h3>What next</h3>
 <ol>
 <li>Check your email (<span id="key-email"></span>) and open the verification link: until then uploads expire after {3} days.</li>
@@ -150,11 +152,11 @@ See <a href="/plans">all plans</a>.</p>
 </ol>
 <p id="key-limits"></p>
 <h3>Upload from the command line</h3>
-<div class="copyrow"><label for="curl-line">curl</label><input id="curl-line" readonly><button type="button" data-copy="curl-line">Copy</button></div>
+<div class="copyrow"><label for="curl-line">curl</label><input id="curl-line" readonly><button type="button" data-copy="curl-line" aria-label="Copy curl">Copy</button></div>
 <h3>ShareX</h3>
 <p>Custom uploader for ShareX: download it and open it (or import it in Destinations → Custom uploader settings).</p>
 <p><a id="sxcu-link" class="button" href="#" download="imgpipe.sxcu">Download imgpipe.sxcu</a></p>
-<div class="copyrow"><label for="sxcu-text">Uploader JSON</label><textarea id="sxcu-text" readonly rows="8"></textarea><button type="button" data-copy="sxcu-text">Copy</button></div>
+<div class="copyrow"><label for="sxcu-text">Uploader JSON</label><textarea id="sxcu-text" readonly rows="8"></textarea><button type="button" data-copy="sxcu-text" aria-label="Copy Uploader JSON">Copy</button></div>
 </section>)",
                           plan.uploads_per_month, human_bytes(plan.storage_bytes), human_bytes(plan.max_file_bytes),
                           tiers.unverified_retention_days);
@@ -179,6 +181,14 @@ std::string plans_page(const accounts::TierConfig& tiers) {
               "<th scope=\"col\">Retention</th><th scope=\"col\">Max file</th></tr></thead>\n<tbody>\n" +
               rows + "</tbody></table></div>";
   return layout("imgpipe: plans", main);
+}
+
+Response error_page(const GatewayConfig& config, const schemas::Error& error) {
+  const int status = error.info().http_status;
+  auto title = status == 404 ? "Not found" : status < 500 ? "This request cannot be answered" : "Something went wrong";
+  auto r = page_response(config, status, message_page(title, error.what(), "Go to the upload page", "/"));
+  set_error_headers(r, error);
+  return r;
 }
 
 std::string message_page(std::string_view title, std::string_view text, std::string_view next_label,

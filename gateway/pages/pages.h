@@ -32,6 +32,10 @@ std::string human_bytes(uint64_t bytes);
 std::string upload_page(const GatewayConfig& config, const accounts::TierConfig& tiers);
 std::string keys_page(const GatewayConfig& config, const accounts::TierConfig& tiers);
 std::string plans_page(const accounts::TierConfig& tiers);
+// An error as a page, for a browser that followed a link to a missing
+// image or page: the error table's status and message, a way home.
+Response error_page(const GatewayConfig& config, const schemas::Error& error);
+
 // A short page that says what happened and what to do next (a link).
 std::string message_page(std::string_view title, std::string_view text, std::string_view next_label,
                          std::string_view next_href);

@@ -2,6 +2,7 @@
 // GET /openapi.json, /llms.txt, /llms-full.txt and the /docs pages.
 #include "gateway/docs/openapi.h"
 #include "gateway/docs/reference.h"
+#include "gateway/pages/pages.h"
 #include "gateway/routes/handlers.h"
 
 namespace imgpipe::gateway::routes {
@@ -35,10 +36,10 @@ void serve_llms(Services& s, const Call& call) {
 void serve_docs(Services& s, const Call& call) {
   std::string_view path = call.request.path;
   std::string_view slug = path.size() > 6 ? path.substr(6) : "";  // "/docs/<slug>"
-  auto html = docs::docs_html(slug, s.config.public_url, s.accounts.config().tiers);
-  if (!html) throw schemas::Error(schemas::ErrorCode::not_found);
-  auto r = public_doc(Response::html(200, std::move(*html)));
-  r.set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'");
+  auto page = docs::docs_html(slug, s.config.public_url, s.accounts.config().tiers);
+  if (!page) throw schemas::Error(schemas::ErrorCode::not_found);
+  // The site's layout and headers (CSP, no framing), cached like the other docs.
+  auto r = public_doc(pages::page_response(s.config, 200, pages::layout(page->title, page->main_html)));
   call.respond(std::move(r));
 }
 

@@ -3,11 +3,20 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "gateway/pages/pages.h"
+
 namespace imgpipe::gateway::routes {
 namespace {
 
 using schemas::Error;
 using schemas::ErrorCode;
+
+// A browser navigating (GET, HTML first in its Accept): API clients, curl
+// (*/*) and <img> requests (image/*) get JSON.
+bool browser_navigation(const Request& request) {
+  return (request.method == "GET" || request.method == "HEAD") &&
+         request.header("Accept").find("text/html") != std::string_view::npos;
+}
 
 std::vector<std::string> labels_of(const std::vector<Route>& rows) {
   std::vector<std::string> labels;
@@ -90,8 +99,8 @@ BodyPlan Router::plan_body(Request& head) {
 void Router::handle(Request&& request, Respond respond) {
   auto m = match(request);
   if (!m.route) {
-    auto errors = style(m.path_row ? m.path_row->family : ApiFamily::shape_b);
-    if (!m.allowed) return respond(error_response(Error(ErrorCode::not_found), errors));
+    if (!m.allowed) return respond(failure(request, nearest_row(request), Error(ErrorCode::not_found)));
+    auto errors = style(m.path_row->family);
     auto allow = allow_header(m.allowed);
     auto r = error_response(Error(ErrorCode::method_not_allowed, "This endpoint accepts " + allow + "."), errors);
     r.set("Allow", std::move(allow));
@@ -104,8 +113,21 @@ void Router::handle(Request&& request, Respond respond) {
   } catch (...) {
     // Thrown before answering (validation, limits, a bad key): the handler
     // did not call respond, so this answer is the only one.
-    respond(error_response(std::current_exception(), call.errors, request.request_id));
+    respond(failure(request, m.route, error_of(std::current_exception(), request.request_id)));
   }
+}
+
+Response Router::failure(const Request& request, const Route* row, const schemas::Error& e) const {
+  if ((!row || row->family == ApiFamily::pages) && browser_navigation(request))
+    return pages::error_page(services_.config, e);
+  return error_response(e, style(row ? row->family : ApiFamily::shape_b));
+}
+
+const Route* Router::nearest_row(const Request& request) const {
+  std::string_view path = request.path;
+  if (path.size() < 2 || path.back() != '/') return nullptr;
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  return match(request.method, path).path_row;
 }
 
 Response Router::error_answer(const Request& head, const schemas::Error& e) {

@@ -44,6 +44,14 @@ class Router : public Handler {
   ErrorStyle style(ApiFamily family) const { return {family, upgrade_link_}; }
 
  private:
+  // The error answer for a request to `row` (null: no row): an HTML page for
+  // a browser's navigation to a page or to nothing, JSON in the row's family otherwise.
+  Response failure(const Request& request, const Route* row, const schemas::Error& e) const;
+  // The row whose family shapes a 404 for a path no row has: a path with a
+  // trailing slash answers like the path without it (a shape C client's
+  // /v1/images/ gets a shape C error).
+  const Route* nearest_row(const Request& request) const;
+
   std::vector<Route> rows_;
   // Indices into rows_, in table order: literal paths by path, then patterns
   // by their number of segments (a path is only tried against patterns of

@@ -291,8 +291,11 @@ test('with a key: uploads are listed and deleted on the upload page', async (t) 
   assert.equal(await mine.count(), 1);
   await assertAccessible(page, '/ with a key');
   await shot(page, 'upload-with-key');
-  await page.getByRole('button', { name: 'Delete portrait.jpg' }).click();
+  // By keyboard: Enter on Delete; focus stays on the page, not lost to <body>.
+  await page.getByRole('button', { name: 'Delete portrait.jpg' }).focus();
+  await page.keyboard.press('Enter');
   await until('the image to go', async () => (await mine.count()) === 0);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'mine-state');
   const left = await (await fetch(base + '/v1/images', { headers: { Authorization: 'Bearer ' + created.key } })).json();
   assert.deepEqual(left.data, []);  // the shape C list (docs/api.md)
   assert.ok(!page.url().includes(created.key));
@@ -306,6 +309,7 @@ test('with a key: uploads are listed and deleted on the upload page', async (t) 
 
 test('keyboard only: pick, import and copy without a mouse', async (t) => {
   const { page, problems } = await openPage(t, '/');
+  assert.equal(await page.locator('#clear-recent').isHidden(), true, 'nothing to clear yet');
   // Listen for the file chooser before any key is pressed: Playwright turns on
   // Chromium's chooser interception asynchronously when the first listener is
   // added, and a chooser opened before that is never reported.
@@ -332,6 +336,38 @@ test('keyboard only: pick, import and copy without a mouse', async (t) => {
   const value = await page.locator('#' + target).inputValue();
   await page.keyboard.press('Enter');
   await until('clipboard', async () => (await page.evaluate(() => navigator.clipboard.readText())) === value, 5000);
+  assert.deepEqual(problems, []);
+});
+
+test('a missing image or page is a page with a way home', async (t) => {
+  for (const p of ['/nosuchimage1', '/docs/nope']) {
+    const { page, response, problems } = await openPage(t, p);
+    assert.equal(response.status(), 404, p);
+    assertPageHeaders(response);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Not found');
+    await page.getByRole('link', { name: 'Go to the upload page' }).click();
+    await page.waitForURL(base + '/');
+    await assertAccessible(page, p);
+    assert.deepEqual(problems, [], p);
+  }
+});
+
+test('docs pages: the site layout, code and links marked up, no sideways scrolling on a phone', async (t) => {
+  const { page, problems } = await openPage(t, '/docs', { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const wide = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  for (const p of ['/docs', '/docs/api', '/docs/errors', '/docs/keys', '/docs/formats', '/docs/agents']) {
+    const response = await page.goto(p);
+    assert.equal(response.status(), 200, p);
+    assertPageHeaders(response);
+    assert.equal(await page.locator('main h1').count(), 1, p);
+    assert.equal(await page.locator('a.skip').getAttribute('href'), '#main', p);
+    assert.equal(await wide(), 0, p + ' scrolls sideways');
+    await assertAccessible(page, p);
+  }
+  await page.goto('/docs');
+  assert.ok((await page.locator('main p code').count()) > 0, 'no `code` marked up on /docs');
+  await page.locator('main p a[href$="/openapi.json"]').first().click();
+  await page.waitForURL(/\/openapi\.json$/);
   assert.deepEqual(problems, []);
 });
 

@@ -113,6 +113,56 @@ TEST_F(ViewerTest, PageHasOpenGraphTagsAndSrcset) {
   }
 }
 
+// A browser following a link to an image that is gone (or never was), or
+// to a page that does not exist, gets a page with a way home; API clients
+// and <img> requests keep the JSON error.
+TEST_F(ViewerTest, ABrowserGetsAPageForWhatIsMissingAndClientsGetJson) {
+  const std::vector<std::string> browser = {"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"};
+  for (std::string path : {"/nosuchimage1", "/docs/nope", "/no/such/page"}) {
+    SCOPED_TRACE(path);
+    auto page = http_get(s().url(path), browser);
+    EXPECT_EQ(page.status, 404) << page.describe();
+    EXPECT_EQ(page.header("Content-Type").rfind("text/html", 0), 0u) << page.header("Content-Type");
+    EXPECT_NE(page.body.find("<h1>Not found</h1>"), std::string::npos) << page.body;
+    EXPECT_NE(page.body.find("href=\"/\""), std::string::npos) << "no way home: " << page.body;
+    EXPECT_NE(page.header("Content-Security-Policy").find("frame-ancestors 'none'"), std::string::npos);
+    EXPECT_EQ(page.header("Cache-Control"), "no-store");
+    auto api = http_get(s().url(path));  // curl's Accept: */*
+    EXPECT_EQ(api.status, 404);
+    EXPECT_EQ(api.json().value("error", ""), "not_found") << api.describe();
+  }
+  auto img = http_get(s().url("/ab/nosuchimage1.jpg"), {"Accept: image/avif,image/webp,image/*,*/*;q=0.8"});
+  EXPECT_EQ(img.status, 404);
+  EXPECT_EQ(img.json().value("error", ""), "not_found") << img.describe();
+  // A shape C path with a trailing slash answers in shape C's error shape.
+  for (std::string path : {"/v1/images/", "/v1/usage/", "/v1/images/abc/"}) {
+    auto r = http_get(s().url(path));
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.json()["error"].value("code", ""), "not_found") << path << ": " << r.body;
+  }
+}
+
+// Link previewers show JPEG, PNG and WebP: an AVIF or HEIC image is shared
+// as a JPEG of the l size, with the dimensions it has.
+TEST_F(ViewerTest, AvifAndHeicAreSharedAsJpeg) {
+  for (std::string file : {"photo.avif", "photo.heic"}) {
+    SCOPED_TRACE(file);
+    const auto& up = upload_once(s(), corpus(file), file);
+    ASSERT_EQ(up.status, 201) << up.describe();
+    auto m = meta(http_get(up.json().value("url", "")).body);
+    auto og = absolute(s(), m["og:image"]);
+    EXPECT_NE(og.find(".jpeg?size=l"), std::string::npos) << og;
+    EXPECT_EQ(m["og:image:alt"], file);
+    auto img = http_get(og);
+    ASSERT_EQ(img.status, 200) << img.describe();
+    auto d = decode(img.body);
+    ASSERT_TRUE(d.ok) << d.error;
+    EXPECT_EQ(d.format, "jpeg");
+    EXPECT_EQ(std::to_string(d.width), m["og:image:width"]);
+    EXPECT_EQ(std::to_string(d.height), m["og:image:height"]);
+  }
+}
+
 TEST_F(ViewerTest, HostileNameIsEscaped) {
   const auto& up = upload_once(s(), corpus("under-1mp.jpg"), kHostileName);
   ASSERT_EQ(up.status, 201) << up.describe();

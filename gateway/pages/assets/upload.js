@@ -213,7 +213,11 @@
         del.disabled = true;
         const d = await fetch('/v1/images/' + encodeURIComponent(r.id), { method: 'DELETE', headers: authHeaders() });
         if (d.ok) {
+          // Keyboard users keep their place: focus goes to the next image's
+          // Delete (or the previous one's), else to the list's status line.
+          const near = li.nextElementSibling || li.previousElementSibling;
           li.remove();
+          (near ? near.querySelector('button') : $('mine-state')).focus();
           store.set(RECENT, store.get(RECENT, []).filter((x) => x.id !== r.id));
           showRecent();
           $('mine-state').textContent = 'Deleted ' + name + '.';

@@ -45,14 +45,14 @@ TEST(Reference, ErrorPageHasAnAnchorPerCodeAndNoExternalAssets) {
   auto html = docs_html("errors", kBase, accounts::default_tiers());
   ASSERT_TRUE(html);
   for (const auto& e : schemas::error_table())
-    EXPECT_NE(html->find("id=\"" + std::string(e.code) + "-" + std::to_string(e.http_status) + "\""), std::string::npos)
+    EXPECT_NE(html->main_html.find("id=\"" + std::string(e.code) + "-" + std::to_string(e.http_status) + "\""), std::string::npos)
         << e.code;
   for (const auto& p : reference_pages(kBase, accounts::default_tiers())) {
     auto page = docs_html(p.slug, kBase, accounts::default_tiers());
     ASSERT_TRUE(page) << p.slug;
-    EXPECT_EQ(page->find("<script"), std::string::npos);
-    EXPECT_EQ(page->find("src=\""), std::string::npos);
-    EXPECT_EQ(page->find("<link"), std::string::npos);
+    EXPECT_EQ(page->main_html.find("<script"), std::string::npos);
+    EXPECT_EQ(page->main_html.find("src=\""), std::string::npos);
+    EXPECT_EQ(page->main_html.find("<link"), std::string::npos);
   }
   EXPECT_FALSE(docs_html("nope", kBase, accounts::default_tiers()));
 }
