@@ -34,6 +34,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   uint64_t src_cache_mb = o.gateway.src_cache_bytes >> 20;
   uint64_t min_free_disk_mb = o.gateway.min_free_disk_bytes >> 20;
   long long min_rate_grace_ms = o.http.min_rate_grace.count();
+  uint64_t max_buffered_body_mb = o.http.max_buffered_body_bytes >> 20;
   int ingest_timeout = 60, job_deadline = 120;
   long long processing_timeout = 3600;
   long long import_timeout = 30, import_min_rate = 1024, import_min_rate_window = 10;
@@ -66,6 +67,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("max-idle-connections", po::value(&o.http.max_idle_connections)->default_value(o.http.max_idle_connections), "keep-alive connections waiting for a next request; past it answers close the connection (0: no cap)")
       ("min-receive-rate", po::value(&o.http.min_receive_rate)->default_value(o.http.min_receive_rate), "bytes/s a request's header and body must average once --min-rate-grace-ms has passed; slower clients are cut (0: off)")
       ("min-rate-grace-ms", po::value(&min_rate_grace_ms)->default_value(min_rate_grace_ms), "ms before --min-receive-rate applies to a header or body; a new connection must start its request within it")
+      ("max-buffered-body-mb", po::value(&max_buffered_body_mb)->default_value(max_buffered_body_mb), "MB of request bodies read whole into memory at once over all clients (JSON, MCP messages with base64 files; uploads stream to disk); past it such a request is answered 503 with Retry-After before its body is read (0: no cap)")
       ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; a new connection goes to a loop waiting for work and stays on it (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
       ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; larger files are sent from disk with sendfile; 0: off")
@@ -166,6 +168,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
   o.gateway.sweep_interval_seconds = o.accounts.sweep_interval;
   o.gateway.blob_grace_seconds = o.accounts.blob_grace;
   o.http.min_rate_grace = std::chrono::milliseconds(min_rate_grace_ms);
+  o.http.max_buffered_body_bytes = max_buffered_body_mb << 20;
   o.worker.default_max_bytes = o.accounts.anonymous_max_bytes;
   o.gateway.ingest_timeout = std::chrono::seconds(ingest_timeout);
   o.gateway.processing_timeout_seconds = processing_timeout;

@@ -2,8 +2,8 @@
 
 namespace imgpipe::schemas {
 
-bool nests_deeper_than(std::string_view text, size_t max_depth) {
-  size_t depth = 0;
+bool exceeds_json_limits(std::string_view text, size_t max_depth, size_t max_values) {
+  size_t depth = 0, values = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -15,16 +15,18 @@ bool nests_deeper_than(std::string_view text, size_t max_depth) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) return true;
+      if (++depth > max_depth || ++values > max_values) return true;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
+    } else if (c == ',' && ++values > max_values) {
+      return true;
     }
   }
   return false;
 }
 
 nlohmann::json parse_untrusted_json(std::string_view text) {
-  if (nests_deeper_than(text, kMaxJsonDepth)) return nlohmann::json(nlohmann::json::value_t::discarded);
+  if (exceeds_json_limits(text, kMaxJsonDepth, kMaxJsonValues)) return nlohmann::json(nlohmann::json::value_t::discarded);
   return nlohmann::json::parse(text, nullptr, false);
 }
 

@@ -504,6 +504,16 @@ struct HttpServer::Impl {
   bool stopped = false;
   std::atomic<bool> stopping{false};
 
+  // Bytes of bodies being read whole, or answered (max_buffered_body_bytes).
+  std::atomic<uint64_t> buffered_body_bytes{0};
+  // Takes `n` bytes of the buffered-body budget; false when it would pass it.
+  bool reserve_buffered(uint64_t n) {
+    uint64_t used = buffered_body_bytes.load();
+    do {
+      if (cfg.max_buffered_body_bytes && used + n > cfg.max_buffered_body_bytes) return false;
+    } while (!buffered_body_bytes.compare_exchange_weak(used, used + n));
+    return true;
+  }
   std::atomic<uint64_t> connections_open{0}, connections_total{0}, requests_in_flight{0}, requests_total{0},
       responses_4xx{0}, responses_5xx{0}, connections_refused{0}, connections_idle{0};
   // Open connections per socket peer address; touched once per connection.
@@ -926,6 +936,30 @@ asio::awaitable<void> HttpServer::Impl::read_body(std::shared_ptr<Session> s, be
     co_return;
   }
 
+  // A body read whole holds its bytes of the budget until its answer is out
+  // (at most the plan's limit when the length is not announced: chunked).
+  struct BufferedBytes {
+    BufferedBytes(std::atomic<uint64_t>& u, uint64_t bytes) : used(u), n(bytes) {}
+    BufferedBytes(const BufferedBytes&) = delete;
+    BufferedBytes& operator=(const BufferedBytes&) = delete;
+    ~BufferedBytes() { used -= n; }
+    std::atomic<uint64_t>& used;
+    const uint64_t n;
+  };
+  std::optional<BufferedBytes> buffered;
+  if (std::holds_alternative<BufferBody>(plan)) {
+    const uint64_t n = req.content_length.value_or(limit);
+    if (!reserve_buffered(n)) {
+      plan = BodyPlan{};
+      co_await answer_early(s, handler.error_answer(req, Error(ErrorCode::service_unavailable,
+                                                               "The server is reading too many large request bodies "
+                                                               "at once; retry shortly.")),
+                            std::move(h), true, keep_going);
+      co_return;
+    }
+    buffered.emplace(buffered_body_bytes, n);
+  }
+
   if (iequals(req.header("Expect"), "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     auto ec = co_await write_all(*s, {asio::buffer(kContinue), asio::const_buffer()}, Clock::now() + cfg.read_timeout);
@@ -1294,7 +1328,8 @@ HttpServerStats HttpServer::stats() const {
   const auto& d = *impl_;
   return HttpServerStats{d.connections_open.load(),    d.connections_total.load(), d.requests_in_flight.load(),
                          d.requests_total.load(),      d.responses_4xx.load(),     d.responses_5xx.load(),
-                         d.connections_refused.load(), d.connections_idle.load()};
+                         d.connections_refused.load(), d.connections_idle.load(),
+                         d.buffered_body_bytes.load()};
 }
 
 }  // namespace imgpipe::gateway

@@ -65,6 +65,13 @@ struct HttpServerConfig {
   // --min-rate-grace-ms.
   uint32_t min_receive_rate = 1024;
   std::chrono::milliseconds min_rate_grace{10'000};
+  // Bytes of request bodies read whole into memory (BufferBody: JSON, MCP
+  // messages with base64 files) at once, over all connections, counted from
+  // when a body starts until its answer is written. A body that would pass
+  // it is answered 503 service_unavailable with Retry-After before a byte of
+  // it is read: memory is bounded by configuration, not by clients holding
+  // large bodies open. 0 turns it off. Flag --max-buffered-body-mb.
+  uint64_t max_buffered_body_bytes = uint64_t{256} << 20;
   // Bytes of a streamed body handed to BodySink::write at most at once.
   size_t stream_chunk = 64 * 1024;
   // Called on an I/O thread after each answer is written (keep it cheap).
@@ -81,6 +88,7 @@ struct HttpServerStats {
   uint64_t responses_5xx = 0;
   uint64_t connections_refused = 0;  // closed at accept: over a connection cap
   uint64_t connections_idle = 0;     // keep-alive connections waiting for a request
+  uint64_t buffered_body_bytes = 0;  // of max_buffered_body_bytes, taken now
 };
 
 class HttpServer {

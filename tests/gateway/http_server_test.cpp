@@ -1013,6 +1013,49 @@ TEST_F(HttpServerIdleCapTest, PastTheIdleCapAnswersCloseTheConnection) {
   }
 }
 
+class HttpServerBodyBudgetTest : public HttpServerTest {
+ protected:
+  void configure(HttpServerConfig& cfg) override { cfg.max_buffered_body_bytes = 300 * 1024; }
+};
+
+// Bodies read whole share one budget: a client holding a large body open
+// (sent in part) keeps its share until answered; a body that would pass the
+// budget is refused 503 with Retry-After before it is read, one that fits
+// is served; once the first is answered its share is free again.
+TEST_F(HttpServerBodyBudgetTest, BodiesReadWholeShareOneBoundedBudget) {
+  const std::string big(200 * 1024, 'b');
+  auto post = [](const std::string& body) {
+    return "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  };
+  Client holder(server->port());
+  ASSERT_TRUE(holder.send(post(big) + big.substr(0, 100 * 1024)));
+  ASSERT_TRUE(eventually([&] { return server->stats().buffered_body_bytes == big.size(); }))
+      << server->stats().buffered_body_bytes;
+
+  Client refused(server->port());
+  ASSERT_TRUE(refused.send(post(big)));  // the body would follow; the answer comes first
+  auto r = refused.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_NE(r->body.find("service_unavailable"), std::string::npos) << r->body;
+  EXPECT_FALSE(r->header("retry-after").empty());
+
+  const std::string small(50 * 1024, 's');
+  auto fits = roundtrip(post(small) + small);
+  EXPECT_EQ(fits.status, 200);
+  EXPECT_EQ(fits.body, small);
+
+  ASSERT_TRUE(holder.send(big.substr(100 * 1024)));
+  auto held = holder.read();
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->status, 200);
+  EXPECT_EQ(held->body, big) << "nothing of the held body was lost";
+  ASSERT_TRUE(eventually([&] { return server->stats().buffered_body_bytes == 0; }));
+  auto again = roundtrip(post(big) + big);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body.size(), big.size());
+}
+
 class HttpServerRateTest : public HttpServerTest {
  protected:
   void configure(HttpServerConfig& cfg) override {

@@ -7,22 +7,34 @@
 namespace imgpipe::schemas {
 namespace {
 
+bool deep(std::string_view text, size_t max_depth) { return exceeds_json_limits(text, max_depth, kMaxJsonValues); }
+
 std::string nested(size_t depth, char open = '[', char close = ']') {
   return std::string(depth, open) + std::string(depth, close);
 }
 
 TEST(UntrustedJson, DepthIsCountedOverArraysAndObjects) {
-  EXPECT_FALSE(nests_deeper_than(nested(64), 64));
-  EXPECT_TRUE(nests_deeper_than(nested(65), 64));
-  EXPECT_TRUE(nests_deeper_than(R"({"a":{"b":[{"c":1}]}})", 3));
-  EXPECT_FALSE(nests_deeper_than(R"({"a":{"b":[{"c":1}]}})", 4));
-  EXPECT_FALSE(nests_deeper_than(R"([[1],[2],[3],[4]])", 2)) << "siblings are not deeper";
+  EXPECT_FALSE(deep(nested(64), 64));
+  EXPECT_TRUE(deep(nested(65), 64));
+  EXPECT_TRUE(deep(R"({"a":{"b":[{"c":1}]}})", 3));
+  EXPECT_FALSE(deep(R"({"a":{"b":[{"c":1}]}})", 4));
+  EXPECT_FALSE(deep(R"([[1],[2],[3],[4]])", 2)) << "siblings are not deeper";
 }
 
 TEST(UntrustedJson, BracketsInsideStringsDoNotCount) {
-  EXPECT_FALSE(nests_deeper_than(R"({"k":"[[[[{{{{"})", 1));
-  EXPECT_FALSE(nests_deeper_than(R"({"k":"a \" [[[[ \\"})", 1)) << "escaped quote, then an escaped backslash";
-  EXPECT_TRUE(nests_deeper_than(R"({"k":"\\",[[1]]})", 2)) << "the string ended at the quote after \\\\";
+  EXPECT_FALSE(deep(R"({"k":"[[[[{{{{"})", 1));
+  EXPECT_FALSE(deep(R"({"k":"a \" [[[[ \\"})", 1)) << "escaped quote, then an escaped backslash";
+  EXPECT_TRUE(deep(R"({"k":"\\",[[1]]})", 2)) << "the string ended at the quote after \\\\";
+}
+
+TEST(UntrustedJson, ValuesAreCountedOutsideStrings) {
+  EXPECT_FALSE(exceeds_json_limits("[1,2,3]", 8, 3));
+  EXPECT_TRUE(exceeds_json_limits("[1,2,3,4]", 8, 3));
+  EXPECT_FALSE(exceeds_json_limits(R"(["a,b,c,d,e"])", 8, 1));
+  std::string many = "[";
+  for (size_t i = 0; i <= kMaxJsonValues; ++i) many += "[],";
+  many += "[]]";
+  EXPECT_TRUE(parse_untrusted_json(many).is_discarded()) << "a tree ten times the body";
 }
 
 TEST(UntrustedJson, TooDeepIsDiscardedAndOrdinaryJsonParses) {
