@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "gateway/api_responses.h"
+#include "workers/image/sizes.h"
 
 namespace imgpipe::gateway {
 
@@ -26,12 +27,10 @@ std::string served_format(const std::string& original_format) {
   return original_format;
 }
 
-Dims short_edge_size(int width, int height, int short_edge) {
-  int shorter = std::min(width, height);
-  if (shorter <= 0 || shorter <= short_edge) return {width, height};  // never upscaled
-  // Integer arithmetic: 4000x3000 at 320 is 426x320 (rounded down), not 427.
-  auto scale = [&](int edge) { return static_cast<int>(static_cast<int64_t>(edge) * short_edge / shorter); };
-  return width <= height ? Dims{short_edge, scale(height)} : Dims{scale(width), short_edge};
+workers::image::Dimensions variant_size(const schemas::ImageRecord& r, std::string_view letter) {
+  for (const auto& v : r.variants)
+    if (v.size == letter && v.width > 0 && v.height > 0) return {v.width, v.height};
+  return workers::image::variant_dimensions({r.width, r.height}, *workers::image::short_edge_for(letter));
 }
 
 ordered_json image_object(const GatewayConfig& config, const schemas::ImageRecord& r) {
@@ -44,8 +43,8 @@ ordered_json image_object(const GatewayConfig& config, const schemas::ImageRecor
   const auto url = src_url(config, r, format);
   ordered_json sizes = ordered_json::object();
   if (ready && r.width > 0 && r.height > 0) {
-    for (auto [name, letter, edge] : {std::tuple{"small", "s", 320}, {"medium", "m", 640}, {"large", "l", 1080}}) {
-      auto d = short_edge_size(r.width, r.height, edge);
+    for (auto [name, letter] : {std::pair{"small", "s"}, {"medium", "m"}, {"large", "l"}}) {
+      auto d = variant_size(r, letter);
       sizes[name] = ordered_json{{"url", url + "?size=" + letter}, {"width", d.width}, {"height", d.height}};
     }
   }

@@ -9,6 +9,7 @@
 
 #include "gateway/gateway_config.h"
 #include "schemas/messages.h"
+#include "workers/image/sizes.h"
 
 namespace imgpipe::gateway {
 
@@ -18,12 +19,10 @@ nlohmann::ordered_json iso8601(int64_t unix_seconds);
 // The served format's name: "jpg" for JPEG and HEIC (served as JPEG).
 std::string served_format(const std::string& original_format);
 
-// A size of the short-edge rule: the short edge becomes `short_edge`, aspect
-// kept, rounded down, never upscaled.
-struct Dims {
-  int width = 0, height = 0;
-};
-Dims short_edge_size(int width, int height, int short_edge);
+// The dimensions of size `letter`'s files ("s", "m" or "l"): a stored
+// variant's own (an image made before a change of the rounding keeps its
+// files), else the workers' rule (workers/image/sizes.h) every variant follows.
+workers::image::Dimensions variant_size(const schemas::ImageRecord& record, std::string_view letter);
 
 // The Image of a record: ready (the original is stored), or processing or
 // failed (url, format, width, height, bytes, page_url, published_at null).

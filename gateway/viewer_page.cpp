@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "gateway/api_responses.h"
+#include "gateway/image_object.h"
 #include "gateway/pages/pages.h"
 #include "workers/image/sizes.h"
 
@@ -25,10 +26,7 @@ std::string html_escape(std::string_view text) {
 }
 
 std::string viewer_page(const GatewayConfig& config, const schemas::ImageRecord& record) {
-  using workers::image::Dimensions;
-  using workers::image::variant_dimensions;
-  Dimensions source{record.width, record.height};
-  auto dims = [&](const char* size) { return variant_dimensions(source, *workers::image::short_edge_for(size)); };
+  auto dims = [&](const char* size) { return variant_size(record, size); };
   // Browsers show every format we serve but HEIC: the page uses JPEG for it.
   std::string format = record.format == "heic" ? "jpeg" : record.format;
   std::string base = src_url(config, record, format);

@@ -777,10 +777,10 @@ int short_edge_of(std::string_view size) {
 Dims expected_variant(Dims src, int short_edge) {
   int shortest = std::min(src.width, src.height);
   if (short_edge <= 0 || shortest <= short_edge) return src;
-  double scale = static_cast<double>(short_edge) / shortest;
-  if (src.width <= src.height)
-    return {short_edge, std::max(1, static_cast<int>(std::lround(src.height * scale)))};
-  return {std::max(1, static_cast<int>(std::lround(src.width * scale))), short_edge};
+  // The long edge rounded down, as img.pro's reference says (4000x3000 at 320 is 426x320).
+  auto scaled = [&](int edge) { return std::max(1, static_cast<int>(int64_t{edge} * short_edge / shortest)); };
+  if (src.width <= src.height) return {short_edge, scaled(src.height)};
+  return {scaled(src.width), short_edge};
 }
 
 ::testing::AssertionResult dims_match(Dims got, Dims want) {

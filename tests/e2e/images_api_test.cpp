@@ -169,6 +169,14 @@ TEST(ImagesApi, TheImageObjectHasEveryFieldInOrder) {
   EXPECT_EQ(http_get(img["page_url"].get<std::string>()).status, 200);
   // The same object from GET.
   EXPECT_EQ(api.get(img["id"]).js(), img);
+  // Where the long edge is not whole it is rounded down, in the object and
+  // in the file: 1000x750 at 320 is 426x320 (the reference's 4000x3000 example).
+  auto odd = api.create(synthetic_jpeg(7, 1000, 750), "odd.jpg").js();
+  EXPECT_EQ(odd["sizes"]["small"]["width"], 426) << odd;
+  auto small = decode(http_get(odd["sizes"]["small"]["url"].get<std::string>()).body);
+  ASSERT_TRUE(small.ok) << small.error;
+  EXPECT_EQ(small.width, 426);
+  EXPECT_EQ(small.height, 320);
 }
 
 TEST(ImagesApi, AnonymousCreatesArePublicAndExpire) {

@@ -436,7 +436,7 @@ TEST_F(WorkersImageEngine, TransparentPngToJpegIsFlattened) {
   const auto out = render_variant(path, Format::png, {320, Format::jpeg});
   const VImage decoded = decode(out.bytes);
   EXPECT_EQ(decoded.bands(), 3);
-  EXPECT_EQ((Dimensions{decoded.width(), decoded.height()}), (Dimensions{427, 320}));
+  EXPECT_EQ((Dimensions{decoded.width(), decoded.height()}), (Dimensions{426, 320}));
   // Fully transparent left edge becomes white, not black.
   EXPECT_GT(decoded.extract_area(0, 0, 2, 320).avg(), 200.0);
 }
@@ -450,12 +450,12 @@ TEST_F(WorkersImageEngine, AnimatedGifKeepsFramesInGifAndWebpVariants) {
     EXPECT_EQ(out[i].pages, 3) << i;
     const VImage decoded = decode(out[i].bytes, true);
     EXPECT_EQ(pages_of(decoded), 3) << i;
-    EXPECT_EQ(decoded.width(), 427) << i;
+    EXPECT_EQ(decoded.width(), 426) << i;
     EXPECT_EQ(vips_image_get_page_height(decoded.get_image()), 320) << i;
   }
   EXPECT_EQ(out[2].pages, 1);
   const VImage still = decode(out[2].bytes);
-  EXPECT_EQ((Dimensions{still.width(), still.height()}), (Dimensions{427, 320}));
+  EXPECT_EQ((Dimensions{still.width(), still.height()}), (Dimensions{426, 320}));
   const VImage m = decode(out[3].bytes, true);
   EXPECT_EQ(pages_of(m), 3);
   EXPECT_EQ(m.width(), 800);  // 600 <= 640: not upscaled
@@ -501,7 +501,7 @@ TEST_F(WorkersImageEngine, HeicVariants) {
   EXPECT_EQ(s.get_typeof("exif-data"), 0u);
   EXPECT_FALSE(contains(out[0].bytes, "SecretCam"));
   const VImage m = decode(out[1].bytes);
-  EXPECT_EQ((Dimensions{m.width(), m.height()}), (Dimensions{823, 640}));
+  EXPECT_EQ((Dimensions{m.width(), m.height()}), (Dimensions{822, 640}));  // 822.86, rounded down
 }
 
 TEST_F(WorkersImageEngine, RenderChecksTheStoredFormat) {

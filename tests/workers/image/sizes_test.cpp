@@ -33,13 +33,13 @@ TEST_P(WorkersImageVariantDimensions, ShortEdgeRule) {
 INSTANTIATE_TEST_SUITE_P(
     WorkersImage, WorkersImageVariantDimensions,
     ::testing::Values(
-        Case{{3000, 4000}, 320, {320, 427}},     // portrait: 426.67 rounds up
-        Case{{4000, 3000}, 320, {427, 320}},     // landscape, same numbers turned
+        Case{{3000, 4000}, 320, {320, 426}},     // portrait: 426.67 rounds down (img.pro's example)
+        Case{{4000, 3000}, 320, {426, 320}},     // landscape, same numbers turned
         Case{{4000, 3000}, 1080, {1440, 1080}},  // exact
-        Case{{1001, 1501}, 320, {320, 480}},     // odd sizes: 479.84
-        Case{{640, 1001}, 320, {320, 501}},      // 500.5: half rounds up
-        Case{{1001, 640}, 320, {501, 320}},
-        Case{{1003, 1000}, 640, {642, 640}},     // 641.92
+        Case{{1001, 1501}, 320, {320, 479}},     // odd sizes: 479.84
+        Case{{640, 1001}, 320, {320, 500}},      // 500.5
+        Case{{1001, 640}, 320, {500, 320}},
+        Case{{1003, 1000}, 640, {641, 640}},     // 641.92
         Case{{2000, 2000}, 320, {320, 320}},     // square
         Case{{321, 321}, 320, {320, 320}},
         Case{{100, 50}, 320, {100, 50}},         // tiny: never upscaled
@@ -49,7 +49,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{10000, 1}, 320, {10000, 1}},
         Case{{10000, 400}, 320, {8000, 320}},
         Case{{400, 10000}, 640, {400, 10000}},
-        Case{{65535, 321}, 320, {65331, 320}}));  // 65330.8
+        Case{{65535, 321}, 320, {65330, 320}}));  // 65330.8
 
 TEST(WorkersImageSizes, LongEdgeAtLeastOne) {
   // The long edge never drops below the short one, so it is never below 1.
