@@ -17,6 +17,7 @@
 #include "gateway/routes/handlers.h"
 #include "gateway/upload_sink.h"
 #include "schemas/untrusted_json.h"
+#include "workers/fetch/url_policy.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -126,6 +127,8 @@ void create_image(Services& s, const Call& call) {
   if (url == body.end() || !url->is_string() || url->get_ref<const std::string&>().empty())
     bad_field("url", "required: the http(s) URL of the image");
   if (url->get_ref<const std::string&>().size() > 2048) bad_field("url", "at most 2048 characters");
+  // The worker's own check, now: a URL it would refuse makes no image (and no failed one).
+  workers::fetch::parse_import_url(url->get_ref<const std::string&>());
   auto fields = fields_from_json(body, false);
   auto key = IdempotentCreates::key_of(request);
   auto admission = admit_new_image(s, caller, std::nullopt, key);

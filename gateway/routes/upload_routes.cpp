@@ -16,6 +16,7 @@
 #include "gateway/upload_sink.h"
 #include "schemas/log.h"
 #include "schemas/untrusted_json.h"
+#include "workers/fetch/url_policy.h"
 
 namespace imgpipe::gateway::routes {
 namespace {
@@ -176,6 +177,8 @@ void import_url(Services& s, const Call& call) {
   if (url == body.end() || !url->is_string() || url->get<std::string>().empty())
     throw Error(ErrorCode::bad_request, "The field 'url' is required.");
   if (url->get<std::string>().size() > 2048) throw Error(ErrorCode::bad_request, "The URL is longer than 2048 characters.");
+  // The worker's own check, now: a URL it would refuse makes no image (and no failed one).
+  workers::fetch::parse_import_url(url->get<std::string>());
   // tags: "a,b" or ["a","b"]; namespace: a string. Checked before a unit of quota is taken.
   std::string tags, ns;
   if (auto t = body.find("tags"); t != body.end() && !t->is_null()) {

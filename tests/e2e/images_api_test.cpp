@@ -739,5 +739,23 @@ TEST(ImagesApi, UrlCreatesAnswerFetchFailed) {
   EXPECT_EQ(failed[0]["status"], "failed");
 }
 
+// A URL the fetcher would refuse (another scheme, not a URL, a user name)
+// is refused when it is sent, and makes no image: none is listed, failed or
+// otherwise, and no quota is used.
+TEST(ImagesApi, AnUnusableUrlIsRefusedAndMakesNoImage) {
+  Server s;
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  for (const std::string url : {"ftp://example.com/a.jpg", "notaurl", "http://user:pw@example.com/a.jpg"}) {
+    auto c = api.create_json({{"url", url}});
+    EXPECT_EQ(c.status, 400) << url << ": " << c.body;
+    EXPECT_EQ(c.js()["error"]["code"], "validation_error") << c.body;
+    auto b = api.send("POST", "/v1/import", json{{"url", url}}.dump());
+    EXPECT_EQ(b.status, 400) << url << ": " << b.body;
+    EXPECT_EQ(b.js()["error"], "validation_error") << b.body;
+  }
+  EXPECT_EQ(api.list().js()["data"].size(), 0u) << api.list().body;
+  EXPECT_EQ(api.usage().js()["limits"]["images"]["used"], 0) << api.usage().body;
+}
+
 }  // namespace
 }  // namespace imgpipe::e2e
