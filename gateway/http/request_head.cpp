@@ -55,9 +55,20 @@ bool split_plain_target(std::string_view target, std::string& path, std::string&
   return true;
 }
 
-// One field line of the header (without its CRLF); counts the framing
-// headers it sees.
-std::optional<std::string> field_ambiguity(std::string_view line, int& content_lengths, int& transfer_encodings) {
+// Fields a request may carry once: two copies are read differently by
+// different parsers (a proxy that keeps the first Authorization and a server
+// that keeps the last see two callers; RFC 9112 3.2: two Hosts are a 400).
+constexpr std::array<std::string_view, 3> kSingletonFields{"Host", "Authorization", "Idempotency-Key"};
+
+struct FieldCounts {
+  int content_lengths = 0, transfer_encodings = 0;
+  std::array<int, kSingletonFields.size()> singletons{};
+};
+
+// One field line of the header (without its CRLF); counts the fields it sees.
+std::optional<std::string> field_ambiguity(std::string_view line, FieldCounts& counts) {
+  int& content_lengths = counts.content_lengths;
+  int& transfer_encodings = counts.transfer_encodings;
   if (line.front() == ' ' || line.front() == '\t')
     return "The request header uses obsolete line folding (a line starting with a space or tab).";
   size_t colon = line.find(':');
@@ -74,6 +85,10 @@ std::optional<std::string> field_ambiguity(std::string_view line, int& content_l
   } else if (iequals(name, "Transfer-Encoding")) {
     if (++transfer_encodings > 1) return "The request has more than one Transfer-Encoding header.";
     if (!iequals(value, "chunked")) return "The request's Transfer-Encoding must be exactly \"chunked\".";
+  } else {
+    for (size_t i = 0; i < kSingletonFields.size(); ++i)
+      if (iequals(name, kSingletonFields[i]) && ++counts.singletons[i] > 1)
+        return "The request has more than one " + std::string(kSingletonFields[i]) + " header.";
   }
   return std::nullopt;
 }
@@ -87,7 +102,7 @@ std::optional<std::string> ambiguous_request_head(std::string_view block) {
   if (std::memchr(block.data(), '\0', block.size())) return "The request header contains a NUL byte.";
   bool lone_cr = false, bare_lf = false, request_line_seen = false, header_over = false;
   std::optional<std::string> field_problem;
-  int content_lengths = 0, transfer_encodings = 0;
+  FieldCounts counts;
   const char* p = block.data();
   const char* const end = p + block.size();
   while (p < end) {
@@ -106,13 +121,13 @@ std::optional<std::string> ambiguous_request_head(std::string_view block) {
     } else if (line.empty()) {
       header_over = true;  // the blank line ending the header
     } else {
-      field_problem = field_ambiguity(line, content_lengths, transfer_encodings);
+      field_problem = field_ambiguity(line, counts);
     }
   }
   if (lone_cr) return "The request header contains a CR that does not end a line.";
   if (bare_lf) return "The request header contains a bare LF line ending.";
   if (field_problem) return field_problem;
-  if (content_lengths > 0 && transfer_encodings > 0)
+  if (counts.content_lengths > 0 && counts.transfer_encodings > 0)
     return "The request has both Content-Length and Transfer-Encoding; send one of them.";
   return std::nullopt;
 }
