@@ -95,7 +95,7 @@ void AccountsService::release(const Admission& a, bool committed) {
   const auto& t = config_.tiers.anonymous;
   if (!a.caller.account) {
     if (!committed)
-      limiter_.refund("anon:" + a.caller.ip, {{kHour, t.uploads_per_hour}, {kDay, t.uploads_per_day}}, a.taken_at_);
+      limiter_.refund("anon:" + rate_limit_subject(a.caller.ip), {{kHour, t.uploads_per_hour}, {kDay, t.uploads_per_day}}, a.taken_at_);
     return;
   }
   // A key's upload counts from its ready event (the ledger): the reservation
@@ -174,7 +174,7 @@ std::shared_ptr<Admission> AccountsService::admit(const Caller& caller, std::opt
   int64_t now = this->now();
   if (!caller.account) {
     const auto& t = config_.tiers.anonymous;
-    if (auto wait = limiter_.take("anon:" + caller.ip, {{kHour, t.uploads_per_hour}, {kDay, t.uploads_per_day}}))
+    if (auto wait = limiter_.take("anon:" + rate_limit_subject(caller.ip), {{kHour, t.uploads_per_hour}, {kDay, t.uploads_per_day}}))
       throw with_retry(ErrorCode::rate_limited,
                        "Anonymous uploads are limited to " + std::to_string(t.uploads_per_hour) + " an hour and " +
                            std::to_string(t.uploads_per_day) + " a day per address; an API key lifts this.",
@@ -217,7 +217,7 @@ uint64_t AccountsService::max_file_bytes(const Caller& caller) const {
 
 void AccountsService::create_key(const std::string& email, const std::string& name, const std::string& ip,
                                  std::function<void(KeyOutcome)> done, std::vector<std::string> abilities) {
-  if (auto wait = limiter_.take("keys-ip:" + ip, {{kHour, config_.keys_per_ip_per_hour}}))
+  if (auto wait = limiter_.take("keys-ip:" + rate_limit_subject(ip), {{kHour, config_.keys_per_ip_per_hour}}))
     throw with_retry(ErrorCode::rate_limited, "Too many keys were created from this address; wait and try again.",
                      *wait);
   if (auto wait = limiter_.take("keys-email:" + email, {{kHour, config_.keys_per_email_per_hour}}))

@@ -85,6 +85,16 @@ std::string TrustedProxies::client_ip(const std::string& peer, std::string_view 
   return peer;  // every hop is a trusted proxy
 }
 
+std::string rate_limit_subject(std::string_view text) {
+  auto ip = parse_ip(trim(text));
+  if (!ip || !ip->v6) return std::string(text);
+  std::array<unsigned char, 16> prefix{};
+  std::copy(ip->addr.begin(), ip->addr.begin() + 8, prefix.begin());
+  char out[INET6_ADDRSTRLEN];
+  if (!inet_ntop(AF_INET6, prefix.data(), out, sizeof out)) return std::string(text);
+  return std::string(out) + "/64";
+}
+
 bool is_loopback(std::string_view text) {
   static const auto v4 = *parse_cidr("127.0.0.0/8");
   static const auto v6 = *parse_cidr("::1/128");

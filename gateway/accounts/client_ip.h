@@ -35,4 +35,9 @@ class TrustedProxies {
 
 bool is_loopback(std::string_view ip);
 
+// Whom a per-address limit counts: an IPv4 address itself, an IPv6 address
+// by its /64 (one subscriber's usual allocation: a client could otherwise
+// take a fresh address for every request). Other text is returned as it is.
+std::string rate_limit_subject(std::string_view ip);
+
 }  // namespace imgpipe::gateway::accounts

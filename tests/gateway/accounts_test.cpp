@@ -98,6 +98,12 @@ TEST(ClientIp, PeerUnlessATrustedProxyForwards) {
   EXPECT_EQ(proxies.client_ip("10.0.0.2", ""), "10.0.0.2");
   EXPECT_FALSE(parse_cidr("10.0.0.0/33"));
   EXPECT_FALSE(parse_cidr("example.com"));
+  // Per-address limits count an IPv6 client by its /64.
+  EXPECT_EQ(rate_limit_subject("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(rate_limit_subject("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+  EXPECT_NE(rate_limit_subject("2001:db8:1:3::1"), rate_limit_subject("2001:db8:1:2::1"));
+  EXPECT_EQ(rate_limit_subject("203.0.113.7"), "203.0.113.7");
+  EXPECT_EQ(rate_limit_subject("::ffff:203.0.113.7"), "::ffff:203.0.113.7") << "mapped IPv4 is not a /64";
   EXPECT_TRUE(is_loopback("127.0.0.1"));
   EXPECT_TRUE(is_loopback("::1"));
   EXPECT_FALSE(is_loopback("10.0.0.1"));
