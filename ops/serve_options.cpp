@@ -105,8 +105,18 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
                      "HOST:PORT serving GET /metrics and /healthz of this worker (e.g. 127.0.0.1:9464); empty: none");
   po::options_description all;
   all.add(common).add(gw).add(wk);
-  if (command != "worker") add_account_options(all, o.accounts);
-  add_storage_options(all, o.storage);
+  po::options_description accounts, storage;
+  if (command != "worker") add_account_options(accounts, o.accounts);
+  add_storage_options(storage, o.storage);
+  all.add(accounts).add(storage);
+  // --help shows what this command uses: a worker serves no HTTP API and a
+  // gateway renders no jobs (both still accept the other's flags, so one
+  // environment can configure every process of an install).
+  po::options_description shown;
+  shown.add(common);
+  if (command != "worker") shown.add(gw);
+  if (command != "gateway") shown.add(wk);
+  shown.add(accounts).add(storage);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
@@ -119,7 +129,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       if (command == "serve") std::cout << "Runs the gateway and the workers in one process.\n\n";
       if (command == "gateway") std::cout << "Runs the HTTP gateway only (needs --kafka).\n\n";
       if (command == "worker") std::cout << "Runs the image workers only (needs --kafka).\n\n";
-      std::cout << all << "\n";
+      std::cout << shown << "\n";
       std::exit(0);
     }
     po::notify(vm);
