@@ -54,9 +54,10 @@ void require_topics(const BusOptions& o) {
   throw std::runtime_error(text);
 }
 
-void add_bus_flags(po::options_description& d, BusOptions& o, std::vector<std::string>& raw_kv) {
+void add_bus_flags(po::options_description& d, BusOptions& o, std::vector<std::string>& raw_kv, bool embedded) {
   d.add_options()
-      ("kafka", po::value(&o.kafka), "Kafka bootstrap servers HOST:PORT[,...]; unset: the embedded bus in --data-dir")
+      ("kafka", po::value(&o.kafka), embedded ? "Kafka bootstrap servers HOST:PORT[,...]; unset: the embedded bus in --data-dir"
+                                              : "Kafka bootstrap servers HOST:PORT[,...] (required)")
       ("kafka-config", po::value(&raw_kv)->composing(), "librdkafka setting key=value, repeatable (SASL, TLS, tuning)")
       ("topic-prefix", po::value(&o.topic_prefix)->default_value(""), "prefix of every topic and consumer group name");
 }

@@ -45,7 +45,9 @@ void require_topics(const BusOptions& options);
 
 // The transport flags shared by the operator commands; parse_kafka_config
 // turns the raw "key=value" strings into pairs, reporting bad ones.
-void add_bus_flags(boost::program_options::options_description& d, BusOptions& o, std::vector<std::string>& raw_kv);
+// `embedded`: the command also runs on the embedded bus when --kafka is unset.
+void add_bus_flags(boost::program_options::options_description& d, BusOptions& o, std::vector<std::string>& raw_kv,
+                   bool embedded = true);
 std::vector<std::string> parse_kafka_config(const std::vector<std::string>& raw_kv, BusOptions& o);
 
 // True when another process (a running imgpipe) holds the RocksDB lock of

@@ -52,7 +52,8 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("blob-cache-mb", po::value(&o.blob_cache_mb)->default_value(o.blob_cache_mb), "with --blob-store: size of the local disk cache of blobs read from the store (under --blob-dir or --data-dir), least recently used out first")
       ("blob-fallback", po::value(&o.blob_fallback), "with --blob-store, while `imgpipe blobs migrate` moves a folder store there: that folder, read for what the store has not got yet (docs/operations.md)")
       ("log-level", po::value(&o.log_level)->default_value(o.log_level), "debug, info, warn or error; logs are JSON lines on stderr")
-      ("kafka", po::value(&o.kafka), "Kafka bootstrap servers HOST:PORT[,...]; unset: the embedded bus in --data-dir")
+      ("kafka", po::value(&o.kafka), command == "serve" ? "Kafka bootstrap servers HOST:PORT[,...]; unset: the embedded bus in --data-dir"
+                                                         : "Kafka bootstrap servers HOST:PORT[,...] (required)")
       ("kafka-config", po::value(&kafka_config)->composing(), "librdkafka setting key=value, repeatable (SASL, TLS, tuning)")
       ("topic-prefix", po::value(&o.topic_prefix)->default_value(""), "prefix of every topic name (several installations on one cluster)")
       ("embedded-partitions", po::value(&o.embedded_partitions)->default_value(1), "partitions per topic of the embedded bus");

@@ -21,7 +21,7 @@ int topics_command(int argc, char** argv) {
   int partitions = 4, replication = 1;
   po::options_description d("Options");
   d.add_options()("help,h", "show this help");
-  add_bus_flags(d, bus, raw_kv);
+  add_bus_flags(d, bus, raw_kv, /*embedded=*/false);
   d.add_options()
       ("partitions", po::value(&partitions)->default_value(partitions), "partitions per topic (create): the most worker processes that share the ingest topic")
       ("replication", po::value(&replication)->default_value(replication), "replicas per partition (create): 3 in production, 1 on a single broker")
