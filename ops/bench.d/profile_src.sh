@@ -25,7 +25,13 @@ trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.5; done
 src=$(curl -sf -F "file=@$root/tests/corpus/medium.jpg" "http://127.0.0.1:$port/v1/upload" |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["src"])')
-for _ in $(seq 600); do grep -q '"job_done"' "$work/err" && break; sleep 0.5; done
+# Its variants done: a job counted and no variant backlog (/metrics; the
+# job_done log line is not written below --log-level info).
+variants_done() {
+  curl -sf "http://127.0.0.1:$port/metrics" |
+    awk '/^imgpipe_jobs_total/ {n += $NF} /^imgpipe_worker_variant_backlog/ {b = $NF} END {exit !(n >= 1 && b == 0)}'
+}
+for _ in $(seq 600); do variants_done && break; sleep 0.5; done
 get() {  # get COUNT: keep-alive GETs of the s.jpg variant
   python3 - "$port" "$1" "${src#http://127.0.0.1:$port}?size=s" <<'PY'
 import http.client, sys
