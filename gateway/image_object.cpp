@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
-#include <tuple>
+#include <utility>
 
 #include "gateway/api_responses.h"
 #include "workers/image/sizes.h"
