@@ -53,10 +53,20 @@ size_t parse_limit(const Request& request) {
   return static_cast<size_t>(std::stoi(*l));
 }
 
-// "label[env]=prod": the key between the brackets.
+// "label[env]=prod": the key between the brackets. "label[]" names no key:
+// refused rather than ignored (a filter silently dropped lists everything).
 std::optional<Label> label_param(const std::string& name, const std::string& value) {
+  if (name == "label[]") bad_field("label", "a label filter names its key: label[KEY]=VALUE");
   if (name.size() < 8 || name.rfind("label[", 0) != 0 || name.back() != ']') return std::nullopt;
   return Label{name.substr(6, name.size() - 7), value};
+}
+
+// The label filters of a listing, in the query's order.
+std::vector<Label> label_filters(const Request& request) {
+  std::vector<Label> labels;
+  for (const auto& [name, value] : request.query_params())
+    if (auto l = label_param(name, value)) labels.push_back(std::move(*l));
+  return labels;
 }
 
 std::vector<std::string> split_ids(const std::string& raw) {
@@ -110,7 +120,10 @@ void list_images(Services& s, const Call& call) {
   const auto& request = call.request;
   auto owner = key_with(s, request, "read").owner();
   auto limit = parse_limit(request);
+  auto labels = label_filters(request);
   if (auto ids = request.query_param("ids")) {
+    // An ids lookup answers those images; a filter beside it would be ignored.
+    if (!labels.empty()) bad_field("ids", "cannot be combined with label filters");
     auto wanted = split_ids(*ids);
     if (wanted.size() > kMaxIds) bad_field("ids", "at most " + std::to_string(kMaxIds) + " ids");
     if (auto cursor = request.query_param("cursor"); cursor && !cursor->empty()) {
@@ -130,8 +143,7 @@ void list_images(Services& s, const Call& call) {
   query.ns = request.query_param("namespace").value_or("");
   query.tag = request.query_param("tag").value_or("");
   for (auto& c : query.tag) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto& [name, value] : request.query_params())
-    if (auto l = label_param(name, value)) query.labels.push_back(std::move(*l));
+  query.labels = std::move(labels);
   auto page = s.images.list(owner, query);
   call.respond(private_json(200, list_body(s.config, page.images, page.has_more, page.next_cursor)));
 }

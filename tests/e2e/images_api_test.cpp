@@ -373,6 +373,10 @@ TEST(ImagesApi, LabelFiltersAndIdsLookups) {
   std::string fifty_one;
   for (int i = 0; i < 51; ++i) fifty_one += (i ? "," : "") + std::string("id") + std::to_string(i);
   EXPECT_TRUE(nested_error(a.list("?ids=" + fifty_one), 422, "invalid_request_error", "validation_error"));
+  // A filter that names no key, or one beside an ids lookup, is refused rather than ignored.
+  EXPECT_TRUE(nested_error(a.list("?label[]=prod"), 422, "invalid_request_error", "validation_error"));
+  EXPECT_TRUE(nested_error(a.list("?ids=" + both + "&label[env]=prod"), 422, "invalid_request_error",
+                           "validation_error"));
 }
 
 // ---- abilities and errors --------------------------------------------------------------
