@@ -67,8 +67,6 @@ struct FieldCounts {
 
 // One field line of the header (without its CRLF); counts the fields it sees.
 std::optional<std::string> field_ambiguity(std::string_view line, FieldCounts& counts) {
-  int& content_lengths = counts.content_lengths;
-  int& transfer_encodings = counts.transfer_encodings;
   if (line.front() == ' ' || line.front() == '\t')
     return "The request header uses obsolete line folding (a line starting with a space or tab).";
   size_t colon = line.find(':');
@@ -78,12 +76,12 @@ std::optional<std::string> field_ambiguity(std::string_view line, FieldCounts& c
   if (!token) return "The request header has a malformed field name.";
   std::string_view value = trim(line.substr(colon + 1));
   if (iequals(name, "Content-Length")) {
-    if (++content_lengths > 1) return "The request has more than one Content-Length header.";
+    if (++counts.content_lengths > 1) return "The request has more than one Content-Length header.";
     bool digits = !value.empty() && value.size() <= 19;
     for (char c : value) digits = digits && c >= '0' && c <= '9';
     if (!digits) return "The request's Content-Length is not a plain decimal number.";
   } else if (iequals(name, "Transfer-Encoding")) {
-    if (++transfer_encodings > 1) return "The request has more than one Transfer-Encoding header.";
+    if (++counts.transfer_encodings > 1) return "The request has more than one Transfer-Encoding header.";
     if (!iequals(value, "chunked")) return "The request's Transfer-Encoding must be exactly \"chunked\".";
   } else {
     for (size_t i = 0; i < kSingletonFields.size(); ++i)

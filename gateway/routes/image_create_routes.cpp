@@ -4,7 +4,6 @@
 // the same tier limits as /v1/upload; a key needs the write ability, checked
 // before the body is read.
 #include <algorithm>
-#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
