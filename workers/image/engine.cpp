@@ -21,6 +21,7 @@
 
 #include "schemas/errors.h"
 #include "workers/image/container_edit.h"
+#include "workers/image/gif_rewrite.h"
 #include "workers/image/glib_log.h"
 #include "workers/image/jpeg_rewrite.h"
 
@@ -493,17 +494,46 @@ ProbeResult probe_file(const std::filesystem::path& path) {
 
 namespace {
 
+std::string read_whole(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) throw Error(ErrorCode::internal_error, std::string(kBadData));
+  return bytes;
+}
+
 // An upright YCbCr or grey JPEG: its coefficients rewritten by libjpeg
 // (jpeg_rewrite.h), no pixel decoded. nullopt: take the full path.
 std::optional<EncodedImage> rewrite_upright_jpeg(const std::filesystem::path& path, const ProbeResult& probe) {
   if (probe.orientation != 1) return std::nullopt;  // rotating needs the pixels
-  std::ifstream in(path, std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) throw Error(ErrorCode::internal_error, std::string(kBadData));
-  auto out = detail::rewrite_jpeg(bytes);
+  auto out = detail::rewrite_jpeg(read_whole(path));
   if (!out) return std::nullopt;
   if (Dimensions{out->width, out->height} != probe.stored) throw Error(ErrorCode::invalid_image, std::string(kBadData));
   return EncodedImage{std::move(out->bytes), Format::jpeg, probe.stored, 1};
+}
+
+// A GIF: its frames' palette indices LZW-coded again by giflib
+// (gif_rewrite.h), no frame quantised again. What it makes is decoded whole
+// by libvips, frame by frame without keeping them, before it is kept: it must
+// have the probed screen and frame count, and corrupt frames fail as they
+// would on the full path. nullopt: take the full path, which decides.
+std::optional<EncodedImage> rewrite_gif(const std::filesystem::path& path, const ProbeResult& probe) {
+  auto out = detail::rewrite_gif(read_whole(path), probe.pages);
+  if (!out || Dimensions{out->width, out->height} != probe.stored || out->frames != probe.pages) return std::nullopt;
+  try {
+    const VImage check = VImage::new_from_buffer(out->bytes.data(), out->bytes.size(), "",
+                                                 VImage::option()
+                                                     ->set("n", -1)
+                                                     ->set("fail_on", VIPS_FAIL_ON_ERROR)
+                                                     ->set("access", VIPS_ACCESS_SEQUENTIAL));
+    if (frame_size(check) != probe.stored || page_count(check) != probe.pages) return std::nullopt;
+    (void)check.avg();  // decodes every frame
+  } catch (const VError& e) {
+    spdlog::info("image engine: {}: the GIF rewrite did not decode, taking the full path: {}", path.string(),
+                 e.what());
+    vips_error_clear();
+    return std::nullopt;
+  }
+  return EncodedImage{std::move(out->bytes), Format::gif, probe.stored, probe.pages};
 }
 
 }  // namespace
@@ -517,6 +547,8 @@ EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult
   }
   if (format == Format::jpeg)
     if (auto rewritten = rewrite_upright_jpeg(path, probe)) return std::move(*rewritten);
+  if (format == Format::gif)
+    if (auto rewritten = rewrite_gif(path, probe)) return std::move(*rewritten);
   const bool animated = may_animate(format) && probe.pages > 1;
 
   // Decode everything now, so corrupt data fails here as invalid_image and

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "schemas/errors.h"
+#include "workers/image/gif_rewrite.h"
 #include "test_images.h"
 
 namespace imgpipe::workers::image {
@@ -370,6 +371,96 @@ TEST_F(WorkersImageEngine, NormaliseKeepsAllAnimationFrames) {
     EXPECT_EQ(out.width(), 60) << suffix;
     EXPECT_EQ(vips_image_get_page_height(out.get_image()), 40) << suffix;
   }
+}
+
+// Where a GIF's first block after the screen (and its global colour table) starts.
+size_t after_gif_screen(const std::string& gif) {
+  const auto flags = static_cast<uint8_t>(gif.at(10));
+  return 13 + ((flags & 0x80) != 0 ? 3 * (size_t{2} << (flags & 7)) : 0);
+}
+
+// A GIF's original is giflib's rewrite of its palette indices, not a second
+// quantisation: every frame's pixels, the delays and the loop count come back
+// exactly, interlaced or not, while comments, XMP and bytes after the
+// trailer are gone.
+TEST_F(WorkersImageEngine, NormaliseRewritesAGifKeepingEveryFrameExactly) {
+  const VImage noise = VImage::gaussnoise(90, 60 * 4, VImage::option()->set("mean", 128.0)->set("sigma", 60.0));
+  VImage strip = (gradient(90, 60 * 4) + noise).cast(VIPS_FORMAT_UCHAR).copy();
+  strip.set("page-height", 60);
+  strip.set("delay", std::vector<int>{70, 20, 500, 40});
+  strip.set("loop", 3);
+  for (const bool interlace : {false, true}) {
+    std::string bytes = encode(strip, ".gif", VImage::option()->set("interlace", interlace));
+    // A comment and an XMP block before the first frame, a payload after the trailer.
+    const std::string comment("\x21\xFE\x0Esecret comment\x00", 18);
+    const std::string xmp("\x21\xFF\x0BXMP DataXMP\x09<x:secret\x00", 25);
+    bytes.insert(after_gif_screen(bytes), comment + xmp);
+    bytes += "<script>alert(1)</script>";
+    const VImage before = decode(bytes, true);
+    ASSERT_EQ(pages_of(before), 4);
+
+    const auto path = dir.write(interlace ? "interlaced.gif" : "plain.gif", bytes);
+    const auto n = normalise_file(path, probe_file(path));
+    EXPECT_EQ(n.format, Format::gif);
+    EXPECT_EQ(n.size, (Dimensions{90, 60}));
+    EXPECT_EQ(n.pages, 4);
+    EXPECT_FALSE(contains(n.bytes, "secret")) << interlace;
+    EXPECT_FALSE(contains(n.bytes, "XMP")) << interlace;
+    EXPECT_FALSE(contains(n.bytes, "script")) << interlace;
+    EXPECT_EQ(n.bytes.back(), '\x3B') << "the trailer ends it";
+
+    const VImage after = decode(n.bytes, true);
+    ASSERT_EQ(pages_of(after), 4);
+    ASSERT_EQ(after.bands(), before.bands());
+    EXPECT_EQ((after - before).abs().max(), 0.0) << interlace << ": pixels changed";
+    EXPECT_EQ(after.get_array_int("delay"), (std::vector<int>{70, 20, 500, 40}));
+    EXPECT_EQ(after.get_int("loop"), 3);
+  }
+}
+
+// Two 2x1 frames: the first with its own colour table (red, green), the
+// second drawn from the global one (black, white). Written by hand: cgif
+// never mixes them, and giflib's encoder once leaked the first table here
+// (a fuzzing find; the sanitizer build sees a leak).
+TEST_F(WorkersImageEngine, AGifMixingLocalAndGlobalColourTablesKeepsBoth) {
+  const std::string lzw_0_1("\x02\x02\x44\x0A\x00", 5);  // pixels 0, 1; min code size 2
+  const std::string control("\x21\xF9\x04\x00\x0A\x00\x00\x00", 8);
+  const std::string bytes = std::string("GIF89a\x02\x00\x01\x00\x80\x00\x00", 13) +
+                            std::string("\x00\x00\x00\xFF\xFF\xFF", 6) +
+                            std::string("\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00", 19) +
+                            control + std::string("\x2C\x00\x00\x00\x00\x02\x00\x01\x00\x80", 10) +
+                            std::string("\xFF\x00\x00\x00\xFF\x00", 6) + lzw_0_1 +
+                            control + std::string("\x2C\x00\x00\x00\x00\x02\x00\x01\x00\x00", 10) + lzw_0_1 + "\x3B";
+  const VImage before = decode(bytes, true);
+  ASSERT_EQ(pages_of(before), 2);
+  EXPECT_EQ(before.getpoint(0, 0), (std::vector<double>{255, 0, 0}));
+  EXPECT_EQ(before.getpoint(1, 1), (std::vector<double>{255, 255, 255}));
+  const auto rewritten = detail::rewrite_gif(bytes, 2);
+  ASSERT_TRUE(rewritten.has_value());
+  const auto path = dir.write("mixed.gif", bytes);
+  const auto n = normalise_file(path, probe_file(path));
+  EXPECT_EQ(n.bytes, rewritten->bytes);
+  const VImage after = decode(n.bytes, true);
+  EXPECT_EQ((after - before).abs().max(), 0.0);
+}
+
+// The rewrite takes only what it can keep whole; anything else goes the full
+// way, where libvips decides.
+TEST_F(WorkersImageEngine, TheGifRewriteTakesOnlyWhatItCanKeepWhole) {
+  const std::string bytes = encode(testing::animation(40, 30, 2), ".gif");
+  ASSERT_TRUE(detail::rewrite_gif(bytes, 2).has_value());
+  EXPECT_FALSE(detail::rewrite_gif(bytes, 1).has_value()) << "more frames than the probe counted";
+  EXPECT_FALSE(detail::rewrite_gif(bytes.substr(0, bytes.size() / 2), 2).has_value()) << "truncated";
+  EXPECT_FALSE(detail::rewrite_gif("GIF89a", 2).has_value());
+  std::string short_screen = bytes;
+  ASSERT_EQ(static_cast<uint8_t>(short_screen[8]), 30);
+  short_screen[8] = 29;  // the screen a row shorter than the frames
+  EXPECT_FALSE(detail::rewrite_gif(short_screen, 2).has_value());
+  const auto path = dir.write("short-screen.gif", short_screen);
+  const auto probe = probe_file(path);
+  const auto n = normalise_file(path, probe);
+  EXPECT_EQ(n.size, probe.stored);
+  EXPECT_EQ(pages_of(decode(n.bytes, true)), 2);
 }
 
 TEST_F(WorkersImageEngine, LosslessWebpStaysLossless) {
