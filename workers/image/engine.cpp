@@ -397,21 +397,33 @@ class AnchoredRenderer {
 
   EncodedImage render(const VariantRequest& r) {
     const Dimensions size = anchor_of(r);
+    const Derived key{size, target_of(source_, r), r.format};
+    // An image no larger than m has the same m and l (and s, below s): the
+    // same anchor, target and format are the same bytes, made once.
+    for (const auto& [done, out] : derived_)
+      if (done == key) return out;
     if (!anchor_ || anchor_size_ != size) {
       anchor_.reset();  // one anchor in memory at a time
       anchor_ = decode_anchor(path_, format_, source_, pages_, size);
       anchor_size_ = size;
     }
-    return derive(*anchor_, target_of(source_, r), r.format);
+    return derived_.emplace_back(key, derive(*anchor_, key.target, r.format)).second;
   }
 
  private:
+  struct Derived {
+    Dimensions anchor, target;
+    Format format;
+    bool operator==(const Derived&) const = default;
+  };
+
   std::filesystem::path path_;
   Format format_;
   Dimensions source_;
   int pages_ = 1;
   std::optional<VImage> anchor_;
   Dimensions anchor_size_;
+  std::vector<std::pair<Derived, EncodedImage>> derived_;  // one per request rendered (a handful)
 };
 
 }  // namespace

@@ -133,6 +133,21 @@ TEST_F(WorkersImageVariantIdentity, AvifBetweenMAndL) {
   expect_same_bytes_every_path("mid.avif", encode(textured(720, 660), ".avif"));
 }
 
+// Short edge below s: s, m and l are all the original's size, one image
+// (made once by a renderer; the same bytes every way).
+TEST_F(WorkersImageVariantIdentity, SmallerThanSIsOneImageAtEverySize) {
+  expect_same_bytes_every_path("small.jpg", encode(textured(300, 200), ".jpg", VImage::option()->set("Q", 90)));
+  Format source{};
+  const auto path = original("small-again.jpg", encode(textured(300, 200), ".jpg"), source);
+  VariantRenderer renderer(path, source);
+  const auto s = renderer.render({320, Format::webp});
+  const auto m = renderer.render({640, Format::webp});
+  const auto l = renderer.render({1080, Format::webp});
+  EXPECT_EQ(s.size, (Dimensions{300, 200}));
+  EXPECT_TRUE(s.bytes == m.bytes && m.bytes == l.bytes);
+  EXPECT_TRUE(l.bytes == render_variant(path, source, {1080, Format::webp}).bytes);
+}
+
 TEST_F(WorkersImageVariantIdentity, AnimatedGif) {
   expect_same_bytes_every_path("anim.gif", encode(testing::animation(720, 660, 2), ".gif"));
 }
