@@ -23,6 +23,19 @@ constexpr size_t kMaxKey = 255;
 
 Error conflict(const std::string& message) { return Error(ErrorCode::idempotency_key_conflict, message); }
 
+constexpr int64_t kFailureBindsSeconds = 24 * 3600;
+
+// The failure a failed record's key is bound to: one about the request itself
+// (an image that does not decode, a URL whose server refused), answered again
+// for a day. One that told the client to retry (Retry-After: time-outs, the
+// queue or the disk away) or a fault of ours (500) binds nothing.
+std::optional<Error> binding_failure(const schemas::ImageRecord& record, int64_t now) {
+  if (!record.failure || now >= record.created_at + kFailureBindsSeconds) return std::nullopt;
+  Error failure = schemas::error_from_code(record.failure->code, record.failure->message);
+  if (failure.info().retryable || failure.info().http_status == 500) return std::nullopt;
+  return failure;
+}
+
 }  // namespace
 
 std::optional<std::string> IdempotentCreates::key_of(const Request& head) {
@@ -64,16 +77,20 @@ std::string IdempotentCreates::image_id(const std::string& owner, const std::str
 }
 
 IdempotentCreates::Start IdempotentCreates::begin(const std::string& owner, const std::string& image_id,
-                                                  const std::string& fingerprint) {
-  // A failed first attempt binds nothing: the key runs again (the failed
-  // record is replaced by the new attempt's).
-  if (auto record = index_.get(image_id); record && record->status != schemas::kFailed) {
-    if (record->owner != owner || record->request_hash != fingerprint)
-      throw conflict("This Idempotency-Key was used with a different request.");
-    // Processing: the first attempt is in flight, here or on another gateway
-    // (its `accepted` event reached this index).
-    if (!record->ready()) throw Error(ErrorCode::idempotency_key_in_progress);
-    return {std::move(record), nullptr};
+                                                  const std::string& fingerprint, int64_t now) {
+  if (auto record = index_.get(image_id)) {
+    const auto failure = record->status == schemas::kFailed ? binding_failure(*record, now) : std::nullopt;
+    // A failed first attempt that binds nothing: the key runs again (the
+    // failed record is replaced by the new attempt's).
+    if (record->status != schemas::kFailed || failure) {
+      if (record->owner != owner || record->request_hash != fingerprint)
+        throw conflict("This Idempotency-Key was used with a different request.");
+      if (failure) return {std::nullopt, failure, nullptr};
+      // Processing: the first attempt is in flight, here or on another
+      // gateway (its `accepted` event reached this index).
+      if (!record->ready()) throw Error(ErrorCode::idempotency_key_in_progress);
+      return {std::move(record), std::nullopt, nullptr};
+    }
   }
   if (index_.was_deleted(image_id))
     throw conflict("The image created with this Idempotency-Key was deleted; send a new key.");
@@ -83,7 +100,7 @@ IdempotentCreates::Start IdempotentCreates::begin(const std::string& owner, cons
     if (it->second != fingerprint) throw conflict("This Idempotency-Key was used with a different request.");
     throw Error(ErrorCode::idempotency_key_in_progress);
   }
-  return {std::nullopt, std::shared_ptr<Claim>(new Claim{*this, image_id})};
+  return {std::nullopt, std::nullopt, std::shared_ptr<Claim>(new Claim{*this, image_id})};
 }
 
 void IdempotentCreates::check(const schemas::ImageRecord& record, const std::string& fingerprint) {

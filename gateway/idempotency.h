@@ -9,7 +9,10 @@
 //     Retry-After (another request: conflict), known from this gateway's
 //     claims or, on any gateway, from the image's `processing` record (the
 //     first gateway publishes `accepted` before the job);
-//   - the first attempt failed: the key runs again;
+//   - the first attempt failed with an answer about the request itself (not
+//     one that said to retry, not a 500): for a day, the same request gets
+//     that error again and another one 409 conflict; after that, or after a
+//     failure of ours, the key runs again;
 //   - in flight elsewhere but its `accepted` not applied here yet: the
 //     retry's job carries the same id, and the worker's own idempotency (one
 //     manifest per id) announces the first job's image for it; its
@@ -26,6 +29,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "gateway/http/http_types.h"
+#include "schemas/errors.h"
 #include "schemas/messages.h"
 #include "storage/image_index.h"
 
@@ -45,14 +49,15 @@ class IdempotentCreates {
 
   // A create in flight on this gateway; released when the last copy is dropped.
   struct Claim;
-  // Before a job for `image_id`: the image to answer with again, or a claim
-  // to go ahead with. Throws 409 conflict (another request, or its image was
-  // deleted) or 409 in progress.
+  // Before a job for `image_id` (`now`: the job's created_at): the image or
+  // the failure to answer with again, or a claim to go ahead with. Throws
+  // 409 conflict (another request, or its image was deleted) or 409 in progress.
   struct Start {
     std::optional<schemas::ImageRecord> replay;
+    std::optional<schemas::Error> failure;
     std::shared_ptr<Claim> claim;
   };
-  Start begin(const std::string& owner, const std::string& image_id, const std::string& fingerprint);
+  Start begin(const std::string& owner, const std::string& image_id, const std::string& fingerprint, int64_t now);
   // After the worker's outcome: the image must be this request's (a job for
   // the same id from another gateway may have made it); 409 conflict if not.
   static void check(const schemas::ImageRecord& record, const std::string& fingerprint);

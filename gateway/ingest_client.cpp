@@ -10,12 +10,6 @@ namespace {
 using schemas::Error;
 using schemas::ErrorCode;
 
-Error error_from_event(const schemas::ErrorDetail& detail) {
-  for (const auto& info : schemas::error_table())
-    if (info.code == detail.code) return Error(info.id, detail.message);
-  return Error(ErrorCode::internal_error);
-}
-
 }  // namespace
 
 IngestClient::IngestClient(const GatewayConfig& config, storage::Bus& bus, ImageEventFollower& events)
@@ -43,7 +37,7 @@ void IngestClient::submit(const schemas::IngestJob& job, std::function<void(Inge
       log::warn("ingest_timeout", {{"image_id", id}});
       return answer(late);
     }
-    if (event->type == "failed") return answer(error_from_event(*event->error));
+    if (event->type == "failed") return answer(schemas::error_from_code(event->error->code, event->error->message));
     answer(*event->image);
   });
   // `accepted` first, the job once it is durable: another client lists the

@@ -90,6 +90,12 @@ const ErrorInfo* find_error(std::string_view code, int http_status) {
   return nullptr;
 }
 
+Error error_from_code(std::string_view code, std::string message) {
+  for (const auto& e : kTable)
+    if (e.code == code) return Error(e.id, std::move(message));
+  return Error(internal_error);
+}
+
 std::string_view action_name(ActionType a) {
   switch (a) {
     case A::fix_request: return "fix_request";

@@ -91,6 +91,10 @@ class Error : public std::runtime_error {
 // Seconds a retryable error asks the caller to wait (Retry-After); 0 when not retryable.
 int64_t retry_after(const Error& e);
 
+// The error a `failed` event or record names by its public code (the first
+// entry with it), with its message; internal_error for a code not known here.
+Error error_from_code(std::string_view code, std::string message);
+
 // Shape C's fetch_failed (502, or 504 for a time-out) for the import
 // failures of a URL create; any other error unchanged (SSRF refusals stay
 // import_forbidden). Shape B's /v1/import answers the import codes.

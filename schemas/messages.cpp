@@ -38,6 +38,13 @@ VariantRecord variant_from(const json& j) {
   return v;
 }
 
+json detail_json(const ErrorDetail& d) { return {{"code", d.code}, {"message", d.message}, {"step", d.step}}; }
+
+ErrorDetail detail_from(const json& j) {
+  return ErrorDetail{field<std::string>(j, "code"), optional_field<std::string>(j, "message", ""),
+                     optional_field<std::string>(j, "step", "")};
+}
+
 json record_json(const ImageRecord& r) {
   json variants = json::array();
   for (const auto& v : r.variants) variants.push_back(variant_json(v));
@@ -53,6 +60,7 @@ json record_json(const ImageRecord& r) {
   }
   if (r.created_ms) j["created_ms"] = r.created_ms;
   if (!r.request_hash.empty()) j["request_hash"] = r.request_hash;
+  if (r.failure) j["failure"] = detail_json(*r.failure);
   return j;
 }
 
@@ -85,6 +93,7 @@ ImageRecord record_from(const json& j) {
   r.is_public = optional_field<bool>(j, "public", true);
   r.created_ms = optional_field<int64_t>(j, "created_ms", 0);
   r.request_hash = optional_field<std::string>(j, "request_hash", "");
+  if (auto it = j.find("failure"); r.status == kFailed && it != j.end() && it->is_object()) r.failure = detail_from(*it);
   return r;
 }
 
@@ -158,7 +167,7 @@ std::string encode(const ImageEvent& e) {
   json j = {{"v", kSchemaVersion}, {"type", e.type}, {"image_id", e.image_id}};
   if (!e.request_id.empty()) j["request_id"] = e.request_id;
   if (e.image) j["image"] = record_json(*e.image);
-  if (e.error) j["error"] = {{"code", e.error->code}, {"message", e.error->message}, {"step", e.error->step}};
+  if (e.error) j["error"] = detail_json(*e.error);
   return j.dump();
 }
 
@@ -170,9 +179,7 @@ ImageEvent decode_image_event(const std::string& text) {
   e.image_id = field<std::string>(j, "image_id");
   e.request_id = optional_field<std::string>(j, "request_id", "");
   if (auto it = j.find("image"); it != j.end() && !it->is_null()) e.image = record_from(*it);
-  if (auto it = j.find("error"); it != j.end() && it->is_object())
-    e.error = ErrorDetail{field<std::string>(*it, "code"), optional_field<std::string>(*it, "message", ""),
-                          optional_field<std::string>(*it, "step", "")};
+  if (auto it = j.find("error"); it != j.end() && it->is_object()) e.error = detail_from(*it);
   if ((e.type == "accepted" || e.type == "ready" || e.type == "variants" || e.type == "updated") && !e.image)
     bad("event '" + e.type + "' needs 'image'");
   if (e.type == "failed" && !e.error) bad("event 'failed' needs 'error'");
@@ -190,7 +197,7 @@ std::string encode(const DeadLetter& d) {
   return json{{"v", kSchemaVersion},
               {"type", "dead_letter"},
               {"reason", d.reason},
-              {"error", {{"code", d.error.code}, {"message", d.error.message}, {"step", d.error.step}}},
+              {"error", detail_json(d.error)},
               {"original", {{"topic", d.original_topic}, {"partition", d.original_partition},
                             {"offset", d.original_offset}, {"key", d.original_key}, {"value", d.original_value}}}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
@@ -201,8 +208,7 @@ DeadLetter decode_dead_letter(const std::string& text) {
   DeadLetter d;
   d.reason = field<std::string>(j, "reason");
   const auto& err = json_fields::object_field(j, "error");
-  d.error = ErrorDetail{field<std::string>(err, "code"), optional_field<std::string>(err, "message", ""),
-                        optional_field<std::string>(err, "step", "")};
+  d.error = detail_from(err);
   const auto& o = json_fields::object_field(j, "original");
   d.original_topic = field<std::string>(o, "topic");
   d.original_partition = field<int32_t>(o, "partition");

@@ -53,6 +53,12 @@ inline constexpr const char* kProcessing = "processing";
 inline constexpr const char* kReady = "ready";
 inline constexpr const char* kFailed = "failed";
 
+struct ErrorDetail {
+  std::string code;     // public error code (errors.h)
+  std::string message;
+  std::string step;     // pipeline step that failed
+};
+
 struct ImageRecord {
   std::string id;
   std::string name;
@@ -74,6 +80,10 @@ struct ImageRecord {
   int64_t created_ms = 0;    // as IngestJob's
   std::string request_hash;  // as IngestJob's
   std::string status = kReady;  // kProcessing, kReady or kFailed
+  // Failed: why, as the job's `failed` event said (the index keeps it from
+  // that event, so a retry with the same Idempotency-Key can be answered
+  // the same; gateway/idempotency.h).
+  std::optional<ErrorDetail> failure;
 
   bool ready() const { return status == kReady; }
 };
@@ -81,12 +91,6 @@ struct ImageRecord {
 // The record a job's image starts with: the job's fields, in `status`
 // (processing or failed); store_original adds the original's.
 ImageRecord record_of(const IngestJob& job, const char* status);
-
-struct ErrorDetail {
-  std::string code;     // public error code (errors.h)
-  std::string message;
-  std::string step;     // pipeline step that failed
-};
 
 // imgpipe.images, key = event_key(event) (compacted: the newest record of
 // each key is kept).

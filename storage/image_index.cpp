@@ -103,6 +103,7 @@ void ImageIndex::apply(const schemas::ImageEvent& event, std::vector<WriteOp> al
   const auto* incoming = event.image ? &*event.image : failed_here ? &*failed_here : nullptr;
   if (incoming && writes_record(event, existing)) {
     schemas::ImageRecord record = *incoming;
+    if (event.type == "failed") record.failure = event.error;
     if (existing) {
       // Edits exist on ready records only (PATCH refuses the others).
       if (event.type != "updated" && existing->ready()) keep_edits(record, *existing);

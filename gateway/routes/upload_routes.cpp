@@ -96,7 +96,7 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
     job.request_hash = idempotency->fingerprint;
     IdempotentCreates::Start start;
     try {
-      start = s.idempotency.begin(job.owner, job.image_id, job.request_hash);
+      start = s.idempotency.begin(job.owner, job.image_id, job.request_hash, job.created_at);
     } catch (...) {
       discard_staged(s, job);
       throw;
@@ -106,6 +106,12 @@ void submit(Services& s, schemas::IngestJob job, Respond respond, ErrorStyle err
       log::info("idempotent_replay", {{"image_id", job.image_id}});
       admission->settle();  // not committed: no second unit
       return respond(render(s.config, *start.replay));
+    }
+    if (start.failure) {  // the first attempt's error, answered again
+      discard_staged(s, job);
+      log::info("idempotent_replay", {{"image_id", job.image_id}, {"code", start.failure->info().code}});
+      admission->settle();
+      return respond(error_response(job_errors ? job_errors(*start.failure) : *start.failure, errors));
     }
     if (admission->refused) {  // over the limits, and not a replay after all
       discard_staged(s, job);

@@ -539,6 +539,43 @@ TEST(ImagesApi, IdempotencyKeyWhileTheFirstIsInFlight) {
 }
 
 
+// A first request that failed on its own account (an image that does not
+// decode, a URL whose server answered 404) binds its key for a day: the same
+// request gets the same error again without a second job, another request
+// is a conflict (the reference: "errors included").
+TEST(ImagesApi, IdempotencyKeyReplaysTheFirstRequestsOwnFailure) {
+  std::atomic<int> asked{0};
+  workers::fetch::test::HttpFixture origin([&](int fd, const std::string&, const auto&) {
+    ++asked;
+    workers::fetch::test::send_all(fd, workers::fetch::test::response(404, "gone", "Content-Type: text/plain\r\n"));
+  });
+  Server s({"--import-allow-private"});
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  const auto broken = read_file(corpus("truncated.jpg"));
+  const std::vector<std::string> key = {"Idempotency-Key: broken-1"};
+  auto first = api.create(broken, "t.jpg", {{"caption", "c"}}, key);
+  ASSERT_TRUE(nested_error(first, 422, "invalid_request_error", "invalid_image")) << first.body;
+  auto again = api.create(broken, "t.jpg", {{"caption", "c"}}, key);
+  ASSERT_TRUE(nested_error(again, 422, "invalid_request_error", "invalid_image")) << again.body;
+  EXPECT_EQ(again.js()["error"], first.js()["error"]);
+  // Another request with the key, even a good one, is not a new create.
+  EXPECT_TRUE(nested_error(api.create(synthetic_jpeg(70), "t.jpg", {{"caption", "c"}}, key), 409, "idempotency_error",
+                           "idempotency_key_conflict"));
+  auto fresh = api.create(synthetic_jpeg(70), "t.jpg", {{"caption", "c"}}, {"Idempotency-Key: broken-2"});
+  ASSERT_EQ(fresh.status, 201) << fresh.body;
+
+  // An import the origin refused: the same 502 again, and the origin is not asked twice.
+  const json body{{"url", origin.url("/gone.jpg")}};
+  const std::vector<std::string> import_key = {"Idempotency-Key: gone-1"};
+  auto refused = api.send("POST", "/v1/images", body.dump(), "application/json", import_key);
+  ASSERT_TRUE(nested_error(refused, 502, "processing_error", "fetch_failed")) << refused.body;
+  auto replayed = api.send("POST", "/v1/images", body.dump(), "application/json", import_key);
+  ASSERT_TRUE(nested_error(replayed, 502, "processing_error", "fetch_failed")) << replayed.body;
+  EXPECT_EQ(replayed.js()["error"], refused.js()["error"]);
+  EXPECT_EQ(asked.load(), 1) << "a replayed failure fetches nothing";
+  EXPECT_EQ(api.usage().js()["limits"]["uploads"]["used"], 1) << "only the good create counts";
+}
+
 // ---- processing and failed images (docs/api.md "status") -----------------------------
 
 // An origin that answers each request when the test says so: the import job

@@ -111,9 +111,16 @@ TEST(ImageIndex, StatusFollowsTheJobAndReadyIsNeverUndone) {
   index.apply(schemas::ImageEvent{"failed", "f2", "req", std::nullopt, schemas::ErrorDetail{"invalid_image", "", "probe"}});
   EXPECT_EQ(index.get("f2")->status, schemas::kFailed);
   EXPECT_EQ(index.get("f2")->labels.at("env"), "prod");
+  // The failed record keeps why (an Idempotency-Key retry answers it again).
+  ASSERT_TRUE(index.get("f1")->failure.has_value());
+  EXPECT_EQ(index.get("f1")->failure->code, "invalid_image");
+  EXPECT_EQ(index.get("f1")->failure->message, "bad");
+  ASSERT_TRUE(index.get("f2")->failure.has_value());
+  EXPECT_EQ(index.get("f2")->failure->step, "probe");
   // Tried again: processing; then a ready after failed wins.
   index.apply(job_event("accepted", "f2", schemas::kProcessing));
   EXPECT_EQ(index.get("f2")->status, schemas::kProcessing);
+  EXPECT_FALSE(index.get("f2")->failure.has_value()) << "a new attempt forgets the old failure";
   auto r2 = ready("f2", "x.jpg");
   r2.image->owner = "key:k1";
   index.apply(r2);
