@@ -16,7 +16,7 @@ Gateway::Gateway(GatewayConfig config, storage::Bus& bus, storage::ImageIndex& i
       retention_(config_, bus, index, blobs, accounts.ledger(),
                  [this] { return accounts_.ready() && ready(); },
                  [this](const std::string& owner) { return accounts_.owner_is_permanent(owner); }),
-      services_{config_, accounts, index, blobs, ingest_, src_, images_, idempotency_, [this] { return ready(); }},
+      services_{config_, accounts, index, blobs, ingest_, src_, images_, idempotency_, calls_, [this] { return ready(); }},
       router_(routes::route_table(), services_) {
   services_.api = &router_;
   events_.set_observer([a = &accounts_](const schemas::ImageEvent& event) { a->observe(event); });
@@ -31,6 +31,7 @@ void Gateway::start() {
 }
 
 void Gateway::stop() {
+  calls_.stop();  // the MCP messages taken are answered (or wait for their outcome like any create)
   retention_.stop();
   events_.stop();
   accounts_.stop();

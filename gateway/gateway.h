@@ -18,6 +18,7 @@
 #include "storage/blob_store.h"
 #include "storage/bus.h"
 #include "storage/image_index.h"
+#include "workers/task_pool.h"
 
 namespace imgpipe::gateway {
 
@@ -54,6 +55,10 @@ class Gateway : public Handler {
   SrcService src_;
   ImageCatalog images_;
   IdempotentCreates idempotency_;
+  // MCP messages (up to a tier's file limit in base64: ~0.4 s to parse,
+  // decode and stage 28 MB) run here, not on the I/O loop every other
+  // connection of that loop waits on; a full queue answers 503.
+  workers::TaskPool calls_{"mcp", 2, 16};
   Retention retention_;
   routes::Services services_;
   routes::Router router_;

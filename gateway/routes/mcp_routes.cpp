@@ -36,6 +36,24 @@ BodyPlan plan_mcp(Services& s, const Request& head, const ErrorStyle&) {
   return BufferBody{limit};
 }
 
-void mcp_endpoint(Services& s, const Call& call) { mcp::handle_post(s, call.request, call.respond); }
+// On the calls pool (gateway.h): the message, moved there, is parsed, and
+// a base64 upload decoded and staged, off the I/O thread.
+void mcp_endpoint(Services& s, const Call& call) {
+  std::string body = std::move(call.request.body);
+  auto request = std::make_shared<Request>(call.request);
+  request->body = std::move(body);
+  auto run = [&s, request, respond = call.respond, errors = call.errors] {
+    try {
+      mcp::handle_post(s, *request, respond);
+    } catch (...) {
+      respond(error_response(std::current_exception(), errors, request->request_id));
+    }
+  };
+  if (!s.calls.try_submit(std::move(run))) {
+    schemas::Error busy(schemas::ErrorCode::service_unavailable, "Too many MCP messages are waiting; try again shortly.");
+    busy.retry_after_seconds = 1;
+    throw busy;
+  }
+}
 
 }  // namespace imgpipe::gateway::routes

@@ -89,7 +89,9 @@ struct BodyRule {
 
 // One request at its handler.
 struct Call {
-  const Request& request;
+  // A handler that answers on another thread may move the body out (the
+  // router reads only the head afterwards).
+  Request& request;
   const PathParams& params;
   const Respond& respond;  // once, from any thread; copied by a handler that answers later
   ErrorStyle errors;   // the row's family and the upgrade link

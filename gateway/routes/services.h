@@ -13,6 +13,7 @@
 #include "gateway/src_service.h"
 #include "storage/blob_store.h"
 #include "storage/image_index.h"
+#include "workers/task_pool.h"
 
 namespace imgpipe::gateway::routes {
 
@@ -25,6 +26,7 @@ struct Services {
   SrcService& src;                      // image files and on-demand variants
   ImageCatalog& images;                 // a key's own images: list, get, delete
   IdempotentCreates& idempotency;       // Idempotency-Key creates
+  workers::TaskPool& calls;             // MCP messages: parsed and run off the I/O threads
   std::function<bool()> ready;          // the image index has caught up (/readyz)
   Handler* api = nullptr;               // the router itself: MCP tools call the API through it (gateway/mcp/)
 };

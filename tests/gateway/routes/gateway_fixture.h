@@ -77,7 +77,8 @@ class GatewayFixture : public ::testing::Test {
   Outcome call(HandlerFn handler, const Request& r, const PathParams& params = {}) {
     auto promise = std::make_shared<std::promise<Response>>();
     auto answer = promise->get_future();
-    Call c{r, params, [promise](Response resp) { promise->set_value(std::move(resp)); }, {ApiFamily::shape_b, {}}};
+    Request request = r;  // a handler may move its body out
+    Call c{request, params, [promise](Response resp) { promise->set_value(std::move(resp)); }, {ApiFamily::shape_b, {}}};
     try {
       handler(gateway_->services(), c);
     } catch (const schemas::Error& e) {
