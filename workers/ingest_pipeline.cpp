@@ -72,6 +72,16 @@ IngestPipeline::IngestPipeline(storage::Bus& bus, storage::BlobStore& blobs, Wor
   runner.later_threads = std::max<size_t>(config_.image_threads, 1);  // they hold image slots
   runner.on_thread_exit = [] { image::release_thread(); };
   runner.may_take = [this] { return disk_.ok(); };
+  // Fair between owners: up to two rounds of jobs read ahead, the next one
+  // started from the owner who started one least recently.
+  runner.read_ahead = 2 * runner.concurrency;
+  runner.fairness_key = [](const storage::BusMessage& m) {
+    try {
+      return schemas::decode_ingest_job(m.value).owner;
+    } catch (const std::exception&) {
+      return std::string();  // not a job: it is dead-lettered when its turn comes
+    }
+  };
   runner_ = std::make_unique<JobRunner>(bus_, runner, [this](const storage::BusMessage& m) { return process_until_ready(m); });
 }
 

@@ -9,6 +9,10 @@ namespace imgpipe::workers {
 
 using namespace std::chrono_literals;
 
+namespace {
+constexpr size_t kRememberedKeys = 4096;  // fairness keys whose last start is kept
+}  // namespace
+
 JobRunner::JobRunner(storage::Bus& bus, JobRunnerConfig config, ProcessMessage process)
     : bus_(bus), config_(std::move(config)), process_(std::move(process)) {}
 
@@ -41,7 +45,7 @@ void JobRunner::pause() {
 
 void JobRunner::resume() {
   paused_ = false;
-  capacity_.notify_all();
+  capacity_.notify_all();  // the poller starts what waited
   log::info("workers_resumed");
 }
 
@@ -55,6 +59,57 @@ size_t JobRunner::later_backlog() const {
   return later_;
 }
 
+size_t JobRunner::waiting() const {
+  std::lock_guard lock(mutex_);
+  return waiting_.size();
+}
+
+bool JobRunner::has_room() const {
+  // Every job in flight may still add a later part, so it counts against the
+  // backlog too: later parts never exceed --variant-backlog.
+  return !paused_ && active_ < config_.concurrency && later_ + active_ < config_.later_limit;
+}
+
+std::deque<JobRunner::Waiting>::iterator JobRunner::next_waiting() {
+  if (!config_.fairness_key) return waiting_.begin();
+  auto turn = [&](const std::string& key) {
+    auto it = last_start_.find(key);
+    return it == last_start_.end() ? uint64_t{0} : it->second;
+  };
+  auto best = waiting_.begin();
+  for (auto it = std::next(best); it != waiting_.end(); ++it)
+    if (turn(it->key) < turn(best->key)) best = it;  // ties: the older
+  last_start_[best->key] = ++starts_;
+  if (last_start_.size() > kRememberedKeys) {
+    // Forget the key whose start is the oldest: it would come first anyway.
+    last_start_.erase(std::min_element(last_start_.begin(), last_start_.end(),
+                                       [](const auto& a, const auto& b) { return a.second < b.second; }));
+  }
+  return best;
+}
+
+void JobRunner::dispatch() {
+  // Paused or out of disk: a job read meanwhile waits (at shutdown it stays
+  // uncommitted, for the next consumer) instead of starting after
+  // workers_paused or workers_disk_low was logged.
+  if (!running_ || (config_.may_take && !config_.may_take())) return;
+  std::vector<std::shared_ptr<Job>> start;
+  {
+    std::lock_guard lock(mutex_);
+    while (!waiting_.empty() && has_room()) {
+      auto next = next_waiting();
+      start.push_back(std::move(next->job));
+      waiting_.erase(next);
+      ++active_;
+    }
+  }
+  for (auto& job : start)
+    if (!pool_->try_submit([this, job] { run_job(std::move(*job)); })) {
+      // Cannot happen while active_ bounds the queue; run inline rather than lose it.
+      run_job(std::move(*job));
+    }
+}
+
 void JobRunner::poll_loop() {
   auto last_recommit = std::chrono::steady_clock::now();
   auto recommit_when_due = [&] {
@@ -65,17 +120,17 @@ void JobRunner::poll_loop() {
   };
   while (running_) {
     recommit_when_due();
+    dispatch();
     const bool may_take = !config_.may_take || config_.may_take();
     {
       std::unique_lock lock(mutex_);
-      // Every job in flight may still add a later part, so it counts against
-      // the backlog too: later parts never exceed --variant-backlog.
-      auto has_room = [&] {
-        return may_take && !paused_ && active_ < config_.concurrency && later_ + active_ < config_.later_limit;
+      auto may_read = [&] {
+        if (!may_take || paused_) return false;
+        return config_.read_ahead > 0 ? waiting_.size() < config_.read_ahead : waiting_.empty() && has_room();
       };
-      capacity_.wait_for(lock, 200ms, [&] { return !running_ || has_room(); });
+      capacity_.wait_for(lock, 200ms, [&] { return !running_ || may_read(); });
       if (!running_) break;
-      if (!has_room()) {
+      if (!may_read()) {
         ++times_full_;
         continue;
       }
@@ -89,20 +144,9 @@ void JobRunner::poll_loop() {
       continue;
     }
     if (!message) continue;
-    // Paused, or out of room, while that poll waited: the job waits (at
-    // shutdown it stays uncommitted, for the next consumer) instead of
-    // starting after workers_paused or workers_disk_low was logged.
-    for (;;) {
-      const bool may_take_it = !config_.may_take || config_.may_take();
-      {
-        std::unique_lock lock(mutex_);
-        if (capacity_.wait_for(lock, 200ms, [&] { return !running_ || (may_take_it && !paused_); })) break;
-      }
-      recommit_when_due();
-    }
-    if (!running_) break;
     sync_assignment();
     auto job = std::make_shared<Job>();
+    std::string key = config_.fairness_key ? config_.fairness_key(*message) : std::string();
     {
       std::lock_guard assigned_lock(assign_mutex_);
       std::lock_guard lock(mutex_);
@@ -117,13 +161,10 @@ void JobRunner::poll_loop() {
         p.next_seen = std::max(p.next_seen, message->offset + 1);
         job->since = p.since;
       }
-      ++active_;
+      job->message = std::move(*message);
+      waiting_.push_back({job, std::move(key)});
     }
-    job->message = std::move(*message);
-    if (!pool_->try_submit([this, job] { run_job(std::move(*job)); })) {
-      // Cannot happen while active_ bounds the queue; run inline rather than lose it.
-      run_job(std::move(*job));
-    }
+    dispatch();
   }
 }
 
@@ -145,6 +186,12 @@ void JobRunner::sync_assignment() {
   {
     std::lock_guard lock(mutex_);
     for (auto partition : changed) progress_.erase({config_.topic, partition});
+    // Read ahead from a stretch that ended: not started, so left to the
+    // partition's next owner (the group's commit is behind them).
+    std::erase_if(waiting_, [&](const Waiting& w) {
+      return w.job->message.topic == config_.topic &&
+             std::binary_search(changed.begin(), changed.end(), w.job->message.partition);
+    });
   }
   std::string list;
   for (auto partition : now) list += (list.empty() ? "" : ",") + std::to_string(partition);
@@ -168,6 +215,7 @@ void JobRunner::run_job(Job job) {
     ++later_;
   }
   capacity_.notify_all();
+  dispatch();
   auto rest = std::make_shared<std::pair<Job, Later>>(std::move(job), std::move(later));
   if (!later_pool_->try_submit([this, rest] { run_later(rest->first, rest->second); })) {
     // Cannot happen while later_ bounds the queue; run inline rather than lose it.
@@ -252,6 +300,7 @@ void JobRunner::finished(const Job& job, bool was_later) {
     --(was_later ? later_ : active_);
   }
   capacity_.notify_all();
+  dispatch();
   if (commit_to >= 0) {
     // Commits from several job threads must never move an offset backwards,
     // nor one from an earlier stretch of the partition overwrite a later one.

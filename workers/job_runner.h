@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,6 +47,13 @@ struct JobRunnerConfig {
   // topic instead of failing for good.
   std::function<bool()> may_take;
   std::function<void()> on_thread_exit;
+  // Messages read ahead of a place to run them (0: one at a time, in topic
+  // order). With `fairness_key` (a message's producer: the ingest job's
+  // owner), the next to start is the oldest message of the key whose last
+  // start is the longest ago (or never): a client's one upload does not
+  // queue behind another client's burst, and one producer alone keeps topic order.
+  size_t read_ahead = 0;
+  std::function<std::string(const storage::BusMessage&)> fairness_key;
 };
 
 // What a message leaves to run after its urgent part; empty: nothing.
@@ -77,6 +85,7 @@ class JobRunner {
   // How many times the commits were sent again (recommit_every); a test
   // waits for it to grow instead of sleeping.
   uint64_t recommits() const { return recommits_; }
+  size_t waiting() const;  // read ahead, not started (read_ahead)
 
  private:
   using PartitionKey = std::pair<std::string, int32_t>;
@@ -92,6 +101,10 @@ class JobRunner {
     storage::BusMessage message;
     uint64_t since = 0;  // 0: taken from a partition not assigned here; never commits
   };
+  struct Waiting {
+    std::shared_ptr<Job> job;
+    std::string key;  // fairness_key's
+  };
   struct SentCommit {
     uint64_t since = 0;
     int64_t next_offset = -1;
@@ -102,6 +115,10 @@ class JobRunner {
   // runner's assignment since the last look (before each message is taken
   // and each job's commit, and between polls).
   void sync_assignment();
+  // Starts waiting messages while there is room, fairest first.
+  void dispatch();
+  bool has_room() const;  // under mutex_, may_take aside
+  std::deque<Waiting>::iterator next_waiting();  // under mutex_; waiting_ not empty
   void run_job(Job job);
   void run_later(const Job& job, const Later& later);
   // Runs `part` until it returns, retrying on service_unavailable; false
@@ -130,6 +147,9 @@ class JobRunner {
   size_t active_ = 0;  // urgent parts queued or running
   size_t later_ = 0;   // later parts queued or running
   std::map<PartitionKey, PartitionProgress> progress_;  // assigned partitions only
+  std::deque<Waiting> waiting_;                   // read, in flight for the commits, not started
+  std::map<std::string, uint64_t> last_start_;   // fairness key -> its last start (the 4096 latest keys)
+  uint64_t starts_ = 0;
   std::mutex commit_mutex_;
   std::map<PartitionKey, SentCommit> committed_sent_;
 };

@@ -424,3 +424,104 @@ TEST(JobRunner, AJobInFlightWhenItsPartitionLeftCommitsNothing) {
   second.stop();
   first.stop();
 }
+
+// ---- read ahead, fair between producers --------------------------------------------
+
+workers::JobRunnerConfig fair_config(size_t concurrency, size_t read_ahead) {
+  auto c = config(concurrency);
+  c.read_ahead = read_ahead;
+  c.fairness_key = [](const storage::BusMessage& m) { return m.value.substr(0, m.value.find(':')); };
+  return c;
+}
+
+// One place: while a's first job runs, a's burst and b's one message are
+// read; b's starts next, before the rest of a's, which then keep their order.
+TEST(JobRunner, ReadAheadStartsTheProducerWhoStartedLeastRecentlyFirst) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {1});
+  for (int i = 0; i < 6; ++i) bus->publish_sync(kTopic, "a" + std::to_string(i), "a:" + std::to_string(i), 5s);
+  bus->publish_sync(kTopic, "b0", "b:0", 5s);
+  Gate gate;
+  OpenOnExit open_on_exit{gate};
+  std::mutex m;
+  std::vector<std::string> order;
+  workers::JobRunner runner(*bus, fair_config(1, 8), [&](const storage::BusMessage& msg) -> workers::Later {
+    {
+      std::lock_guard lock(m);
+      order.push_back(msg.value);
+    }
+    if (msg.value == "a:0") gate.wait();
+    return {};
+  });
+  runner.start();
+  ASSERT_TRUE(eventually([&] { return runner.waiting() == 6; })) << runner.waiting();
+  gate.open();
+  ASSERT_TRUE(eventually([&] { return committed(*bus) == 7; })) << "committed " << committed(*bus);
+  runner.stop();
+  EXPECT_EQ(order, (std::vector<std::string>{"a:0", "b:0", "a:1", "a:2", "a:3", "a:4", "a:5"}));
+}
+
+// Read but not started when the runner stops: delivered again, nothing lost,
+// and the commit never passed them.
+TEST(JobRunner, ReadAheadMessagesNotStartedAtStopAreDeliveredAgain) {
+  storage::testing::TempDir dir;
+  std::set<std::string> first_run, second_run;
+  {
+    auto db = storage::Db::open(dir.path() / "db");
+    auto bus = storage::make_embedded_bus(*db, {1});
+    for (int i = 0; i < 5; ++i) bus->publish_sync(kTopic, "k" + std::to_string(i), "p:" + std::to_string(i), 5s);
+    Gate gate;
+    OpenOnExit open_on_exit{gate};
+    workers::JobRunner runner(*bus, fair_config(1, 8), [&](const storage::BusMessage& msg) -> workers::Later {
+      first_run.insert(msg.value);  // one place: one job at a time
+      gate.wait();
+      return {};
+    });
+    runner.start();
+    ASSERT_TRUE(eventually([&] { return runner.waiting() == 4; })) << runner.waiting();
+    runner.pause();  // the waiting four stay waiting
+    gate.open();
+    ASSERT_TRUE(eventually([&] { return committed(*bus) == 1; }));
+    ASSERT_TRUE(poller_looked_again(runner));
+    runner.stop();
+    EXPECT_EQ(first_run, (std::set<std::string>{"p:0"}));
+  }
+  {
+    auto db = storage::Db::open(dir.path() / "db");
+    auto bus = storage::make_embedded_bus(*db, {1});
+    EXPECT_EQ(committed(*bus), 1);
+    std::mutex m;
+    workers::JobRunner runner(*bus, fair_config(2, 8), [&](const storage::BusMessage& msg) -> workers::Later {
+      std::lock_guard lock(m);
+      second_run.insert(msg.value);
+      return {};
+    });
+    runner.start();
+    ASSERT_TRUE(eventually([&] { return committed(*bus) == 5; }));
+    runner.stop();
+  }
+  EXPECT_EQ(second_run, (std::set<std::string>{"p:1", "p:2", "p:3", "p:4"}));
+}
+
+// Many producers, several places, read ahead: every message once, commits to the end.
+TEST(JobRunner, ReadAheadProcessesEveryMessageOnceAndCommitsToTheEnd) {
+  storage::testing::TempDir dir;
+  auto db = storage::Db::open(dir.path() / "db");
+  auto bus = storage::make_embedded_bus(*db, {4});
+  for (int i = 0; i < 200; ++i)
+    bus->publish_sync(kTopic, "k" + std::to_string(i), std::to_string(i % 5) + ":" + std::to_string(i), 5s);
+  std::mutex m;
+  std::multiset<std::string> seen;
+  workers::JobRunner runner(*bus, fair_config(4, 12), [&](const storage::BusMessage& msg) -> workers::Later {
+    std::this_thread::sleep_for(std::chrono::microseconds(std::hash<std::string>{}(msg.value) % 2000));
+    std::lock_guard lock(m);
+    seen.insert(msg.value);
+    return {};
+  });
+  runner.start();
+  ASSERT_TRUE(eventually([&] { return committed(*bus) == 200; })) << "committed " << committed(*bus);
+  runner.stop();
+  EXPECT_EQ(seen.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(seen.count(std::to_string(i % 5) + ":" + std::to_string(i)), 1u) << i;
+}
