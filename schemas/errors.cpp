@@ -140,14 +140,15 @@ Error as_fetch_failed(const Error& e) {
   return shaped;
 }
 
-nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url) {
+nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url, bool anonymous) {
   const auto& info = e.info();
   nlohmann::json error = {{"type", info.type}, {"code", info.code}, {"message", e.what()}};
   // Shape C's actions: upgrade and signup carry a URL, wait carries retry_after.
+  // A caller without a key has no plan to upgrade: getting a key is its way up.
+  const bool signup = info.action == A::register_key || (info.action == A::upgrade && anonymous);
   if (info.retryable) error["action"] = {{"type", "wait"}, {"retry_after", retry_after(e)}};
+  else if (signup && !upgrade_url.empty()) error["action"] = {{"type", "signup"}, {"url", upgrade_url}};
   else if (info.action == A::upgrade && !upgrade_url.empty()) error["action"] = {{"type", "upgrade"}, {"url", upgrade_url}};
-  else if (info.action == A::register_key && !upgrade_url.empty())
-    error["action"] = {{"type", "signup"}, {"url", upgrade_url}};
   if (!e.extra_json.empty()) {
     auto extra = nlohmann::json::parse(e.extra_json, nullptr, false);
     if (extra.is_object()) {

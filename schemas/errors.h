@@ -105,6 +105,7 @@ std::string error_body(const Error& e, std::string_view upgrade_url = {});
 nlohmann::json error_json(const Error& e, std::string_view upgrade_url = {});
 // Shape C (nested): {"error": {"type", "code", "message", "action"?, ...extra}}
 // (docs: ../shared img.pro-api.md "Shape C errors"); the same table, another rendering.
-nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url = {});
+// `anonymous`: the caller sent no key, so an upgrade action is a signup.
+nlohmann::json nested_error_json(const Error& e, std::string_view upgrade_url = {}, bool anonymous = false);
 
 }  // namespace imgpipe::schemas

@@ -122,7 +122,9 @@ Page error_page() {
   Page p{"errors", "Error reference",
          "Every error has a stable code, an HTTP status and an action. Shape B bodies: {\"error\": code, "
          "\"message\", \"action\": {\"type\", \"label\", \"seconds\"?, \"url\"?}}; shape C bodies nest it: "
-         "{\"error\": {\"type\", \"code\", \"message\", \"action\"?}}. Retryable errors carry Retry-After.",
+         "{\"error\": {\"type\", \"code\", \"message\", \"action\"?}}, whose action is wait (retryable), "
+         "upgrade (a key holder) or signup (a caller without a key: register and upgrade both become signup), "
+         "with a url. Retryable errors carry Retry-After.",
          {}};
   for (const auto& e : schemas::error_table()) {
     std::string code(e.code);

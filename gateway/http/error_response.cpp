@@ -7,7 +7,7 @@
 namespace imgpipe::gateway {
 
 Response error_response(const schemas::Error& error, const ErrorStyle& style) {
-  auto body = style.family == ApiFamily::shape_c ? schemas::nested_error_json(error, style.upgrade_url)
+  auto body = style.family == ApiFamily::shape_c ? schemas::nested_error_json(error, style.upgrade_url, style.anonymous)
                                                  : schemas::error_json(error, style.upgrade_url);
   auto r = Response::json(error.info().http_status, body.dump());
   set_error_headers(r, error);

@@ -25,6 +25,9 @@ enum class ApiFamily {
 struct ErrorStyle {
   ApiFamily family = ApiFamily::shape_b;
   std::string_view upgrade_url;  // where action.url points for upgrade/register actions (--upgrade-url)
+  // The request carried no API key: shape C tells such a caller to sign up
+  // (get a key) where it tells a key holder to upgrade.
+  bool anonymous = false;
 };
 
 // Status and body from the error table; every error answer carries

@@ -88,7 +88,7 @@ BodyPlan Router::plan_body(Request& head) {
   if (!m.route) return BufferBody{16 * 1024};
   head.route = static_cast<size_t>(m.route - rows_.data());
   if (!m.route->body.stream) return BufferBody{m.route->body.limit};
-  auto errors = style(m.route->family);
+  auto errors = style(m.route->family, head);
   try {
     return m.route->body.stream(services_, head, errors);
   } catch (...) {
@@ -100,13 +100,13 @@ void Router::handle(Request&& request, Respond respond) {
   auto m = match(request);
   if (!m.route) {
     if (!m.allowed) return respond(failure(request, nearest_row(request), Error(ErrorCode::not_found)));
-    auto errors = style(m.path_row->family);
+    auto errors = style(m.path_row->family, request);
     auto allow = allow_header(m.allowed);
     auto r = error_response(Error(ErrorCode::method_not_allowed, "This endpoint accepts " + allow + "."), errors);
     r.set("Allow", std::move(allow));
     return respond(std::move(r));
   }
-  Call call{request, m.params, respond, style(m.route->family)};
+  Call call{request, m.params, respond, style(m.route->family, request)};
   try {
     if (!m.route->handler) throw std::logic_error("streamed route reached handle(): " + std::string(m.route->metric));
     m.route->handler(services_, call);
@@ -120,7 +120,7 @@ void Router::handle(Request&& request, Respond respond) {
 Response Router::failure(const Request& request, const Route* row, const schemas::Error& e) const {
   if ((!row || row->family == ApiFamily::pages) && browser_navigation(request))
     return pages::error_page(services_.config, e);
-  return error_response(e, style(row ? row->family : ApiFamily::shape_b));
+  return error_response(e, style(row ? row->family : ApiFamily::shape_b, request));
 }
 
 const Route* Router::nearest_row(const Request& request) const {
@@ -132,7 +132,7 @@ const Route* Router::nearest_row(const Request& request) const {
 
 Response Router::error_answer(const Request& head, const schemas::Error& e) {
   auto m = match(head);
-  return error_response(e, style(m.path_row ? m.path_row->family : ApiFamily::shape_b));
+  return error_response(e, style(m.path_row ? m.path_row->family : ApiFamily::shape_b, head));
 }
 
 void Router::observe(const AccessRecord& record) {

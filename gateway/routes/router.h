@@ -41,7 +41,11 @@ class Router : public Handler {
   void observe(const AccessRecord& record);
 
   const std::vector<Route>& rows() const { return rows_; }
-  ErrorStyle style(ApiFamily family) const { return {family, upgrade_link_}; }
+  // How errors to this request look: the row's family, the upgrade link, and
+  // whether the caller sent a key at all.
+  ErrorStyle style(ApiFamily family, const Request& request) const {
+    return {family, upgrade_link_, request.header("Authorization").empty()};
+  }
 
  private:
   // The error answer for a request to `row` (null: no row): an HTML page for

@@ -81,6 +81,14 @@ TEST(ErrorResponse, UpgradeAndRegisterActionsCarryTheConfiguredLink) {
   EXPECT_EQ(signup["error"]["type"], "authentication_error");
   EXPECT_EQ(signup["error"]["action"]["type"], "signup");
   EXPECT_EQ(signup["error"]["action"]["url"], "https://me.test/keys");
+  // Without a key there is no plan to upgrade: shape C says signup; shape B keeps its action.
+  EXPECT_EQ(json::parse(error_response(Error(ErrorCode::file_too_large), c).body)["error"]["action"]["type"], "upgrade");
+  ErrorStyle anonymous_c{ApiFamily::shape_c, "https://me.test/keys", true};
+  auto anonymous = json::parse(error_response(Error(ErrorCode::file_too_large), anonymous_c).body);
+  EXPECT_EQ(anonymous["error"]["action"]["type"], "signup");
+  EXPECT_EQ(anonymous["error"]["action"]["url"], "https://me.test/keys");
+  ErrorStyle anonymous_b{ApiFamily::shape_b, "https://me.test/keys", true};
+  EXPECT_EQ(json::parse(error_response(Error(ErrorCode::file_too_large), anonymous_b).body)["action"]["type"], "upgrade");
 }
 
 TEST(ErrorResponse, ExtraFieldsGoBesideTheCodeInEachShape) {

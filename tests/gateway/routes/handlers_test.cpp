@@ -197,6 +197,27 @@ TEST_F(Handlers, TheAnonymousFileLimitComesFromTheTierTable) {
   EXPECT_EQ(std::get<StreamBody>(plan).limit, (1u << 20) + 64 * 1024);
 }
 
+// Shape C: a file over the limit tells a caller without a key to sign up (a
+// key is its way to a larger limit) and a key holder to upgrade its plan.
+TEST_F(Handlers, AShapeCFileOverTheLimitSaysSignupToACallerWithoutAKey) {
+  auto too_large = [&](Request head) {
+    head.headers.emplace_back("Content-Type", "multipart/form-data; boundary=xyz");
+    head.content_length = uint64_t{1} << 30;  // over every tier's file limit
+    auto plan = gateway_->router().plan_body(head);
+    EXPECT_TRUE(std::holds_alternative<RejectBody>(plan));
+    if (!std::holds_alternative<RejectBody>(plan)) return json();
+    const auto& r = std::get<RejectBody>(plan).response;
+    EXPECT_EQ(r.status, 413) << r.body;
+    auto error = json::parse(r.body)["error"];
+    EXPECT_EQ(error["code"], "file_too_large");
+    EXPECT_EQ(error["action"]["url"], "http://gw.test/keys");
+    return error["action"];
+  };
+  EXPECT_EQ(too_large(request("POST", "/v1/images"))["type"], "signup");
+  const auto key = new_key("large-file@example.com");
+  EXPECT_EQ(too_large(with_key(request("POST", "/v1/images"), key))["type"], "upgrade");
+}
+
 TEST_F(Handlers, TheUpgradeLinkDefaultsToThisInstancesKeyPage) {
   EXPECT_EQ(gateway_->config().upgrade_link(), "http://gw.test/keys");
   auto r = route(request("POST", "/v1/keys", "{}"));  // invalid_field: fix_request, no link
