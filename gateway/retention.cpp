@@ -59,7 +59,10 @@ void Retention::sweep() {
     // Wait until our own index applied them, or the next tick does it.
     bool applied = false;
     for (int i = 0; i < 50 && !applied; ++i) {
-      applied = index_.expired(now, 1).empty() || index_.expired(now, 1).front() != ids.front();
+      // One read: the index applies events on its own thread, so a second
+      // read could find the list emptied since the first.
+      const auto next = index_.expired(now, 1);
+      applied = next.empty() || next.front() != ids.front();
       if (!applied) std::this_thread::sleep_for(100ms);
     }
     if (!applied) break;
