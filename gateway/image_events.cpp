@@ -56,7 +56,7 @@ size_t ImageEventFollower::waiting() const {
 
 void ImageEventFollower::apply(const storage::BusMessage& message, storage::WriteOp position) {
   auto event = schemas::decode_image_event(message.value);
-  if (observer_ && !index_.revives_deleted(event)) observer_(event);
+  if (observer_) observer_(event);
   index_.apply(event, {std::move(position)});
   deliver(event);
 }

@@ -39,7 +39,8 @@ class ImageEventFollower {
   // still write the answer instead of cutting the connection.
   void cap_deadlines(std::chrono::steady_clock::time_point until);
 
-  // Sees every event just before the index applies it (usage accounting).
+  // Sees every event just before the index applies it (usage accounting and
+  // the collection of a deleted image's files, late ones included).
   // Set before start().
   void set_observer(std::function<void(const schemas::ImageEvent&)> observer) { observer_ = std::move(observer); }
 

@@ -44,10 +44,7 @@ void require_sha256(const std::string& s) {
 
 // Manifest names are chosen by our code, but never let one escape the folder.
 void require_manifest_name(const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 200 && name.front() != '.';
-  for (char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) ok = false;
-  if (!ok) throw Error(ErrorCode::internal_error, "Invalid manifest name.");
+  if (!BlobStore::is_manifest_name(name)) throw Error(ErrorCode::internal_error, "Invalid manifest name.");
 }
 
 // A unique temporary name in `dir`. Leading '.' so listings of blobs skip it.
@@ -366,6 +363,20 @@ std::optional<std::string> BlobStore::get_manifest(const std::string& name) cons
   if (!remote_) return read_whole(manifests_ / name);
   if (auto text = remote_->get_manifest(name)) return text;
   return fallback_.empty() ? std::nullopt : read_whole(fallback_ / "manifests" / name);
+}
+
+bool BlobStore::is_manifest_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 200 && name.front() != '.';
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) ok = false;
+  return ok;
+}
+
+void BlobStore::remove_manifest(const std::string& name) {
+  require_manifest_name(name);
+  if (remote_) remote_->remove_manifest(name);
+  std::error_code ignored;
+  fs::remove(manifests_ / name, ignored);
 }
 
 std::unique_ptr<RemoteWriter> BlobStore::open_remote_staged(const std::string& name) {

@@ -39,6 +39,11 @@ class BlobStore {
   // Small named documents written atomically (temp, fsync, rename).
   void put_manifest(const std::string& name, std::string_view content);
   std::optional<std::string> get_manifest(const std::string& name) const;
+  void remove_manifest(const std::string& name);  // here and in a remote store; gone already is fine
+  // The name of the manifest a worker keeps of an image's record.
+  static std::string manifest_of(const std::string& image_id) { return image_id + ".json"; }
+  // A name the manifest (and staging) calls accept: letters, digits, . _ -
+  static bool is_manifest_name(const std::string& name);
 
   const std::filesystem::path& staging_dir() const { return staging_; }
   const std::filesystem::path& root() const { return root_; }

@@ -41,7 +41,8 @@ void UsageLedger::observe(const schemas::ImageEvent& event) {
     // An image deleted before its worker's variants event arrived (or a
     // replayed ready of a deleted image): the index does not bring it back,
     // so neither may its upload, bytes or blob reference come back here.
-    if (index_.revives_deleted(event)) return;
+    // What the worker wrote for it meanwhile goes the way the rest went.
+    if (index_.revives_deleted(event)) return collect_late_writes(event);
     const auto& r = *event.image;
     if (r.owner.empty()) return;
     if (!r.ready()) {  // processing or failed: one of the owner's images, no upload or bytes yet
@@ -63,9 +64,12 @@ void UsageLedger::observe(const schemas::ImageEvent& event) {
     return;
   }
   if (event.type != "deleted") return;
+  // Its manifest (the worker's record of it) goes with it, whatever its state.
+  batch.push_back({WriteOp::Kind::put, cf::listings, manifest_due_key(event.image_id), due_now()});
   if (!marker) {  // a processing or failed image: only its place among the owner's images
     if (auto record = index_.get(event.image_id); record && !record->owner.empty())
-      db_.remove(cf::listings, "o:" + record->owner + '\0' + event.image_id, false);
+      batch.push_back({WriteOp::Kind::remove, cf::listings, "o:" + record->owner + '\0' + event.image_id, ""});
+    db_.write(batch, false);
     return;
   }
   auto m = nlohmann::json::parse(*marker, nullptr, false);
@@ -96,6 +100,30 @@ void UsageLedger::observe(const schemas::ImageEvent& event) {
       batch.push_back({WriteOp::Kind::put, cf::listings, "x:" + blob,
                        nlohmann::json{{"at", clock_->now()}, {"blobs", variant_blobs}}.dump()});
     }
+  }
+  db_.write(batch, false);
+}
+
+std::string UsageLedger::manifest_due_key(const std::string& image_id) { return "xm:" + image_id; }
+
+std::string UsageLedger::due_now() const { return nlohmann::json{{"at", clock_->now()}}.dump(); }
+
+// A worker still rendering an image's variants when it was deleted stores
+// them (and its manifest) after the deletion was counted: they are collected
+// like those known then, unless another image still uses the same original
+// (whose variants are then the same bytes).
+void UsageLedger::collect_late_writes(const schemas::ImageEvent& event) {
+  std::vector<WriteOp> batch{{WriteOp::Kind::put, cf::listings, manifest_due_key(event.image_id), due_now()}};
+  const auto& r = *event.image;
+  if (!r.blob.empty() && !r.variants.empty() && !referenced_by_another(r.blob, event.image_id)) {
+    const auto key = "x:" + r.blob;
+    nlohmann::json entry = {{"at", clock_->now()}, {"blobs", nlohmann::json::array()}};
+    if (auto pending = db_.get(cf::listings, key)) {
+      auto j = nlohmann::json::parse(*pending, nullptr, false);
+      if (j.is_object() && j.contains("blobs") && j["blobs"].is_array()) entry["blobs"] = j["blobs"];
+    }
+    for (const auto& v : r.variants) entry["blobs"].push_back(v.blob);
+    batch.push_back({WriteOp::Kind::put, cf::listings, key, entry.dump()});
   }
   db_.write(batch, false);
 }
@@ -192,7 +220,21 @@ size_t UsageLedger::collect_orphans(storage::BlobStore& blobs, int64_t grace_sec
     }
     db_.remove(cf::listings, "x:" + blob, false);
   }
-  if (removed) log::info("blobs_collected", {{"files", removed}});
+  std::vector<std::string> manifests_due;
+  db_.scan(cf::listings, "xm:", [&](std::string_view key, std::string_view value) {
+    auto j = nlohmann::json::parse(value, nullptr, false);
+    if (j.is_discarded() || j.value("at", int64_t{0}) + grace_seconds <= now) manifests_due.emplace_back(key.substr(3));
+    return manifests_due.size() < 1000;
+  });
+  for (const auto& id : manifests_due) {
+    // An id no manifest can be named after has none to remove; a store that
+    // is away throws, and the next sweep tries again.
+    const auto name = storage::BlobStore::manifest_of(id);
+    if (storage::BlobStore::is_manifest_name(name)) blobs.remove_manifest(name);
+    db_.remove(cf::listings, manifest_due_key(id), false);
+  }
+  if (removed || !manifests_due.empty())
+    log::info("blobs_collected", {{"files", removed}, {"manifests", manifests_due.size()}});
   return removed;
 }
 

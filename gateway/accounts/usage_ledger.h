@@ -52,12 +52,15 @@ class UsageLedger {
   bool reserve(const std::string& owner, int64_t uploads_limit, uint64_t bytes_limit, uint64_t bytes);
   void release(const std::string& owner, uint64_t bytes);
 
-  // Removes blobs that no image has referenced for `grace_seconds`; returns
-  // how many files went.
+  // Removes blobs that no image has referenced for `grace_seconds`, and the
+  // manifests of images deleted that long ago; returns how many blob files went.
   size_t collect_orphans(storage::BlobStore& blobs, int64_t grace_seconds);
 
  private:
   bool referenced_by_another(const std::string& blob, const std::string& except_id);
+  void collect_late_writes(const schemas::ImageEvent& event);
+  static std::string manifest_due_key(const std::string& image_id);  // "xm:<id>": {"at"}
+  std::string due_now() const;
 
   storage::Db& db_;
   storage::ImageIndex& index_;

@@ -672,6 +672,30 @@ TEST(ImagesApi, AProcessingImageCanBeDeleted) {
   EXPECT_EQ(api.usage().js()["limits"]["images"]["used"], 0);
 }
 
+// Deleted right after its 201, while the worker most likely still renders
+// its variants: once the worker is done, nothing of the image is left on
+// disk — not the original, not the variants stored after the deletion, not
+// the worker's manifest of it (on Kafka nothing else ever removed that).
+TEST(ImagesApi, NothingOfAnImageDeletedWhileItsVariantsRenderStaysOnDisk) {
+  Server s;
+  ImgPro api(*s, new_key(*s, "dev@x.com"));
+  auto created = api.create(read_file(corpus("landscape.jpg")), "l.jpg");
+  ASSERT_EQ(created.status, 201) << created.body;
+  ASSERT_EQ(api.remove(created.js()["id"]).status, 200);
+  ASSERT_TRUE(eventually([&] {
+    const auto m = http_get((*s).url("/metrics")).body;
+    return metric_sum(m, "imgpipe_worker_variant_backlog") == 0 && metric_sum(m, "imgpipe_worker_jobs_in_flight") == 0;
+  }));
+  auto left = [&] {
+    std::string files;
+    for (const char* dir : {"blobs", "manifests"})
+      for (const auto& e : fs::recursive_directory_iterator((*s).data_dir() / dir))
+        if (e.is_regular_file()) files += e.path().lexically_relative((*s).data_dir()).string() + " ";
+    return files;
+  };
+  EXPECT_TRUE(eventually([&] { return left().empty(); }, 20s)) << left() << "\n" << (*s).log_tail();
+}
+
 // A job that fails for good leaves its image listed as failed (with the
 // fields the create sent), deletable, never updatable.
 TEST(ImagesApi, AJobThatFailsForGoodIsListedAsFailed) {

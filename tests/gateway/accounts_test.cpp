@@ -386,6 +386,62 @@ TEST_F(LedgerTest, ALateVariantsEventOfADeletedImageCountsNothing) {
   EXPECT_FALSE(blobs_->contains(blob));
 }
 
+// The worker keeps a manifest of each image (its resume point); a deleted
+// image's goes after the grace period, as its blobs do (on Kafka nothing
+// else removes it: the leftover sweeper judges manifests only when embedded).
+TEST_F(LedgerTest, TheManifestOfADeletedImageGoesAfterTheGracePeriod) {
+  const auto manifest = storage::BlobStore::manifest_of("m1");
+  blobs_->put_manifest(manifest, "{}");
+  event("ready", "m1", "key:a", 7, blobs_->put("an image with a manifest"));
+  event("deleted", "m1");
+  ledger_->collect_orphans(*blobs_, 600);
+  EXPECT_TRUE(blobs_->get_manifest(manifest));  // within the grace period
+  clock_->advance(600);
+  ledger_->collect_orphans(*blobs_, 600);
+  EXPECT_FALSE(blobs_->get_manifest(manifest));
+}
+
+// A worker still rendering when the image was deleted stores its variants
+// and manifest afterwards and announces them: they are collected too, unless
+// another image has the same original (and so the same variants).
+TEST_F(LedgerTest, VariantsStoredAfterTheDeletionAreCollected) {
+  auto late_variants = [&](const std::string& id, const std::string& original, const std::string& variant) {
+    schemas::ImageRecord r;
+    r.id = id;
+    r.owner = "anon:1.2.3.4";
+    r.filesize = 10;
+    r.blob = original;
+    r.format = "jpeg";
+    r.created_at = clock_->now();
+    r.variants.push_back({"s", "jpeg", 320, 200, 5, variant});
+    blobs_->put_manifest(storage::BlobStore::manifest_of(id), schemas::encode_record(r));
+    ledger_->observe(schemas::ImageEvent{"variants", id, "", r, std::nullopt});
+    index_->apply(schemas::ImageEvent{"variants", id, "", r, std::nullopt});
+  };
+  const std::string original = blobs_->put("deleted while its variants rendered");
+  event("ready", "v1", "anon:1.2.3.4", 10, original);
+  event("deleted", "v1");
+  EXPECT_EQ(ledger_->collect_orphans(*blobs_, 0), 1u);  // the original, the one file known then
+  const std::string variant = blobs_->put("its s variant, stored after the deletion");
+  late_variants("v1", original, variant);
+  EXPECT_EQ(ledger_->collect_orphans(*blobs_, 0), 1u);
+  EXPECT_FALSE(blobs_->contains(variant));
+  EXPECT_FALSE(blobs_->get_manifest(storage::BlobStore::manifest_of("v1")));
+  EXPECT_FALSE(index_->get("v1"));
+
+  // The same original kept by another image: its variants are that image's too.
+  const std::string shared = blobs_->put("an original two images have");
+  event("ready", "w1", "anon:1.2.3.4", 10, shared);
+  event("ready", "w2", "key:a", 10, shared);
+  event("deleted", "w1");
+  const std::string shared_variant = blobs_->put("the s variant of both");
+  late_variants("w1", shared, shared_variant);
+  EXPECT_EQ(ledger_->collect_orphans(*blobs_, 0), 0u);
+  EXPECT_TRUE(blobs_->contains(shared_variant));
+  EXPECT_TRUE(blobs_->contains(shared));
+  EXPECT_FALSE(blobs_->get_manifest(storage::BlobStore::manifest_of("w1")));
+}
+
 // docs/api.md "status": a processing or failed image is one of the owner's
 // images, with no upload or bytes counted until its original is stored.
 TEST_F(LedgerTest, ProcessingAndFailedImagesCountAsImagesNotBytes) {

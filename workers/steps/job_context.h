@@ -37,6 +37,6 @@ struct JobContext {
 };
 
 // Manifest name of an image's record in the blob store (the durable "done" marker).
-inline std::string manifest_name(const std::string& image_id) { return image_id + ".json"; }
+inline std::string manifest_name(const std::string& image_id) { return storage::BlobStore::manifest_of(image_id); }
 
 }  // namespace imgpipe::workers
