@@ -4,6 +4,9 @@
 // official SDK client (uploads, imports, keys).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+
 #include <nlohmann/json.hpp>
 
 #include "gateway/mcp/mcp_tools.h"
@@ -42,6 +45,44 @@ class Mcp : public GatewayFixture {
     return json::parse(r.body)["result"];
   }
 };
+
+// MCP messages run on a small pool with a bounded queue (gateway.h): when
+// every thread is busy and the queue full, a message is refused at once with
+// 503 and Retry-After instead of waiting unbounded, and served again after.
+TEST_F(Mcp, AFullPoolRefusesWith503AndRetryAfterThenServesAgain) {
+  auto& pool = gateway_->services().calls;
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false;
+  size_t held = 0;
+  auto hold = [&] {
+    std::unique_lock lock(m);
+    ++held;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  };
+  // Every thread held, then the queue filled behind them (again once the
+  // threads took theirs from it).
+  while (pool.try_submit(hold)) {
+  }
+  {
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held > 0 && held == pool.busy(); }));
+  }
+  while (pool.try_submit(hold)) {
+  }
+  auto busy = post(rpc("tools/list"));
+  EXPECT_EQ(busy.status, 503) << busy.body;
+  EXPECT_EQ(header(busy, "Retry-After"), "1");
+  EXPECT_NE(busy.body.find("unavailable"), std::string::npos) << busy.body;
+  {
+    std::lock_guard lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  auto served = post(rpc("tools/list"));
+  EXPECT_EQ(served.status, 200) << served.body;
+}
 
 TEST_F(Mcp, InitializeNegotiatesTheClientsRevisionOrTheNewest) {
   for (auto [asked, got] : {std::pair{"2025-11-25", "2025-11-25"}, {"2025-06-18", "2025-06-18"},
