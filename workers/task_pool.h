@@ -25,6 +25,7 @@ class TaskPool {
   bool try_submit(std::function<void()> task);
   size_t queued() const;
   size_t busy() const;
+  size_t threads() const { return threads_.size(); }
   // Finishes queued tasks, then joins.
   void stop();
 

@@ -54,32 +54,36 @@ TEST_F(Mcp, AFullPoolRefusesWith503AndRetryAfterThenServesAgain) {
   std::mutex m;
   std::condition_variable cv;
   bool release = false;
-  size_t held = 0;
+  size_t held = 0, submitted = 0, finished = 0;
   auto hold = [&] {
     std::unique_lock lock(m);
     ++held;
     cv.notify_all();
     cv.wait(lock, [&] { return release; });
+    ++finished;
+    cv.notify_all();
+  };
+  auto fill = [&] {
+    while (pool.try_submit(hold)) ++submitted;
   };
   // Every thread held, then the queue filled behind them (again once the
   // threads took theirs from it).
-  while (pool.try_submit(hold)) {
-  }
+  fill();
   {
     std::unique_lock lock(m);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held > 0 && held == pool.busy(); }));
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return held == pool.threads(); }));
   }
-  while (pool.try_submit(hold)) {
-  }
+  fill();
   auto busy = post(rpc("tools/list"));
   EXPECT_EQ(busy.status, 503) << busy.body;
   EXPECT_EQ(header(busy, "Retry-After"), "1");
   EXPECT_NE(busy.body.find("unavailable"), std::string::npos) << busy.body;
   {
-    std::lock_guard lock(m);
+    std::unique_lock lock(m);
     release = true;
+    cv.notify_all();
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return finished == submitted; }));
   }
-  cv.notify_all();
   auto served = post(rpc("tools/list"));
   EXPECT_EQ(served.status, 200) << served.body;
 }
