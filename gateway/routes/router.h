@@ -42,9 +42,10 @@ class Router : public Handler {
 
   const std::vector<Route>& rows() const { return rows_; }
   // How errors to this request look: the row's family, the upgrade link, and
-  // whether the caller sent a key at all.
+  // whether the caller sent a key at all (asked only where it changes the
+  // answer, shape C: not on the image rows' hot path).
   ErrorStyle style(ApiFamily family, const Request& request) const {
-    return {family, upgrade_link_, request.header("Authorization").empty()};
+    return {family, upgrade_link_, family == ApiFamily::shape_c && request.header("Authorization").empty()};
   }
 
  private:
