@@ -232,7 +232,7 @@ int replay_command(int argc, char** argv) {
         if (!dry_run) pipeline.process(job_message);
         continue;
       }
-      const bool existed = blobs.get_manifest(workers::manifest_name(id)).has_value();
+      const bool existed = blobs.get_manifest(storage::BlobStore::manifest_of(id)).has_value();
       if (dry_run) {
         std::cout << m->partition << "@" << m->offset << " " << type << " " << id
                   << (existed ? " exists: would announce again and complete variants" : " would run") << "\n";
@@ -259,7 +259,7 @@ int replay_command(int argc, char** argv) {
         }
       }
       if (existed) ++resumed;
-      else if (blobs.get_manifest(workers::manifest_name(id))) ++ran;
+      else if (blobs.get_manifest(storage::BlobStore::manifest_of(id))) ++ran;
       else ++failed;
     }
     reader->close();

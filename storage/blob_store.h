@@ -40,7 +40,8 @@ class BlobStore {
   void put_manifest(const std::string& name, std::string_view content);
   std::optional<std::string> get_manifest(const std::string& name) const;
   void remove_manifest(const std::string& name);  // here and in a remote store; gone already is fine
-  // The name of the manifest a worker keeps of an image's record.
+  // The name of the manifest a worker keeps of an image's record (its
+  // durable "done" marker: workers/steps, `imgpipe replay`, the ledger).
   static std::string manifest_of(const std::string& image_id) { return image_id + ".json"; }
   // A name the manifest (and staging) calls accept: letters, digits, . _ -
   static bool is_manifest_name(const std::string& name);

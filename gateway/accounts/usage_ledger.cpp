@@ -1,6 +1,7 @@
 #include "gateway/accounts/usage_ledger.h"
 
 #include <ctime>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -198,10 +199,16 @@ void UsageLedger::release(const std::string& owner, uint64_t bytes) {
 
 size_t UsageLedger::collect_orphans(storage::BlobStore& blobs, int64_t grace_seconds) {
   int64_t now = clock_->now();
+  // An x: or xm: entry noted `grace_seconds` ago or more; one that does not
+  // read as ours is left alone.
+  auto due_entry = [&](std::string_view value) -> std::optional<nlohmann::json> {
+    auto j = nlohmann::json::parse(value, nullptr, false);
+    if (!j.is_object() || j.value("at", int64_t{0}) + grace_seconds > now) return std::nullopt;
+    return j;
+  };
   std::vector<std::pair<std::string, nlohmann::json>> due;
   db_.scan(cf::listings, "x:", [&](std::string_view key, std::string_view value) {
-    auto j = nlohmann::json::parse(value, nullptr, false);
-    if (!j.is_discarded() && j.value("at", int64_t{0}) + grace_seconds <= now) due.emplace_back(key.substr(2), j);
+    if (auto j = due_entry(value)) due.emplace_back(key.substr(2), std::move(*j));
     return due.size() < 1000;
   });
   size_t removed = 0;
@@ -222,8 +229,7 @@ size_t UsageLedger::collect_orphans(storage::BlobStore& blobs, int64_t grace_sec
   }
   std::vector<std::string> manifests_due;
   db_.scan(cf::listings, "xm:", [&](std::string_view key, std::string_view value) {
-    auto j = nlohmann::json::parse(value, nullptr, false);
-    if (j.is_discarded() || j.value("at", int64_t{0}) + grace_seconds <= now) manifests_due.emplace_back(key.substr(3));
+    if (due_entry(value)) manifests_due.emplace_back(key.substr(3));
     return manifests_due.size() < 1000;
   });
   for (const auto& id : manifests_due) {

@@ -66,7 +66,7 @@ void derive_variants(JobContext& ctx) {
     std::erase_if(record.variants, [&](const auto& x) { return x.size == v.size && x.format == v.format; });
     record.variants.push_back(std::move(v));
   }
-  ctx.services.blobs.put_manifest(manifest_name(record.id), schemas::encode_record(record));
+  ctx.services.blobs.put_manifest(storage::BlobStore::manifest_of(record.id), schemas::encode_record(record));
 }
 
 }  // namespace imgpipe::workers::steps

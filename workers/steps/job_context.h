@@ -36,7 +36,4 @@ struct JobContext {
   bool replayed = false;                      // the original was stored by an earlier run of this job
 };
 
-// Manifest name of an image's record in the blob store (the durable "done" marker).
-inline std::string manifest_name(const std::string& image_id) { return storage::BlobStore::manifest_of(image_id); }
-
 }  // namespace imgpipe::workers

@@ -13,7 +13,7 @@ using schemas::Error;
 using schemas::ErrorCode;
 
 void resume_if_done(JobContext& ctx) {
-  auto manifest = ctx.services.blobs.get_manifest(manifest_name(ctx.job.image_id));
+  auto manifest = ctx.services.blobs.get_manifest(storage::BlobStore::manifest_of(ctx.job.image_id));
   if (!manifest) return;
   auto record = schemas::decode_record(*manifest);
   if (!ctx.services.blobs.contains(record.blob)) return;  // lost blob: redo it from the source

@@ -45,7 +45,7 @@ void store_original(JobContext& ctx) {
   record.height = img.size.height;
   record.filesize = img.bytes.size();
   record.blob = ctx.services.blobs.put(img.bytes);
-  ctx.services.blobs.put_manifest(manifest_name(record.id), schemas::encode_record(record));
+  ctx.services.blobs.put_manifest(storage::BlobStore::manifest_of(record.id), schemas::encode_record(record));
   ctx.record = std::move(record);
   ctx.normalised.reset();  // free the encoded bytes before variants
 }

@@ -110,7 +110,7 @@ class IngestIdempotency : public ::testing::Test {
   }
 
   schemas::ImageRecord manifest(const std::string& id) {
-    auto m = blobs_->get_manifest(workers::manifest_name(id));
+    auto m = blobs_->get_manifest(storage::BlobStore::manifest_of(id));
     if (!m) throw std::runtime_error("no manifest for " + id);
     return schemas::decode_record(*m);
   }

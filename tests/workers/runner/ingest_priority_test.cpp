@@ -131,7 +131,7 @@ TEST_F(IngestPriority, ASmallUploadIsReadyBeforeVariantsQueuedAheadOfIt) {
   EXPECT_LT(position("ready", "prio00small1"), position("variants", pending.back()))
       << "the small upload waited for variant work queued before it";
   for (const auto& id : large_ids) {
-    auto m = blobs_->get_manifest(workers::manifest_name(id));
+    auto m = blobs_->get_manifest(storage::BlobStore::manifest_of(id));
     ASSERT_TRUE(m) << id;
     EXPECT_EQ(schemas::decode_record(*m).variants.size(), 6u) << id;
   }
@@ -185,7 +185,7 @@ TEST_F(IngestPriority, VariantsYieldTheImageSlotBetweenOutputs) {
   // before: each blob decodes as the size and format its record says.
   EXPECT_EQ(slots.state().background_grants, 12u);
   for (const std::string id : {"prio00large4", "prio00small2"}) {
-    auto m = blobs_->get_manifest(workers::manifest_name(id));
+    auto m = blobs_->get_manifest(storage::BlobStore::manifest_of(id));
     ASSERT_TRUE(m) << id;
     const auto record = schemas::decode_record(*m);
     EXPECT_EQ(record.variants.size(), 6u) << id;
