@@ -138,8 +138,8 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   auto format = workers::image::format_from_name(parsed->ext);
   auto size_param = request.query_param("size");
   auto size = size_param.value_or("");
-  if (size_param && !workers::image::short_edge_for(size))
-    return respond(error_response(Error(ErrorCode::bad_request, "size must be s, m or l.")));
+  if (size_param && !workers::image::short_edge_for(size) && size != workers::image::kSocialSize)
+    return respond(error_response(Error(ErrorCode::bad_request, "size must be s, m, l or social.")));
   auto download = request.query_param("download");
   if (download && *download != "1")
     return respond(error_response(Error(ErrorCode::bad_request, "download must be 1.")));
@@ -147,13 +147,21 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   if (!record || !record->ready() || src_prefix(record->id) != parsed->prefix || config_.expired(*record))
     return respond(error_response(Error(ErrorCode::not_found, "No image with this id.")));
   auto source_format = workers::image::format_from_name(record->format);
+  // ?format= overrides the extension; a value this image cannot be served
+  // in is ignored, as img.pro ignores an invalid transform value.
+  if (auto wanted = workers::image::format_from_name(request.query_param("format").value_or(""));
+      wanted && source_format && workers::image::servable_format(*wanted, *source_format))
+    format = wanted;
   bool is_original_format = format && format == source_format;
   if (!format || !source_format || !workers::image::servable_format(*format, *source_format))
     return respond(error_response(
         Error(ErrorCode::bad_request, "The extension must be jpg, jpeg, png, webp, avif or the original's.")));
   std::string fmt(workers::image::name(*format));
   // ?download=1 (the viewer's download links) saves the file; otherwise it opens in the browser.
-  std::string disposition = content_disposition(download.has_value(), record->name, record->id, parsed->ext);
+  std::string disposition = content_disposition(download.has_value(), record->name, record->id,
+                                                format == workers::image::format_from_name(parsed->ext)
+                                                    ? parsed->ext
+                                                    : workers::image::extension(*format));
   if (size.empty() && is_original_format)
     return answer_blob(request, respond, record, record->blob, fmt, std::move(disposition));
   std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
@@ -194,8 +202,8 @@ void SrcService::render(const schemas::ImageRecord& record, std::string size, st
     try {
       auto source = workers::image::format_from_name(record.format);
       auto target = workers::image::format_from_name(format);
-      workers::image::VariantRequest req{size == "o" ? std::nullopt : workers::image::short_edge_for(size), *target};
-      auto out = workers::image::render_variant(blobs_.path_of(record.blob), *source, req);
+      auto out = workers::image::render_variant(blobs_.path_of(record.blob), *source,
+                                                *workers::image::variant_request(size, *target));
       schemas::VariantRecord v{size, format, out.size.width, out.size.height, out.bytes.size(), blobs_.put(out.bytes)};
       index_.put_rendered_variant(record.id, v);
       log::info("rendered_on_demand", {{"image_id", record.id}, {"size", size}, {"format", format}});

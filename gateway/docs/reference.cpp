@@ -86,7 +86,8 @@ Page quick_start(std::string_view base) {
                      "a key for permanent storage and your own image list.", ""},
            {B::code, "curl -F file=@photo.jpg " + b + "/v1/upload", ""},
            {B::para, "The answer carries `url` (the viewer page) and `src` (the file). Change `src`'s extension for "
-                     "another format, add ?size=s|m|l for a smaller size.", ""},
+                     "another format, add ?size=s|m|l for a smaller size or ?size=social for a 1200x630 "
+                     "link-preview card.", ""},
            {B::para, "Machine-readable: " + b + "/openapi.json (OpenAPI 3.1), " + b + "/llms.txt and " + b +
                          "/llms-full.txt.", ""}}};
 }

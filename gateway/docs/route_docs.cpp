@@ -111,15 +111,19 @@ std::vector<RouteDoc> build() {
        {E::unauthorized, E::forbidden}},
       {GET, "/{prefix}/{id}.{ext}", true, "image_file", "files", "The image file, in a size and format",
        "The `src` URL of an image. The extension picks the format (jpg, jpeg, png, webp, avif or the original's); "
-       "`size` picks a smaller rendition (short edge 320, 640 or 1080, never upscaled); `download=1` asks the "
-       "browser to save it. Answers carry a strong ETag, are immutable and name the file in Content-Disposition "
+       "`size` picks a smaller rendition (short edge 320, 640 or 1080, never upscaled) or `social`, a 1200x630 "
+       "link-preview card with the picture contained and centred on white; `format` overrides the extension "
+       "(ignored when the image cannot be served in it); `download=1` asks the browser to save it. Answers carry a strong ETag, are immutable and name the file in Content-Disposition "
        "(the image's name, cleaned).",
        Access::anyone,
        {{"prefix", "path", true, R"({"type": "string"})", "the id's storage prefix, as in `src`"},
         {"id", "path", true, kIdSchema, "the image id"},
         {"ext", "path", true, R"({"type": "string", "enum": ["jpg", "jpeg", "png", "webp", "avif", "gif", "heic"]})",
          "the format"},
-        {"size", "query", false, R"({"type": "string", "enum": ["s", "m", "l"]})", "s, m or l"},
+        {"size", "query", false, R"({"type": "string", "enum": ["s", "m", "l", "social"]})",
+         "s, m or l (short edge 320, 640, 1080), or social (a 1200x630 card); another value is 400"},
+        {"format", "query", false, R"({"type": "string", "enum": ["jpg", "jpeg", "png", "webp", "avif", "gif"]})",
+         "overrides the extension; a value the image cannot be served in is ignored"},
         {"download", "query", false, R"({"type": "string", "enum": ["1"]})",
          "1: Content-Disposition attachment (save as a file) instead of inline"},
         {"If-None-Match", "header", false, R"({"type": "string"})", "an ETag seen before: 304 when unchanged"}},

@@ -242,15 +242,15 @@ const std::vector<Tool>& tools() {
       {"get_usage", "Your plan, limits and usage", "The calling key's plan, its limits and what is used this month.",
        R"({"type": "object", "additionalProperties": false, "properties": {}})", "Usage", true, false, get_usage},
       {"image_url", "The URL of an image in a size and format",
-       "The file URL of an image: `size` s, m or l (short edge 320, 640, 1080 px, never upscaled) or the "
-       "original; `format` jpg, png, webp or avif, or the original's.",
+       "The file URL of an image: `size` s, m or l (short edge 320, 640, 1080 px, never upscaled), social "
+       "(a 1200x630 link-preview card) or the original; `format` jpg, png, webp or avif, or the original's.",
        R"({"type": "object", "required": ["id"], "additionalProperties": false, "properties": {
            "id": {"type": "string", "description": "the image id"},
-           "size": {"type": "string", "enum": ["s", "m", "l"], "description": "omit for the original size"},
+           "size": {"type": "string", "enum": ["s", "m", "l", "social"], "description": "omit for the original size"},
            "format": {"type": "string", "enum": ["jpg", "jpeg", "png", "webp", "avif"], "description": "omit for the original format"}}})",
        R"({"type": "object", "required": ["id", "url", "format", "size"], "properties": {
            "id": {"type": "string"}, "url": {"type": "string"}, "format": {"type": "string"},
-           "size": {"type": "string", "enum": ["s", "m", "l", "original"]}}})",
+           "size": {"type": "string", "enum": ["s", "m", "l", "social", "original"]}}})",
        true, false, image_url},
   };
   return list;

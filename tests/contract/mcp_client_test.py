@@ -144,6 +144,12 @@ async def run_legacy(base, key, results):
                     small = await web.get(structured(r)["url"])
                     w, h = png_size(small.content)
                     check(small.status_code == 200 and min(w, h) <= 320, f"image_url's URL serves a PNG ({w}x{h})")
+                r = await session.call_tool("image_url", {"id": img["id"], "size": "social", "format": "png"})
+                check(not r.is_error and structured(r).get("size") == "social", "image_url answers a social card")
+                async with httpx2.AsyncClient() as web:
+                    card = await web.get(structured(r)["url"])
+                    check(card.status_code == 200 and png_size(card.content) == (1200, 630),
+                          f"image_url's social URL serves a 1200x630 card ({png_size(card.content)})")
                 r = await session.call_tool("delete_images", {"ids": [img["id"]]})
                 deleted = structured(r).get("data", [])
                 check(not r.is_error and deleted and deleted[0].get("deleted") is True, "delete_images deletes it")

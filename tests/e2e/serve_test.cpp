@@ -204,6 +204,64 @@ INSTANTIATE_TEST_SUITE_P(Formats, ServeConvert,
                                            Conversion{"avif", "avif", "image/avif"}),
                          [](const auto& info) { return std::string(info.param.ext); });
 
+// img.pro's `size=social`: a 1200x630 card (the picture contained, centred
+// on white) in whatever format the URL asks for, cached like any variant.
+TEST_F(ServeTest, SizeSocialIsA1200By630CardInEveryFormat) {
+  for (auto j : {landscape(), portrait()}) {
+    ASSERT_TRUE(j.contains("src"));
+    for (Conversion c : {Conversion{"jpg", "jpeg", "image/jpeg"}, Conversion{"webp", "webp", "image/webp"},
+                         Conversion{"png", "png", "image/png"}}) {
+      const std::string url = with_size(with_ext(j["src"], c.ext), "social");
+      SCOPED_TRACE(url);
+      auto r = http_get(url);
+      ASSERT_EQ(r.status, 200) << r.describe();
+      EXPECT_EQ(r.header("Content-Type"), c.mime);
+      expect_cache_headers(r);
+      auto d = decode(r.body);
+      ASSERT_TRUE(d.ok) << d.error;
+      EXPECT_EQ(d.format, c.format);
+      EXPECT_EQ(d.width, 1200);
+      EXPECT_EQ(d.height, 630);
+      auto again = http_get(url);
+      EXPECT_EQ(again.header("ETag"), r.header("ETag"));
+      EXPECT_TRUE(again.body == r.body);
+    }
+  }
+}
+
+// `format=` overrides the extension (img.pro's newer URLs); a value this
+// image cannot be served in is ignored, as img.pro ignores invalid values.
+TEST_F(ServeTest, FormatParameterOverridesTheExtension) {
+  auto j = landscape();
+  ASSERT_TRUE(j.contains("src"));
+  const std::string src = j["src"];
+  struct Case {
+    std::string url;
+    const char* format;
+    int short_edge;  // 0: full size
+  };
+  for (const Case& c : {Case{src + "?format=webp", "webp", 0}, Case{with_size(src, "s") + "&format=png", "png", 320},
+                        Case{with_ext(src, "png") + "?format=jpg", "jpeg", 0},
+                        Case{with_ext(src, "bmp") + "?format=avif", "avif", 0},  // the override wins
+                        Case{src + "?format=bogus", "jpeg", 0}, Case{src + "?format=gif", "jpeg", 0},
+                        Case{src + "?format=auto", "jpeg", 0}}) {
+    SCOPED_TRACE(c.url);
+    auto r = http_get(c.url);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.header("Content-Type"), "image/" + std::string(c.format));
+    auto d = decode(r.body);
+    ASSERT_TRUE(d.ok) << d.error;
+    EXPECT_EQ(d.format, c.format);
+    EXPECT_EQ(d.sniffed, c.format);
+    const Dims want = c.short_edge ? expected_variant(dims(j), c.short_edge) : dims(j);
+    EXPECT_TRUE(dims_match({d.width, d.height}, want));
+  }
+  // A download is named for what it holds.
+  auto r = http_get(src + "?format=webp&download=1");
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_NE(r.header("Content-Disposition").find(".webp\""), std::string::npos) << r.header("Content-Disposition");
+}
+
 TEST_F(ServeTest, UnknownIdIs404NotFound) {
   auto j = landscape();
   ASSERT_TRUE(j.contains("src"));
@@ -221,6 +279,7 @@ TEST_F(ServeTest, BadSizeIs400ValidationError) {
   ASSERT_TRUE(j.contains("src"));
   EXPECT_TRUE(is_error(http_get(with_size(j["src"], "xl")), 400, "validation_error"));
   EXPECT_TRUE(is_error(http_get(with_size(j["src"], "xxl")), 400, "validation_error"));
+  EXPECT_TRUE(is_error(http_get(with_size(j["src"], "Social")), 400, "validation_error"));
 }
 
 TEST_F(ServeTest, BadExtensionIs400ValidationError) {

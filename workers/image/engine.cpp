@@ -340,8 +340,18 @@ EncodeSettings variant_settings(Format f) {
   return s;
 }
 
+// The image's own size in the output: a card's picture, a named size, or full.
 Dimensions target_of(Dimensions source, const VariantRequest& r) {
+  if (r.card) return contained_dimensions(source, *r.card);
   return r.short_edge ? variant_dimensions(source, *r.short_edge) : source;
+}
+
+// Which decode a request is resampled from: a card's picture shares the
+// anchor of the named size with its short edge, so it is made like them.
+Dimensions anchor_for(Dimensions source, const VariantRequest& r) {
+  if (!r.card) return anchor_dimensions(source, r.short_edge);
+  const Dimensions picture = contained_dimensions(source, *r.card);
+  return anchor_dimensions(source, std::min(picture.width, picture.height));
 }
 
 // The anchor decode of the variant policy, in memory: the image at `anchor`
@@ -376,6 +386,20 @@ EncodedImage derive(const VImage& anchor, Dimensions target, Format f) {
   return encode(resize_exact(frames, target), f, variant_settings(f));
 }
 
+// A card: the first frame at `picture` size, in 8-bit sRGB, flattened on
+// white and centred on a white canvas of `card` size (every format the same
+// pixels, so a JPEG card and a PNG one look alike).
+EncodedImage derive_card(const VImage& anchor, Dimensions picture, Dimensions card, Format f) {
+  const std::vector<double> white{255.0};
+  VImage img = resize_exact(page_count(anchor) > 1 ? frame(anchor, 0) : anchor, picture);
+  img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+  if (img.has_alpha()) img = img.flatten(VImage::option()->set("background", white));
+  img = img.cast(VIPS_FORMAT_UCHAR)
+            .embed((card.width - picture.width) / 2, (card.height - picture.height) / 2, card.width, card.height,
+                   VImage::option()->set("extend", VIPS_EXTEND_BACKGROUND)->set("background", white));
+  return encode(img, f, variant_settings(f));
+}
+
 // The variant policy over one normalised image: its header is read once,
 // and the last anchor decode is kept for the next request that shares it.
 // Every request is derived from its anchor only, so its bytes do not depend
@@ -397,11 +421,11 @@ class AnchoredRenderer {
     });
   }
 
-  Dimensions anchor_of(const VariantRequest& r) const { return anchor_dimensions(source_, r.short_edge); }
+  Dimensions anchor_of(const VariantRequest& r) const { return anchor_for(source_, r); }
 
   EncodedImage render(const VariantRequest& r) {
     const Dimensions size = anchor_of(r);
-    const Derived key{size, target_of(source_, r), r.format};
+    const Derived key{size, target_of(source_, r), r.format, r.card.value_or(Dimensions{})};
     // An image no larger than m has the same m and l (and s, below s): the
     // same anchor, target and format are the same bytes, made once.
     for (const auto& [done, out] : derived_)
@@ -411,13 +435,17 @@ class AnchoredRenderer {
       anchor_ = decode_anchor(path_, format_, source_, pages_, size);
       anchor_size_ = size;
     }
-    return derived_.emplace_back(key, derive(*anchor_, key.target, r.format)).second;
+    return derived_
+        .emplace_back(key, r.card ? derive_card(*anchor_, key.target, *r.card, r.format)
+                                  : derive(*anchor_, key.target, r.format))
+        .second;
   }
 
  private:
   struct Derived {
     Dimensions anchor, target;
     Format format;
+    Dimensions card;  // 0x0: not a card
     bool operator==(const Derived&) const = default;
   };
 
@@ -605,6 +633,13 @@ EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult
 
   const VImage oriented = guarded(ErrorCode::internal_error, kEncodeFailed, [&] { return orient(decoded); });
   return encode(oriented, format, s);
+}
+
+std::optional<VariantRequest> variant_request(std::string_view size, Format format) {
+  if (size == "o") return VariantRequest{std::nullopt, format};
+  if (size == kSocialSize) return VariantRequest{std::nullopt, format, kSocialCard};
+  if (auto edge = short_edge_for(size)) return VariantRequest{edge, format};
+  return std::nullopt;
 }
 
 std::vector<EncodedImage> render_variants(const std::filesystem::path& normalised, Format source_format,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "workers/image/format.h"
@@ -78,7 +79,14 @@ EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult
 struct VariantRequest {
   std::optional<int> short_edge;  // nullopt: full size
   Format format;
+  // Set: a card of exactly this size (`?size=social`), short_edge unused.
+  // The image's first frame, contained_dimensions() of it, centred on white.
+  std::optional<Dimensions> card = std::nullopt;
 };
+
+// The request for a size named in a src URL: "s", "m", "l", "social", or
+// "o" (full size, another format). Another name: nullopt.
+std::optional<VariantRequest> variant_request(std::string_view size, Format format);
 
 // Renders variants of one normalised image (already oriented and stripped),
 // following the variant policy (variant_policy.h): each request is resampled

@@ -46,7 +46,7 @@ void derive_variants(JobContext& ctx) {
       for (const auto& v : record.variants)
         have |= v.size == size && v.format == image::name(format) && ctx.services.blobs.contains(v.blob);
       if (have) continue;
-      wanted.push_back({image::short_edge_for(size), format});
+      wanted.push_back(*image::variant_request(size, format));
       sizes.push_back(size);
     }
   }

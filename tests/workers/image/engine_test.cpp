@@ -552,6 +552,48 @@ TEST_F(WorkersImageEngine, AnimatedGifKeepsFramesInGifAndWebpVariants) {
   EXPECT_EQ(m.width(), 800);  // 600 <= 640: not upscaled
 }
 
+// ?size=social: whatever the source, a card of exactly 1200x630 with the
+// picture contained and centred, white around it.
+TEST_F(WorkersImageEngine, ASocialCardIsExactlyTheCardWithThePictureCentredOnWhite) {
+  struct Case {
+    const char* name;
+    VImage image;
+    Format source;
+    Dimensions picture;  // where the picture is on the card
+  };
+  const std::vector<Case> cases{
+      {"wide.png", gradient(2400, 900), Format::png, {1200, 450}},   // the width binds
+      {"tall.png", gradient(900, 2400), Format::png, {236, 630}},    // the height binds: 236.25
+      {"small.png", gradient(300, 200), Format::png, {300, 200}},    // never upscaled
+      {"alpha.png", gradient(800, 600, 4), Format::png, {800, 600}},  // transparent: flattened on white
+      {"anim.gif", testing::animation(800, 600, 3), Format::gif, {800, 600}},  // first frame only
+  };
+  for (const auto& c : cases) {
+    const auto path = normalised(dir, c.name, encode(c.image, c.source == Format::gif ? ".gif" : ".png"));
+    for (Format f : {Format::png, Format::jpeg, Format::webp}) {
+      const auto out = render_variant(path, c.source, *variant_request(kSocialSize, f));
+      EXPECT_EQ(sniff_str(out.bytes), f) << c.name;
+      EXPECT_EQ(out.pages, 1) << c.name;
+      const VImage card = decode(out.bytes);
+      ASSERT_EQ((Dimensions{card.width(), card.height()}), kSocialCard) << c.name;
+      EXPECT_EQ(card.bands(), 3) << c.name;
+      // The padding is white: exactly in PNG; in JPEG and WebP away from the
+      // blocks that also hold the picture's edge.
+      const int margin = f == Format::png ? 0 : 16, white = f == Format::png ? 255 : 246;
+      const int left = (1200 - c.picture.width) / 2 - margin, top = (630 - c.picture.height) / 2 - margin;
+      if (left > 0) {
+        EXPECT_GE(card.extract_area(0, 0, left, 630).min(), white) << c.name;
+      }
+      if (top > 0) {
+        EXPECT_GE(card.extract_area(0, 0, 1200, top).min(), white) << c.name;
+      }
+      // The picture's centre is the source's centre, not padding.
+      const VImage middle = card.extract_area(600 - 4, 315 - 4, 8, 8);
+      EXPECT_LT(middle.avg(), 200.0) << c.name;
+    }
+  }
+}
+
 TEST_F(WorkersImageEngine, HeifOriginalKeepsIccButNoSourceExif) {
   VImage img = gradient(64, 48).icc_transform("srgb", VImage::option()->set("input_profile", "srgb")).copy();
   img.set("exif-ifd0-Make", "SecretCam");
