@@ -1,11 +1,13 @@
 #include "gateway/src_service.h"
 
+#include <charconv>
 #include <fstream>
 
 #include "gateway/http/error_response.h"
 #include "gateway/image_headers.h"
 #include "gateway/image_ids.h"
 #include "schemas/log.h"
+#include "storage/blob_store.h"
 #include "workers/image/engine.h"
 
 namespace imgpipe::gateway {
@@ -18,6 +20,25 @@ using schemas::ErrorCode;
 struct SrcPath {
   std::string_view prefix, id, ext;
 };
+
+// `w`, `h` and `fit`: a side outside 1..kMaxFitSide or an unknown fit is
+// ignored, as img.pro ignores an invalid transform value. nullopt: no side.
+std::optional<workers::image::Fit> requested_fit(const Request& request) {
+  auto side = [&](std::string_view name) {
+    auto value = request.query_param(name);
+    int n = 0;
+    if (!value) return 0;
+    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
+    return ec == std::errc() && end == value->data() + value->size() && n >= 1 && n <= workers::image::kMaxFitSide
+               ? n
+               : 0;
+  };
+  workers::image::Fit fit{{side("w"), side("h")},
+                          workers::image::fit_mode_from_name(request.query_param("fit").value_or(""))
+                              .value_or(workers::image::FitMode::scale_down)};
+  if (fit.box.width == 0 && fit.box.height == 0) return std::nullopt;
+  return fit;
+}
 
 std::optional<SrcPath> parse_src_path(std::string_view path) {
   // "/" prefix "/" id "." ext
@@ -56,7 +77,8 @@ BlobCache::Bytes read_blob(const std::filesystem::path& path, uint64_t size) {
 }  // namespace
 
 Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
-                       const std::string& format, BlobCache* cache, std::string disposition) {
+                       const std::string& format, BlobCache* cache, std::string disposition,
+                       BlobCache::Bytes rendered) {
   auto fmt = workers::image::format_from_name(format);
   Response r;
   std::string etag;  // the content hash, quoted: strong by construction
@@ -76,7 +98,9 @@ Response blob_response(const Request& request, const storage::BlobStore& blobs, 
     r.status = 304;
     return r;
   }
-  if (auto bytes = cache ? cache->get(blob) : nullptr) {
+  BlobCache::Bytes bytes = cache ? cache->get(blob) : nullptr;
+  if (!bytes) bytes = std::move(rendered);
+  if (bytes) {
     r.status = 200;
     r.shared_body = std::move(bytes);
     return r;
@@ -162,6 +186,27 @@ void SrcService::handle(const Request& request, const Respond& respond) {
                                                 format == workers::image::format_from_name(parsed->ext)
                                                     ? parsed->ext
                                                     : workers::image::extension(*format));
+  // w/h win over size. A fit this image cannot take (an extreme aspect
+  // under cover) is ignored; one that leaves it as it is is the full size.
+  auto fit = requested_fit(request);
+  if (fit) {
+    const workers::image::Dimensions whole{record->width, record->height};
+    auto g = workers::image::fit_geometry(whole, *fit);
+    if (!g || (g->picture == whole && g->canvas == whole)) {
+      fit.reset();
+      size.clear();
+    }
+  }
+  if (fit) {
+    std::string key = workers::image::fit_key(*fit);
+    if (auto blob = fits_.find(record->id + "/" + key + "/" + fmt); blob && cache_.contains(*blob))
+      return answer_blob(request, respond, record, *blob, fmt, std::move(disposition));
+    return render(*record, std::move(key), fit, fmt,
+                  [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
+                    if (err) return respond(error_response(*err));
+                    respond(blob_response(request, blobs_, v->blob, v->format, &cache_, disposition, v->bytes));
+                  });
+  }
   if (size.empty() && is_original_format)
     return answer_blob(request, respond, record, record->blob, fmt, std::move(disposition));
   std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
@@ -173,14 +218,15 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   auto v = index_.find_variant(record->id, variant_size, fmt);
   if (v && (cache_.contains(v->blob) || blobs_.contains(v->blob)))
     return answer_blob(request, respond, record, v->blob, fmt, std::move(disposition));
-  render(*record, variant_size, fmt,
+  render(*record, variant_size, std::nullopt, fmt,
          [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
            if (err) return respond(error_response(*err));
            respond(blob_response(request, blobs_, v->blob, v->format, &cache_, disposition));
          });
 }
 
-void SrcService::render(const schemas::ImageRecord& record, std::string size, std::string format,
+void SrcService::render(const schemas::ImageRecord& record, std::string size,
+                        std::optional<workers::image::Fit> fit, std::string format,
                         std::function<void(std::optional<Variant>, std::optional<Error>)> done) {
   std::string key = record.id + "/" + size + "/" + format;
   {
@@ -198,16 +244,24 @@ void SrcService::render(const schemas::ImageRecord& record, std::string size, st
     }
     for (auto& w : waiting) w(v, err);
   };
-  bool queued = pool_.try_submit([this, record, size, format, finish] {
+  bool queued = pool_.try_submit([this, record, size, fit, format, key, finish] {
     try {
       auto source = workers::image::format_from_name(record.format);
       auto target = workers::image::format_from_name(format);
-      auto out = workers::image::render_variant(blobs_.path_of(record.blob), *source,
-                                                *workers::image::variant_request(size, *target));
+      auto request = fit ? workers::image::VariantRequest{std::nullopt, *target, fit}
+                         : *workers::image::variant_request(size, *target);
+      auto out = workers::image::render_variant(blobs_.path_of(record.blob), *source, request);
+      log::info("rendered_on_demand", {{"image_id", record.id}, {"size", size}, {"format", format}});
+      if (fit) {  // memory only: the cache keeps it while it is asked for
+        auto bytes = std::make_shared<const std::string>(std::move(out.bytes));
+        auto blob = storage::sha256_hex(*bytes);
+        cache_.put(blob, bytes);
+        fits_.put(key, std::make_shared<const std::string>(blob));
+        return finish(Variant{std::move(blob), format, std::move(bytes)}, std::nullopt);
+      }
       schemas::VariantRecord v{size, format, out.size.width, out.size.height, out.bytes.size(), blobs_.put(out.bytes)};
       index_.put_rendered_variant(record.id, v);
-      log::info("rendered_on_demand", {{"image_id", record.id}, {"size", size}, {"format", format}});
-      finish(Variant{v.blob, format}, std::nullopt);
+      finish(Variant{v.blob, format, nullptr}, std::nullopt);
     } catch (const Error& e) {
       finish(std::nullopt, e);
     } catch (const std::exception& e) {

@@ -1,8 +1,10 @@
 #pragma once
-// Serves src URLs: /{prefix}/{id}.{ext}[?size=s|m|l]. Originals and
-// pre-generated variants come straight from the blob store; anything else is
-// rendered on demand on a bounded pool, concurrent requests for the same
-// variant sharing one render, and kept for next time.
+// Serves src URLs: /{prefix}/{id}.{ext}[?size=s|m|l|social][&format=]
+// [&w=&h=&fit=]. Originals and pre-generated variants come straight from the
+// blob store; anything else is rendered on demand on a bounded pool,
+// concurrent requests for the same variant sharing one render. Named sizes
+// and formats are kept for next time in the blob store; a w/h fit only in
+// memory (any box may be asked for: keeping each on disk would be unbounded).
 
 #include <map>
 #include <memory>
@@ -16,6 +18,7 @@
 #include "gateway/http/http_types.h"
 #include "storage/blob_store.h"
 #include "storage/image_index.h"
+#include "workers/image/fit.h"
 #include "workers/task_pool.h"
 
 namespace imgpipe::gateway {
@@ -32,9 +35,11 @@ class SrcService {
   struct Variant {
     std::string blob;
     std::string format;
+    BlobCache::Bytes bytes;  // a fit's render: its bytes (it has no file)
   };
-  void render(const schemas::ImageRecord& record, std::string size, std::string format,
-              std::function<void(std::optional<Variant>, std::optional<schemas::Error>)> done);
+  // `size`: a size name, or a fit's key (workers::image::fit_key) with `fit`.
+  void render(const schemas::ImageRecord& record, std::string size, std::optional<workers::image::Fit> fit,
+              std::string format, std::function<void(std::optional<Variant>, std::optional<schemas::Error>)> done);
   // Answers with a stored blob, and remembers the answer when it came from memory.
   void answer_blob(const Request& request, const Respond& respond, std::shared_ptr<const schemas::ImageRecord> record,
                    const std::string& blob, const std::string& format, std::string disposition);
@@ -64,6 +69,8 @@ class SrcService {
   static constexpr uint64_t kMaxCachedBlob = 1 << 20;
   BlobCache cache_;
   HotAnswers<HotAnswer> hot_{kMaxHotAnswers};
+  // The blob (in cache_ only) of each fit rendered, by id/fit key/format.
+  HotAnswers<std::string> fits_{kMaxHotAnswers};
   std::mutex mutex_;
   // Renders in progress, by id/size/format, and who waits for them.
   std::map<std::string, std::vector<std::function<void(std::optional<Variant>, std::optional<schemas::Error>)>>>
@@ -73,7 +80,10 @@ class SrcService {
 // The response for a blob, honouring If-None-Match and HEAD. With a cache,
 // a blob it wants comes from (and goes into) memory instead of a file.
 // A non-empty `disposition` is sent as Content-Disposition (image_headers.h).
+// `rendered`: the blob's bytes when it has no file (a fit), sent if the
+// cache has not kept them.
 Response blob_response(const Request& request, const storage::BlobStore& blobs, const std::string& blob,
-                       const std::string& format, BlobCache* cache = nullptr, std::string disposition = {});
+                       const std::string& format, BlobCache* cache = nullptr, std::string disposition = {},
+                       BlobCache::Bytes rendered = nullptr);
 
 }  // namespace imgpipe::gateway

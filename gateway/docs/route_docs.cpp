@@ -112,8 +112,10 @@ std::vector<RouteDoc> build() {
       {GET, "/{prefix}/{id}.{ext}", true, "image_file", "files", "The image file, in a size and format",
        "The `src` URL of an image. The extension picks the format (jpg, jpeg, png, webp, avif or the original's); "
        "`size` picks a smaller rendition (short edge 320, 640 or 1080, never upscaled) or `social`, a 1200x630 "
-       "link-preview card with the picture contained and centred on white; `format` overrides the extension "
-       "(ignored when the image cannot be served in it); `download=1` asks the browser to save it. Answers carry a strong ETag, are immutable and name the file in Content-Disposition "
+       "link-preview card with the picture contained and centred on white; `w`/`h` with `fit` (scale-down, the "
+       "default, never enlarges; crop; cover; pad) fit it to a box and win over `size`; `format` overrides the "
+       "extension. An invalid `w`, `h`, `fit` or `format` is ignored, as on img.pro. `download=1` asks the browser "
+       "to save it. Answers carry a strong ETag, are immutable and name the file in Content-Disposition "
        "(the image's name, cleaned).",
        Access::anyone,
        {{"prefix", "path", true, R"({"type": "string"})", "the id's storage prefix, as in `src`"},
@@ -124,6 +126,13 @@ std::vector<RouteDoc> build() {
          "s, m or l (short edge 320, 640, 1080), or social (a 1200x630 card); another value is 400"},
         {"format", "query", false, R"({"type": "string", "enum": ["jpg", "jpeg", "png", "webp", "avif", "gif"]})",
          "overrides the extension; a value the image cannot be served in is ignored"},
+        {"w", "query", false, R"({"type": "integer", "minimum": 1, "maximum": 4096})",
+         "width of the box to fit in (px); another value is ignored"},
+        {"h", "query", false, R"({"type": "integer", "minimum": 1, "maximum": 4096})",
+         "height of the box to fit in (px); another value is ignored"},
+        {"fit", "query", false, R"({"type": "string", "enum": ["scale-down", "crop", "cover", "pad"]})",
+         "scale-down (default): within the box, never enlarged; crop: fills the box, cut, never enlarged; cover: "
+         "fills the box, cut, may enlarge; pad: within the box, may enlarge, padded with white to it"},
         {"download", "query", false, R"({"type": "string", "enum": ["1"]})",
          "1: Content-Disposition attachment (save as a file) instead of inline"},
         {"If-None-Match", "header", false, R"({"type": "string"})", "an ETag seen before: 304 when unchanged"}},

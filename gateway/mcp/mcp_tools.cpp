@@ -170,7 +170,15 @@ void image_url(routes::Services& s, const Request&, const json& args, Respond do
   if (!record || !record->ready() || s.config.expired(*record)) throw Error(ErrorCode::not_found, "No image with this id.");
   std::string format = args.value("format", "");
   std::string size = args.value("size", "");
-  auto url = src_url(s.config, *record, format) + (size.empty() ? "" : "?size=" + size);
+  std::string query;
+  auto add = [&](const std::string& name, const std::string& value) {
+    if (!value.empty()) query += (query.empty() ? "?" : "&") + name + "=" + value;
+  };
+  add("size", size);
+  if (args.contains("w")) add("w", std::to_string(args["w"].get<int>()));
+  if (args.contains("h")) add("h", std::to_string(args["h"].get<int>()));
+  add("fit", args.value("fit", ""));
+  auto url = src_url(s.config, *record, format) + query;
   json body = {{"id", id}, {"url", url}, {"format", format.empty() ? record->format : format},
                {"size", size.empty() ? "original" : size}};
   done(Response::json(200, body.dump()));
@@ -243,10 +251,14 @@ const std::vector<Tool>& tools() {
        R"({"type": "object", "additionalProperties": false, "properties": {}})", "Usage", true, false, get_usage},
       {"image_url", "The URL of an image in a size and format",
        "The file URL of an image: `size` s, m or l (short edge 320, 640, 1080 px, never upscaled), social "
-       "(a 1200x630 link-preview card) or the original; `format` jpg, png, webp or avif, or the original's.",
+       "(a 1200x630 link-preview card) or the original, or a box `w` x `h` with `fit` (scale-down, the default, "
+       "never enlarges; crop; cover; pad), which wins over `size`; `format` jpg, png, webp or avif, or the original's.",
        R"({"type": "object", "required": ["id"], "additionalProperties": false, "properties": {
            "id": {"type": "string", "description": "the image id"},
            "size": {"type": "string", "enum": ["s", "m", "l", "social"], "description": "omit for the original size"},
+           "w": {"type": "integer", "minimum": 1, "maximum": 4096, "description": "box width, px"},
+           "h": {"type": "integer", "minimum": 1, "maximum": 4096, "description": "box height, px"},
+           "fit": {"type": "string", "enum": ["scale-down", "crop", "cover", "pad"], "description": "how the image fits the box"},
            "format": {"type": "string", "enum": ["jpg", "jpeg", "png", "webp", "avif"], "description": "omit for the original format"}}})",
        R"({"type": "object", "required": ["id", "url", "format", "size"], "properties": {
            "id": {"type": "string"}, "url": {"type": "string"}, "format": {"type": "string"},

@@ -13,7 +13,7 @@ namespace imgpipe::gateway::routes {
 BodyPlan plan_upload(Services& s, const Request& head, const ErrorStyle& errors);
 void import_url(Services& s, const Call& call);
 
-// src_routes.cpp: GET /{prefix}/{id}.{ext}[?size=s|m|l|social][&format=...].
+// src_routes.cpp: GET /{prefix}/{id}.{ext}[?size=s|m|l|social][&format=][&w=&h=&fit=].
 void serve_src(Services& s, const Call& call);
 
 // page_routes.cpp: GET / (the upload page), /keys, /plans, GET /{id} (the

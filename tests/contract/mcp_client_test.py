@@ -150,6 +150,15 @@ async def run_legacy(base, key, results):
                     card = await web.get(structured(r)["url"])
                     check(card.status_code == 200 and png_size(card.content) == (1200, 630),
                           f"image_url's social URL serves a 1200x630 card ({png_size(card.content)})")
+                r = await session.call_tool("image_url", {"id": img["id"], "w": 32, "h": 32, "fit": "crop",
+                                                          "format": "png"})
+                check(not r.is_error, "image_url answers a fit")
+                async with httpx2.AsyncClient() as web:
+                    cut = await web.get(structured(r)["url"])
+                    check(cut.status_code == 200 and png_size(cut.content) == (32, 32),
+                          f"image_url's w/h/fit URL serves a 32x32 crop ({png_size(cut.content)})")
+                r = await session.call_tool("image_url", {"id": img["id"], "w": 0})
+                check(r.is_error, "image_url refuses w=0 by its schema")
                 r = await session.call_tool("delete_images", {"ids": [img["id"]]})
                 deleted = structured(r).get("data", [])
                 check(not r.is_error and deleted and deleted[0].get("deleted") is True, "delete_images deletes it")

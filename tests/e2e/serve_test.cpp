@@ -262,6 +262,60 @@ TEST_F(ServeTest, FormatParameterOverridesTheExtension) {
   EXPECT_NE(r.header("Content-Disposition").find(".webp\""), std::string::npos) << r.header("Content-Disposition");
 }
 
+// img.pro's `w`/`h`/`fit`: the box and mode give the output's size, order
+// does not matter, an invalid value is ignored, and a fit is kept in memory
+// only (any box may be asked for; the disk keeps only the named sizes).
+TEST_F(ServeTest, WidthHeightAndFitGiveThatSizeAndAreKeptInMemoryOnly) {
+  auto j = landscape();  // 1920x1200
+  ASSERT_TRUE(j.contains("src"));
+  const std::string src = j["src"];
+  struct Case {
+    std::string query;
+    int width, height;
+  };
+  for (const Case& c : {Case{"w=300", 300, 187}, Case{"h=300", 480, 300}, Case{"w=300&h=300", 300, 187},
+                        Case{"w=300&h=300&fit=scale-down", 300, 187}, Case{"w=300&h=300&fit=crop", 300, 300},
+                        Case{"fit=cover&h=300&w=300", 300, 300}, Case{"w=300&h=300&fit=pad", 300, 300},
+                        Case{"w=3000&fit=cover", 3000, 1875},  // cover and pad may enlarge
+                        Case{"w=300&fit=bogus", 300, 187},     // an unknown fit: the default
+                        Case{"w=300&size=s", 300, 187}}) {     // w/h win over size
+    SCOPED_TRACE(c.query);
+    auto r = http_get(src + "?" + c.query);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.header("Content-Type"), "image/jpeg");
+    expect_cache_headers(r);
+    auto d = decode(r.body);
+    ASSERT_TRUE(d.ok) << d.error;
+    EXPECT_EQ(d.format, "jpeg");
+    EXPECT_EQ(d.width, c.width);
+    EXPECT_EQ(d.height, c.height);
+    // Not on disk: no blob file has its content hash.
+    const std::string etag = r.header("ETag");
+    ASSERT_GT(etag.size(), 2u);
+    const std::string sha = etag.substr(1, etag.size() - 2);
+    for (const auto& e : fs::recursive_directory_iterator(s().data_dir()))
+      EXPECT_NE(e.path().filename().string(), sha) << e.path();
+  }
+  // The same fit in another order is the same bytes; another format converts.
+  auto a = http_get(src + "?w=300&h=300&fit=crop"), b = http_get(src + "?fit=crop&h=300&w=300");
+  EXPECT_EQ(a.header("ETag"), b.header("ETag"));
+  EXPECT_TRUE(a.body == b.body);
+  auto webp = http_get(with_ext(src, "webp") + "?w=300");
+  ASSERT_EQ(webp.status, 200) << webp.describe();
+  auto d = decode(webp.body);
+  EXPECT_EQ(d.format, "webp");
+  EXPECT_EQ(d.width, 300);
+  // Invalid sides are ignored (img.pro's rule); a fit that changes nothing is the original itself.
+  const auto original = http_get(src);
+  ASSERT_EQ(original.status, 200);
+  for (auto query : {"w=0", "w=-5", "w=4097", "w=abc", "w=3000", "w=3000&h=3000"}) {
+    SCOPED_TRACE(query);
+    auto r = http_get(src + "?" + query);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.header("ETag"), original.header("ETag"));
+  }
+}
+
 TEST_F(ServeTest, UnknownIdIs404NotFound) {
   auto j = landscape();
   ASSERT_TRUE(j.contains("src"));

@@ -340,17 +340,23 @@ EncodeSettings variant_settings(Format f) {
   return s;
 }
 
-// The image's own size in the output: a card's picture, a named size, or full.
+FitGeometry geometry_of(Dimensions source, const Fit& fit) {
+  auto g = fit_geometry(source, fit);
+  if (!g) throw Error(ErrorCode::bad_request, "The image cannot be fitted to that box.");
+  return *g;
+}
+
+// The image's own size in the output: a fit's picture, a named size, or full.
 Dimensions target_of(Dimensions source, const VariantRequest& r) {
-  if (r.card) return contained_dimensions(source, *r.card);
+  if (r.fit) return geometry_of(source, *r.fit).picture;
   return r.short_edge ? variant_dimensions(source, *r.short_edge) : source;
 }
 
-// Which decode a request is resampled from: a card's picture shares the
+// Which decode a request is resampled from: a fit's picture shares the
 // anchor of the named size with its short edge, so it is made like them.
 Dimensions anchor_for(Dimensions source, const VariantRequest& r) {
-  if (!r.card) return anchor_dimensions(source, r.short_edge);
-  const Dimensions picture = contained_dimensions(source, *r.card);
+  if (!r.fit) return anchor_dimensions(source, r.short_edge);
+  const Dimensions picture = target_of(source, r);
   return anchor_dimensions(source, std::min(picture.width, picture.height));
 }
 
@@ -386,18 +392,30 @@ EncodedImage derive(const VImage& anchor, Dimensions target, Format f) {
   return encode(resize_exact(frames, target), f, variant_settings(f));
 }
 
-// A card: the first frame at `picture` size, in 8-bit sRGB, flattened on
-// white and centred on a white canvas of `card` size (every format the same
-// pixels, so a JPEG card and a PNG one look alike).
-EncodedImage derive_card(const VImage& anchor, Dimensions picture, Dimensions card, Format f) {
+// One frame of the fit's picture size on its canvas, centred: cut to it, or
+// (padding) in 8-bit sRGB flattened on white and embedded in white, so a
+// JPEG and a PNG of it look alike.
+VImage place(const VImage& picture, Dimensions canvas, bool pad) {
+  const Dimensions p = frame_size(picture);
+  if (!pad) return picture.crop((p.width - canvas.width) / 2, (p.height - canvas.height) / 2, canvas.width, canvas.height);
   const std::vector<double> white{255.0};
-  VImage img = resize_exact(page_count(anchor) > 1 ? frame(anchor, 0) : anchor, picture);
-  img = img.colourspace(VIPS_INTERPRETATION_sRGB);
+  VImage img = picture.colourspace(VIPS_INTERPRETATION_sRGB);
   if (img.has_alpha()) img = img.flatten(VImage::option()->set("background", white));
-  img = img.cast(VIPS_FORMAT_UCHAR)
-            .embed((card.width - picture.width) / 2, (card.height - picture.height) / 2, card.width, card.height,
-                   VImage::option()->set("extend", VIPS_EXTEND_BACKGROUND)->set("background", white));
-  return encode(img, f, variant_settings(f));
+  return img.cast(VIPS_FORMAT_UCHAR)
+      .embed((canvas.width - p.width) / 2, (canvas.height - p.height) / 2, canvas.width, canvas.height,
+             VImage::option()->set("extend", VIPS_EXTEND_BACKGROUND)->set("background", white));
+}
+
+// A fit from its anchor: resampled to the picture size, then each frame
+// placed on the canvas. GIF and WebP carry animation, but for the card.
+EncodedImage derive_fit(const VImage& anchor, const FitGeometry& g, FitMode mode, Format f) {
+  const bool animate = page_count(anchor) > 1 && may_animate(f) && mode != FitMode::card;
+  const VImage resized = resize_exact(animate || page_count(anchor) == 1 ? anchor : frame(anchor, 0), g.picture);
+  if (g.canvas == g.picture) return encode(resized, f, variant_settings(f));
+  const bool pad = mode == FitMode::pad || mode == FitMode::card;
+  std::vector<VImage> frames;
+  for (int i = 0; i < page_count(resized); ++i) frames.push_back(place(frame(resized, i), g.canvas, pad));
+  return encode(join_frames(frames), f, variant_settings(f));
 }
 
 // The variant policy over one normalised image: its header is read once,
@@ -425,7 +443,7 @@ class AnchoredRenderer {
 
   EncodedImage render(const VariantRequest& r) {
     const Dimensions size = anchor_of(r);
-    const Derived key{size, target_of(source_, r), r.format, r.card.value_or(Dimensions{})};
+    const Derived key{size, target_of(source_, r), r.format, r.fit};
     // An image no larger than m has the same m and l (and s, below s): the
     // same anchor, target and format are the same bytes, made once.
     for (const auto& [done, out] : derived_)
@@ -436,8 +454,8 @@ class AnchoredRenderer {
       anchor_size_ = size;
     }
     return derived_
-        .emplace_back(key, r.card ? derive_card(*anchor_, key.target, *r.card, r.format)
-                                  : derive(*anchor_, key.target, r.format))
+        .emplace_back(key, r.fit ? derive_fit(*anchor_, geometry_of(source_, *r.fit), r.fit->mode, r.format)
+                                 : derive(*anchor_, key.target, r.format))
         .second;
   }
 
@@ -445,7 +463,7 @@ class AnchoredRenderer {
   struct Derived {
     Dimensions anchor, target;
     Format format;
-    Dimensions card;  // 0x0: not a card
+    std::optional<Fit> fit;
     bool operator==(const Derived&) const = default;
   };
 

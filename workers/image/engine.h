@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "workers/image/fit.h"
 #include "workers/image/format.h"
 #include "workers/image/sizes.h"
 #include "workers/image/variant_policy.h"
@@ -79,9 +80,10 @@ EncodedImage normalise_file(const std::filesystem::path& path, const ProbeResult
 struct VariantRequest {
   std::optional<int> short_edge;  // nullopt: full size
   Format format;
-  // Set: a card of exactly this size (`?size=social`), short_edge unused.
-  // The image's first frame, contained_dimensions() of it, centred on white.
-  std::optional<Dimensions> card = std::nullopt;
+  // Set: `w`/`h`/`fit` or the social card (fit.h), short_edge unused. The
+  // picture is cut or padded to its canvas, centred; padding is white.
+  // Animations stay animated in GIF and WebP but for the card (first frame).
+  std::optional<Fit> fit = std::nullopt;
 };
 
 // The request for a size named in a src URL: "s", "m", "l", "social", or

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
 
 namespace imgpipe::workers::image {
 
@@ -22,17 +21,6 @@ Dimensions variant_dimensions(Dimensions source, int short_edge) {
   const int64_t scaled = int64_t{long_side} * short_edge / short_side;
   const int new_long = static_cast<int>(std::max<int64_t>(1, scaled));
   return source.width <= source.height ? Dimensions{short_edge, new_long} : Dimensions{new_long, short_edge};
-}
-
-Dimensions contained_dimensions(Dimensions source, Dimensions box) {
-  if (source.width <= box.width && source.height <= box.height) return source;  // never upscale
-  // Scale by the tighter of the two ratios, compared exactly in integers.
-  const bool width_binds = int64_t{box.width} * source.height <= int64_t{box.height} * source.width;
-  auto scaled = [](int side, int to, int from) {
-    return static_cast<int>(std::max<int64_t>(1, int64_t{side} * to / from));
-  };
-  return width_binds ? Dimensions{box.width, scaled(source.height, box.width, source.width)}
-                     : Dimensions{scaled(source.width, box.height, source.height), box.height};
 }
 
 }  // namespace imgpipe::workers::image

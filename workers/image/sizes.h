@@ -16,14 +16,8 @@ struct Dimensions {
 // Short-edge targets of the named sizes: s=320, m=640, l=1080.
 std::optional<int> short_edge_for(std::string_view size_name);
 
-// `?size=social`: a card of exactly this size for Open Graph and other link
-// previews (1200x630, their recommended size), the image contained in it.
+// `?size=social`: the social card (fit.h).
 inline constexpr std::string_view kSocialSize = "social";
-inline constexpr Dimensions kSocialCard{1200, 630};
-
-// The largest size of `source` inside `box`, aspect kept (rounded down, at
-// least 1), never upscaled: what a card shows of the image.
-Dimensions contained_dimensions(Dimensions source, Dimensions box);
 
 // Dimensions of a variant whose short edge is `short_edge`. The short edge
 // becomes exactly `short_edge`, the long edge is rounded to nearest and at

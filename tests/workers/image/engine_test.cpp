@@ -575,7 +575,7 @@ TEST_F(WorkersImageEngine, ASocialCardIsExactlyTheCardWithThePictureCentredOnWhi
       EXPECT_EQ(sniff_str(out.bytes), f) << c.name;
       EXPECT_EQ(out.pages, 1) << c.name;
       const VImage card = decode(out.bytes);
-      ASSERT_EQ((Dimensions{card.width(), card.height()}), kSocialCard) << c.name;
+      ASSERT_EQ((Dimensions{card.width(), card.height()}), kSocialCard.box) << c.name;
       EXPECT_EQ(card.bands(), 3) << c.name;
       // The padding is white: exactly in PNG; in JPEG and WebP away from the
       // blocks that also hold the picture's edge.
@@ -592,6 +592,38 @@ TEST_F(WorkersImageEngine, ASocialCardIsExactlyTheCardWithThePictureCentredOnWhi
       EXPECT_LT(middle.avg(), 200.0) << c.name;
     }
   }
+}
+
+// w/h/fit: the output is the geometry's canvas; cut and padded pictures keep
+// their centre; an animation stays animated in GIF; cover enlarges.
+TEST_F(WorkersImageEngine, AFitIsItsCanvasCutOrPaddedAroundTheCentre) {
+  const auto path = normalised(dir, "fit.png", encode(gradient(1600, 900), ".png"));
+  const auto whole = decode(render_variant(path, Format::png, {std::nullopt, Format::png}).bytes);
+  struct Case {
+    Fit fit;
+    Dimensions canvas;
+  };
+  for (const Case& c : {Case{{{400, 0}, FitMode::scale_down}, {400, 225}}, Case{{{300, 300}, FitMode::crop}, {300, 300}},
+                        Case{{{300, 300}, FitMode::pad}, {300, 300}}, Case{{{3200, 3200}, FitMode::cover}, {3200, 3200}}}) {
+    SCOPED_TRACE(fit_key(c.fit));
+    const auto out = render_variant(path, Format::png, {std::nullopt, Format::png, c.fit});
+    const VImage img = decode(out.bytes);
+    ASSERT_EQ((Dimensions{img.width(), img.height()}), c.canvas);
+    EXPECT_EQ(out.size, c.canvas);
+    // The middle of the output is the middle of the image (the gradient's value there).
+    const double middle = img.extract_area(img.width() / 2 - 2, img.height() / 2 - 2, 4, 4).avg();
+    EXPECT_NEAR(middle, whole.extract_area(800 - 2, 450 - 2, 4, 4).avg(), 3.0);
+    if (c.fit.mode == FitMode::pad) {
+      EXPECT_EQ(img.extract_area(0, 0, 300, 50).min(), 255.0);  // white above the 300x168 picture
+    }
+  }
+  const auto anim = normalised(dir, "fit.gif", encode(testing::animation(800, 600, 3), ".gif"));
+  const auto gif = render_variant(anim, Format::gif, {std::nullopt, Format::gif, Fit{{200, 200}, FitMode::crop}});
+  EXPECT_EQ(gif.pages, 3);
+  const VImage frames = decode(gif.bytes, true);
+  EXPECT_EQ(pages_of(frames), 3);
+  EXPECT_EQ(frames.width(), 200);
+  EXPECT_EQ(vips_image_get_page_height(frames.get_image()), 200);
 }
 
 TEST_F(WorkersImageEngine, HeifOriginalKeepsIccButNoSourceExif) {

@@ -57,17 +57,6 @@ TEST(WorkersImageSizes, LongEdgeAtLeastOne) {
   EXPECT_EQ(d, (Dimensions{1, 1}));
 }
 
-TEST(WorkersImageSizes, ContainedInACard) {
-  EXPECT_EQ(contained_dimensions({4000, 2250}, kSocialCard), (Dimensions{1120, 630}));  // 16:9: the height binds
-  EXPECT_EQ(contained_dimensions({2400, 900}, kSocialCard), (Dimensions{1200, 450}));   // the width binds
-  EXPECT_EQ(contained_dimensions({1200, 630}, kSocialCard), (Dimensions{1200, 630}));   // exactly the card
-  EXPECT_EQ(contained_dimensions({2400, 1260}, kSocialCard), (Dimensions{1200, 630}));  // same ratio
-  EXPECT_EQ(contained_dimensions({900, 2400}, kSocialCard), (Dimensions{236, 630}));    // 236.25
-  EXPECT_EQ(contained_dimensions({300, 200}, kSocialCard), (Dimensions{300, 200}));     // never upscaled
-  EXPECT_EQ(contained_dimensions({100000, 1}, kSocialCard), (Dimensions{1200, 1}));     // at least 1
-  EXPECT_EQ(contained_dimensions({1, 100000}, kSocialCard), (Dimensions{1, 630}));
-}
-
 TEST(WorkersImageFormat, NamesAndMimeTypes) {
   EXPECT_EQ(extension(Format::jpeg), "jpeg");
   EXPECT_EQ(extension(Format::heic), "heic");
