@@ -40,6 +40,27 @@ std::optional<workers::image::Fit> requested_fit(const Request& request) {
   return fit;
 }
 
+// brightness, contrast, gamma, saturation (0-10), blur (0-250), sharp
+// (0-10): a value outside its range or not a number is ignored.
+workers::image::Adjustments requested_adjustments(const Request& request) {
+  workers::image::Adjustments a;
+  auto read = [&](std::string_view name, double& into, double max) {
+    auto value = request.query_param(name);
+    double v = 0;
+    if (!value) return;
+    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
+    if (ec == std::errc() && end == value->data() + value->size() && v >= 0 && v <= max) into = v;
+  };
+  read("brightness", a.brightness, workers::image::kMaxMultiplier);
+  read("contrast", a.contrast, workers::image::kMaxMultiplier);
+  read("gamma", a.gamma, workers::image::kMaxMultiplier);
+  read("saturation", a.saturation, workers::image::kMaxMultiplier);
+  read("blur", a.blur, workers::image::kMaxBlur);
+  read("sharp", a.sharp, workers::image::kMaxSharp);
+  if (a.gamma == 0) a.gamma = 1;  // no exponent makes sense of 0
+  return a;
+}
+
 std::optional<SrcPath> parse_src_path(std::string_view path) {
   // "/" prefix "/" id "." ext
   if (path.size() < 5 || path[0] != '/') return std::nullopt;
@@ -192,16 +213,20 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   if (fit) {
     const workers::image::Dimensions whole{record->width, record->height};
     auto g = workers::image::fit_geometry(whole, *fit);
-    if (!g || (g->picture == whole && g->canvas == whole)) {
-      fit.reset();
-      size.clear();
-    }
+    if (g && g->picture == whole && g->canvas == whole) size.clear();
+    if (!g || (g->picture == whole && g->canvas == whole)) fit.reset();
   }
-  if (fit) {
-    std::string key = workers::image::fit_key(*fit);
-    if (auto blob = fits_.find(record->id + "/" + key + "/" + fmt); blob && cache_.contains(*blob))
+  const auto adjust = requested_adjustments(request);
+  std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
+  if (fit || adjust.any()) {  // the URL's own rendition: made in memory only
+    auto custom = fit ? workers::image::VariantRequest{std::nullopt, *format, fit}
+                      : *workers::image::variant_request(variant_size, *format);
+    custom.adjust = adjust;
+    std::string key = fit ? workers::image::fit_key(*fit) : variant_size;
+    if (adjust.any()) key += "+" + workers::image::adjustments_key(adjust);
+    if (auto blob = custom_.find(record->id + "/" + key + "/" + fmt); blob && cache_.contains(*blob))
       return answer_blob(request, respond, record, *blob, fmt, std::move(disposition));
-    return render(*record, std::move(key), fit, fmt,
+    return render(*record, std::move(key), custom, fmt,
                   [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
                     if (err) return respond(error_response(*err));
                     respond(blob_response(request, blobs_, v->blob, v->format, &cache_, disposition, v->bytes));
@@ -209,7 +234,6 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   }
   if (size.empty() && is_original_format)
     return answer_blob(request, respond, record, record->blob, fmt, std::move(disposition));
-  std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
   // Pre-generated variants are in the record already read; only on-demand
   // ones need the index again (one JSON decode less per hot request).
   for (const auto& x : record->variants)
@@ -226,7 +250,7 @@ void SrcService::handle(const Request& request, const Respond& respond) {
 }
 
 void SrcService::render(const schemas::ImageRecord& record, std::string size,
-                        std::optional<workers::image::Fit> fit, std::string format,
+                        std::optional<workers::image::VariantRequest> custom, std::string format,
                         std::function<void(std::optional<Variant>, std::optional<Error>)> done) {
   std::string key = record.id + "/" + size + "/" + format;
   {
@@ -244,19 +268,18 @@ void SrcService::render(const schemas::ImageRecord& record, std::string size,
     }
     for (auto& w : waiting) w(v, err);
   };
-  bool queued = pool_.try_submit([this, record, size, fit, format, key, finish] {
+  bool queued = pool_.try_submit([this, record, size, custom, format, key, finish] {
     try {
       auto source = workers::image::format_from_name(record.format);
       auto target = workers::image::format_from_name(format);
-      auto request = fit ? workers::image::VariantRequest{std::nullopt, *target, fit}
-                         : *workers::image::variant_request(size, *target);
+      auto request = custom ? *custom : *workers::image::variant_request(size, *target);
       auto out = workers::image::render_variant(blobs_.path_of(record.blob), *source, request);
       log::info("rendered_on_demand", {{"image_id", record.id}, {"size", size}, {"format", format}});
-      if (fit) {  // memory only: the cache keeps it while it is asked for
+      if (custom) {  // memory only: the cache keeps it while it is asked for
         auto bytes = std::make_shared<const std::string>(std::move(out.bytes));
         auto blob = storage::sha256_hex(*bytes);
         cache_.put(blob, bytes);
-        fits_.put(key, std::make_shared<const std::string>(blob));
+        custom_.put(key, std::make_shared<const std::string>(blob));
         return finish(Variant{std::move(blob), format, std::move(bytes)}, std::nullopt);
       }
       schemas::VariantRecord v{size, format, out.size.width, out.size.height, out.bytes.size(), blobs_.put(out.bytes)};

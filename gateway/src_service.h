@@ -1,10 +1,11 @@
 #pragma once
 // Serves src URLs: /{prefix}/{id}.{ext}[?size=s|m|l|social][&format=]
-// [&w=&h=&fit=]. Originals and pre-generated variants come straight from the
-// blob store; anything else is rendered on demand on a bounded pool,
-// concurrent requests for the same variant sharing one render. Named sizes
-// and formats are kept for next time in the blob store; a w/h fit only in
-// memory (any box may be asked for: keeping each on disk would be unbounded).
+// [&w=&h=&fit=][&brightness=...]. Originals and pre-generated variants come
+// straight from the blob store; anything else is rendered on demand on a
+// bounded pool, concurrent requests for the same variant sharing one render.
+// Named sizes and formats are kept for next time in the blob store; a w/h
+// fit or colour/blur/sharpen only in memory (any box and value may be asked
+// for: keeping each on disk would be unbounded).
 
 #include <map>
 #include <memory>
@@ -18,7 +19,7 @@
 #include "gateway/http/http_types.h"
 #include "storage/blob_store.h"
 #include "storage/image_index.h"
-#include "workers/image/fit.h"
+#include "workers/image/engine.h"
 #include "workers/task_pool.h"
 
 namespace imgpipe::gateway {
@@ -35,11 +36,13 @@ class SrcService {
   struct Variant {
     std::string blob;
     std::string format;
-    BlobCache::Bytes bytes;  // a fit's render: its bytes (it has no file)
+    BlobCache::Bytes bytes;  // a custom render's bytes (it has no file)
   };
-  // `size`: a size name, or a fit's key (workers::image::fit_key) with `fit`.
-  void render(const schemas::ImageRecord& record, std::string size, std::optional<workers::image::Fit> fit,
-              std::string format, std::function<void(std::optional<Variant>, std::optional<schemas::Error>)> done);
+  // A size name, stored as a variant; or with `custom` (the URL's own w/h/
+  // fit or adjustments) `size` is its key and the render stays in memory.
+  void render(const schemas::ImageRecord& record, std::string size,
+              std::optional<workers::image::VariantRequest> custom, std::string format,
+              std::function<void(std::optional<Variant>, std::optional<schemas::Error>)> done);
   // Answers with a stored blob, and remembers the answer when it came from memory.
   void answer_blob(const Request& request, const Respond& respond, std::shared_ptr<const schemas::ImageRecord> record,
                    const std::string& blob, const std::string& format, std::string disposition);
@@ -69,8 +72,8 @@ class SrcService {
   static constexpr uint64_t kMaxCachedBlob = 1 << 20;
   BlobCache cache_;
   HotAnswers<HotAnswer> hot_{kMaxHotAnswers};
-  // The blob (in cache_ only) of each fit rendered, by id/fit key/format.
-  HotAnswers<std::string> fits_{kMaxHotAnswers};
+  // The blob (in cache_ only) of each custom render, by id/key/format.
+  HotAnswers<std::string> custom_{kMaxHotAnswers};
   std::mutex mutex_;
   // Renders in progress, by id/size/format, and who waits for them.
   std::map<std::string, std::vector<std::function<void(std::optional<Variant>, std::optional<schemas::Error>)>>>

@@ -113,8 +113,10 @@ std::vector<RouteDoc> build() {
        "The `src` URL of an image. The extension picks the format (jpg, jpeg, png, webp, avif or the original's); "
        "`size` picks a smaller rendition (short edge 320, 640 or 1080, never upscaled) or `social`, a 1200x630 "
        "link-preview card with the picture contained and centred on white; `w`/`h` with `fit` (scale-down, the "
-       "default, never enlarges; crop; cover; pad) fit it to a box and win over `size`; `format` overrides the "
-       "extension. An invalid `w`, `h`, `fit` or `format` is ignored, as on img.pro. `download=1` asks the browser "
+       "default, never enlarges; crop; cover; pad) fit it to a box and win over `size`; `brightness`, `contrast`, "
+       "`gamma`, `saturation` (multipliers, 1 changes nothing), `blur` and `sharp` adjust it; `format` overrides "
+       "the extension. An invalid transform value is ignored, as on img.pro. Sizes and formats are stored once "
+       "made; a rendition with `w`/`h` or adjustments is kept in memory only. `download=1` asks the browser "
        "to save it. Answers carry a strong ETag, are immutable and name the file in Content-Disposition "
        "(the image's name, cleaned).",
        Access::anyone,
@@ -133,6 +135,17 @@ std::vector<RouteDoc> build() {
         {"fit", "query", false, R"({"type": "string", "enum": ["scale-down", "crop", "cover", "pad"]})",
          "scale-down (default): within the box, never enlarged; crop: fills the box, cut, never enlarged; cover: "
          "fills the box, cut, may enlarge; pad: within the box, may enlarge, padded with white to it"},
+        {"brightness", "query", false, R"({"type": "number", "minimum": 0, "maximum": 10})",
+         "multiplies every colour channel (0 black, 1 unchanged)"},
+        {"contrast", "query", false, R"({"type": "number", "minimum": 0, "maximum": 10})",
+         "multiplies the distance from mid-grey (0 flat grey, 1 unchanged)"},
+        {"gamma", "query", false, R"({"type": "number", "minimum": 0, "maximum": 10})",
+         "above 1 lightens the midtones, below 1 darkens them (1 or 0 unchanged)"},
+        {"saturation", "query", false, R"({"type": "number", "minimum": 0, "maximum": 10})",
+         "multiplies colourfulness (0 grey, 1 unchanged)"},
+        {"blur", "query", false, R"({"type": "number", "minimum": 0, "maximum": 250})",
+         "Gaussian blur radius in px (0 none)"},
+        {"sharp", "query", false, R"({"type": "number", "minimum": 0, "maximum": 10})", "sharpening strength (0 none)"},
         {"download", "query", false, R"({"type": "string", "enum": ["1"]})",
          "1: Content-Disposition attachment (save as a file) instead of inline"},
         {"If-None-Match", "header", false, R"({"type": "string"})", "an ETag seen before: 304 when unchanged"}},

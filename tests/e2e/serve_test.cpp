@@ -316,6 +316,40 @@ TEST_F(ServeTest, WidthHeightAndFitGiveThatSizeAndAreKeptInMemoryOnly) {
   }
 }
 
+// img.pro's colour multipliers, blur and sharp: each makes its own
+// rendition (in memory only); a value out of range or not a number is
+// ignored, which leaves the plain size.
+TEST_F(ServeTest, ColourBlurAndSharpenMakeTheirOwnRenditionAndInvalidValuesAreIgnored) {
+  auto j = landscape();  // 1920x1200
+  ASSERT_TRUE(j.contains("src"));
+  const std::string small = with_size(j["src"], "s");
+  auto plain = http_get(small);
+  ASSERT_EQ(plain.status, 200) << plain.describe();
+  std::set<std::string> etags{plain.header("ETag")};
+  for (auto query : {"brightness=1.5", "contrast=0.5", "gamma=2", "saturation=0", "blur=20", "sharp=3",
+                     "brightness=0.5&saturation=2&blur=1"}) {
+    SCOPED_TRACE(query);
+    auto r = http_get(small + "&" + query);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    expect_cache_headers(r);
+    auto d = decode(r.body);
+    ASSERT_TRUE(d.ok) << d.error;
+    EXPECT_EQ(d.format, "jpeg");
+    EXPECT_TRUE(dims_match({d.width, d.height}, expected_variant(dims(j), 320)));
+    EXPECT_TRUE(etags.insert(r.header("ETag")).second) << "the same bytes as another rendition";
+    const std::string etag = r.header("ETag"), sha = etag.substr(1, etag.size() - 2);
+    for (const auto& e : fs::recursive_directory_iterator(s().data_dir()))
+      EXPECT_NE(e.path().filename().string(), sha) << e.path();
+  }
+  for (auto query : {"brightness=11", "brightness=-1", "contrast=abc", "gamma=", "blur=251", "sharp=1e9",
+                     "saturation=nan", "brightness=1"}) {
+    SCOPED_TRACE(query);
+    auto r = http_get(small + "&" + query);
+    ASSERT_EQ(r.status, 200) << r.describe();
+    EXPECT_EQ(r.header("ETag"), plain.header("ETag"));
+  }
+}
+
 TEST_F(ServeTest, UnknownIdIs404NotFound) {
   auto j = landscape();
   ASSERT_TRUE(j.contains("src"));

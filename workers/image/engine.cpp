@@ -384,12 +384,56 @@ VImage decode_anchor(const std::filesystem::path& normalised, Format source_form
   return materialise(base);
 }
 
+// A Gaussian blur of `sigma` at a bounded cost: a wide one runs on a copy
+// shrunk until sigma is 4, then enlarged back (the detail it drops is what
+// the blur removes anyway).
+VImage blurred(const VImage& in, double sigma) {
+  constexpr double kDirectSigma = 4;
+  if (sigma <= kDirectSigma) return in.gaussblur(sigma);
+  const double shrink = sigma / kDirectSigma;
+  const Dimensions size = frame_size(in);
+  const Dimensions small{std::max(1, static_cast<int>(size.width / shrink)),
+                         std::max(1, static_cast<int>(size.height / shrink))};
+  return resize_exact(resize_exact(in, small).gaussblur(kDirectSigma), size);
+}
+
+// One frame with the adjustments applied, in 8-bit sRGB; alpha untouched.
+VImage adjusted_frame(const VImage& in, const Adjustments& a) {
+  VImage img = in.colourspace(VIPS_INTERPRETATION_sRGB).cast(VIPS_FORMAT_UCHAR);
+  std::optional<VImage> alpha;
+  if (img.has_alpha()) {
+    alpha = img.extract_band(img.bands() - 1);
+    img = img.extract_band(0, VImage::option()->set("n", img.bands() - 1));
+  }
+  if (a.saturation != 1)
+    img = img.colourspace(VIPS_INTERPRETATION_LCH)
+              .linear({1.0, a.saturation, 1.0}, {0.0, 0.0, 0.0})
+              .colourspace(VIPS_INTERPRETATION_sRGB);
+  // brightness, then contrast about mid-grey: (x * b - 128) * c + 128
+  if (a.brightness != 1 || a.contrast != 1)
+    img = img.linear(a.brightness * a.contrast, 128.0 * (1 - a.contrast));
+  img = img.cast(VIPS_FORMAT_UCHAR);  // clips to 0-255
+  if (a.gamma != 1) img = img.gamma(VImage::option()->set("exponent", a.gamma));
+  if (a.blur > 0) img = blurred(img, a.blur / 2).cast(VIPS_FORMAT_UCHAR);
+  if (a.sharp > 0)
+    img = img.sharpen(VImage::option()->set("sigma", 1.0)->set("m2", a.sharp)).colourspace(VIPS_INTERPRETATION_sRGB);
+  img = img.cast(VIPS_FORMAT_UCHAR).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  return alpha ? img.bandjoin(*alpha) : img;
+}
+
+VImage adjusted(const VImage& in, const Adjustments& a) {
+  if (!a.any()) return in;
+  std::vector<VImage> frames;
+  for (int i = 0; i < page_count(in); ++i) frames.push_back(adjusted_frame(frame(in, i), a));
+  return join_frames(frames);
+}
+
 // One variant from its anchor: resampled to `target` (nothing to do when the
-// anchor has that size) and encoded with the format's variant settings. GIF
-// and WebP carry animation; the other formats get the first frame.
-EncodedImage derive(const VImage& anchor, Dimensions target, Format f) {
+// anchor has that size), adjusted, and encoded with the format's variant
+// settings. GIF and WebP carry animation; the other formats get the first frame.
+EncodedImage derive(const VImage& anchor, Dimensions target, Format f, const Adjustments& a) {
   const VImage frames = page_count(anchor) > 1 && !may_animate(f) ? frame(anchor, 0) : anchor;
-  return encode(resize_exact(frames, target), f, variant_settings(f));
+  return encode(adjusted(resize_exact(frames, target), a), f, variant_settings(f));
 }
 
 // One frame of the fit's picture size on its canvas, centred: cut to it, or
@@ -408,9 +452,10 @@ VImage place(const VImage& picture, Dimensions canvas, bool pad) {
 
 // A fit from its anchor: resampled to the picture size, then each frame
 // placed on the canvas. GIF and WebP carry animation, but for the card.
-EncodedImage derive_fit(const VImage& anchor, const FitGeometry& g, FitMode mode, Format f) {
+EncodedImage derive_fit(const VImage& anchor, const FitGeometry& g, FitMode mode, Format f, const Adjustments& a) {
   const bool animate = page_count(anchor) > 1 && may_animate(f) && mode != FitMode::card;
-  const VImage resized = resize_exact(animate || page_count(anchor) == 1 ? anchor : frame(anchor, 0), g.picture);
+  const VImage resized =
+      adjusted(resize_exact(animate || page_count(anchor) == 1 ? anchor : frame(anchor, 0), g.picture), a);
   if (g.canvas == g.picture) return encode(resized, f, variant_settings(f));
   const bool pad = mode == FitMode::pad || mode == FitMode::card;
   std::vector<VImage> frames;
@@ -443,7 +488,7 @@ class AnchoredRenderer {
 
   EncodedImage render(const VariantRequest& r) {
     const Dimensions size = anchor_of(r);
-    const Derived key{size, target_of(source_, r), r.format, r.fit};
+    const Derived key{size, target_of(source_, r), r.format, r.fit, r.adjust};
     // An image no larger than m has the same m and l (and s, below s): the
     // same anchor, target and format are the same bytes, made once.
     for (const auto& [done, out] : derived_)
@@ -454,8 +499,8 @@ class AnchoredRenderer {
       anchor_size_ = size;
     }
     return derived_
-        .emplace_back(key, r.fit ? derive_fit(*anchor_, geometry_of(source_, *r.fit), r.fit->mode, r.format)
-                                 : derive(*anchor_, key.target, r.format))
+        .emplace_back(key, r.fit ? derive_fit(*anchor_, geometry_of(source_, *r.fit), r.fit->mode, r.format, r.adjust)
+                                 : derive(*anchor_, key.target, r.format, r.adjust))
         .second;
   }
 
@@ -464,6 +509,7 @@ class AnchoredRenderer {
     Dimensions anchor, target;
     Format format;
     std::optional<Fit> fit;
+    Adjustments adjust;
     bool operator==(const Derived&) const = default;
   };
 

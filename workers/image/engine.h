@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "workers/image/adjust.h"
 #include "workers/image/fit.h"
 #include "workers/image/format.h"
 #include "workers/image/sizes.h"
@@ -84,6 +85,9 @@ struct VariantRequest {
   // picture is cut or padded to its canvas, centred; padding is white.
   // Animations stay animated in GIF and WebP but for the card (first frame).
   std::optional<Fit> fit = std::nullopt;
+  // Colour, blur and sharpening (adjust.h), on the picture after resizing
+  // (not on a fit's padding), in 8-bit sRGB.
+  Adjustments adjust = {};
 };
 
 // The request for a size named in a src URL: "s", "m", "l", "social", or

@@ -626,6 +626,57 @@ TEST_F(WorkersImageEngine, AFitIsItsCanvasCutOrPaddedAroundTheCentre) {
   EXPECT_EQ(vips_image_get_page_height(frames.get_image()), 200);
 }
 
+// Colour multipliers, blur and sharpen act as their names say, on the
+// picture's colour bands only (alpha kept), and 1/0 values change nothing.
+TEST_F(WorkersImageEngine, AdjustmentsActAsNamedAndKeepAlpha) {
+  const auto path = normalised(dir, "adjust.png", encode(gradient(600, 400, 4), ".png"));
+  auto render = [&](Adjustments a) {
+    return decode(render_variant(path, Format::png, {320, Format::png, std::nullopt, a}).bytes);
+  };
+  const VImage plain = render({});
+  const VImage colours = plain.extract_band(0, VImage::option()->set("n", 3));
+  auto rgb = [](const VImage& img) { return img.extract_band(0, VImage::option()->set("n", 3)); };
+  EXPECT_TRUE(render_variant(path, Format::png, {320, Format::png}).bytes ==
+              render_variant(path, Format::png, {320, Format::png, std::nullopt, Adjustments{}}).bytes);
+
+  const VImage dark = render({.brightness = 0});
+  EXPECT_EQ(rgb(dark).max(), 0.0);
+  EXPECT_EQ(dark.bands(), 4);
+  EXPECT_EQ(dark.extract_band(3).avg(), plain.extract_band(3).avg());  // alpha untouched
+  EXPECT_GT(rgb(render({.brightness = 1.5})).avg(), colours.avg() + 20);
+  const VImage flat = rgb(render({.contrast = 0}));
+  EXPECT_EQ(flat.min(), 128.0);
+  EXPECT_EQ(flat.max(), 128.0);
+  EXPECT_GT(rgb(render({.gamma = 2})).avg(), colours.avg() + 20);
+  EXPECT_LT(rgb(render({.gamma = 0.5})).avg(), colours.avg() - 20);
+  const VImage grey = rgb(render({.saturation = 0}));
+  EXPECT_LE((grey.extract_band(0) - grey.extract_band(1)).abs().max(), 2.0);
+  EXPECT_GT((colours.extract_band(0) - colours.extract_band(1)).abs().max(), 100.0);
+
+  // Blur and sharpen on edges: a checkerboard of 8 px squares.
+  const VImage checks = (((VImage::xyz(320, 320)[0] / 8).cast(VIPS_FORMAT_INT) +
+                          (VImage::xyz(320, 320)[1] / 8).cast(VIPS_FORMAT_INT)) &
+                         1) *
+                        255;
+  const auto board = normalised(dir, "board.png",
+                                encode(checks.cast(VIPS_FORMAT_UCHAR).copy(
+                                           VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W)),
+                                       ".png"));
+  auto board_render = [&](Adjustments a) {
+    return decode(render_variant(board, Format::png, {std::nullopt, Format::png, std::nullopt, a}).bytes);
+  };
+  const double sharp_edges = board_render({}).extract_band(0).deviate();
+  EXPECT_LT(board_render({.blur = 8}).extract_band(0).deviate(), sharp_edges / 2);
+  EXPECT_LT(board_render({.blur = 250}).extract_band(0).deviate(), sharp_edges / 10);  // the wide path
+  const VImage soft = board_render({.blur = 2});
+  const auto soft_path = normalised(dir, "soft.png", encode(soft, ".png"));
+  const double soft_edges = soft.extract_band(0).deviate();
+  EXPECT_GT(decode(render_variant(soft_path, Format::png, {std::nullopt, Format::png, std::nullopt, {.sharp = 5}}).bytes)
+                .extract_band(0)
+                .deviate(),
+            soft_edges);
+}
+
 TEST_F(WorkersImageEngine, HeifOriginalKeepsIccButNoSourceExif) {
   VImage img = gradient(64, 48).icc_transform("srgb", VImage::option()->set("input_profile", "srgb")).copy();
   img.set("exif-ifd0-Make", "SecretCam");

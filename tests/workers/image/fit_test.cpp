@@ -1,4 +1,5 @@
 // Where a picture goes for `w`/`h`/`fit` and the social card (fit.h).
+#include "workers/image/adjust.h"
 #include "workers/image/fit.h"
 
 #include <gtest/gtest.h>
@@ -63,6 +64,13 @@ TEST(WorkersImageFitNames, ModesAndKeys) {
   EXPECT_EQ(fit_mode_from_name("contain"), std::nullopt);
   EXPECT_EQ(fit_key({{800, 0}, FitMode::scale_down}), "w800h0-scale-down");
   EXPECT_NE(fit_key({{800, 0}, FitMode::crop}), fit_key({{0, 800}, FitMode::crop}));
+}
+
+TEST(WorkersImageAdjustments, KeysNameEveryValue) {
+  EXPECT_FALSE(Adjustments{}.any());
+  EXPECT_TRUE((Adjustments{.brightness = 1.5}).any());
+  EXPECT_EQ(adjustments_key({.brightness = 1.5, .blur = 20}), "b1.5-c1-g1-s1-blur20-sharp0");
+  EXPECT_NE(adjustments_key({.contrast = 0.1}), adjustments_key({.contrast = 0.10000000000000002}));
 }
 
 TEST(WorkersImageFitNames, NothingToFitOrTooLargeToAddress) {
