@@ -152,7 +152,7 @@ std::vector<RouteDoc> build() {
        {},
        {{200, "The image bytes.", "image/*", "binary", true},
         {304, "Not modified (If-None-Match matched).", "", "", true}},
-       {E::bad_request, E::not_found, E::processing_timeout}},
+       {E::bad_request, E::not_found, E::processing_timeout, E::service_unavailable}},
       {GET, "/", false, "upload_page", "pages", "The upload page (HTML)", "", Access::anyone, {}, {},
        {{200, "The page.", "text/html", ""}}, {}},
       {GET, "/{id}", true, "viewer", "pages", "The viewer page of an image (HTML)",

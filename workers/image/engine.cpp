@@ -451,15 +451,18 @@ VImage place(const VImage& picture, Dimensions canvas, bool pad) {
 }
 
 // A fit from its anchor: resampled to the picture size, then each frame
-// placed on the canvas. GIF and WebP carry animation, but for the card.
+// placed on the canvas and adjusted: a cut before the adjustments (less to
+// adjust under cover), padding after them (it stays white). GIF and WebP
+// carry animation, but for the card.
 EncodedImage derive_fit(const VImage& anchor, const FitGeometry& g, FitMode mode, Format f, const Adjustments& a) {
   const bool animate = page_count(anchor) > 1 && may_animate(f) && mode != FitMode::card;
-  const VImage resized =
-      adjusted(resize_exact(animate || page_count(anchor) == 1 ? anchor : frame(anchor, 0), g.picture), a);
-  if (g.canvas == g.picture) return encode(resized, f, variant_settings(f));
+  const VImage resized = resize_exact(animate || page_count(anchor) == 1 ? anchor : frame(anchor, 0), g.picture);
+  if (g.canvas == g.picture) return encode(adjusted(resized, a), f, variant_settings(f));
   const bool pad = mode == FitMode::pad || mode == FitMode::card;
   std::vector<VImage> frames;
-  for (int i = 0; i < page_count(resized); ++i) frames.push_back(place(frame(resized, i), g.canvas, pad));
+  for (int i = 0; i < page_count(resized); ++i)
+    frames.push_back(pad ? place(adjusted(frame(resized, i), a), g.canvas, true)
+                         : adjusted(place(frame(resized, i), g.canvas, false), a));
   return encode(join_frames(frames), f, variant_settings(f));
 }
 

@@ -653,6 +653,14 @@ TEST_F(WorkersImageEngine, AdjustmentsActAsNamedAndKeepAlpha) {
   EXPECT_LE((grey.extract_band(0) - grey.extract_band(1)).abs().max(), 2.0);
   EXPECT_GT((colours.extract_band(0) - colours.extract_band(1)).abs().max(), 100.0);
 
+  // On a pad, the picture is adjusted and the padding stays white.
+  const auto opaque = normalised(dir, "opaque.png", encode(gradient(600, 400), ".png"));
+  const VImage padded = decode(
+      render_variant(opaque, Format::png, {std::nullopt, Format::png, Fit{{600, 600}, FitMode::pad}, {.brightness = 0}})
+          .bytes);
+  EXPECT_EQ(padded.extract_area(0, 0, 600, 100).min(), 255.0);  // above the 600x400 picture
+  EXPECT_EQ(padded.extract_area(0, 100, 600, 400).max(), 0.0);
+
   // Blur and sharpen on edges: a checkerboard of 8 px squares.
   const VImage checks = (((VImage::xyz(320, 320)[0] / 8).cast(VIPS_FORMAT_INT) +
                           (VImage::xyz(320, 320)[1] / 8).cast(VIPS_FORMAT_INT)) &
