@@ -453,9 +453,13 @@ VImage place(const VImage& picture, Dimensions canvas, bool pad) {
 // A fit from its anchor: resampled to the picture size, then each frame
 // placed on the canvas and adjusted: a cut before the adjustments (less to
 // adjust under cover), padding after them (it stays white). GIF and WebP
-// carry animation, but for the card.
+// carry animation, but for the card and where every frame enlarged would
+// pass the pixel limit (cover and pad enlarge: 200 tiny frames at 4096x4096
+// would be 3.4 billion pixels): those get the first frame.
 EncodedImage derive_fit(const VImage& anchor, const FitGeometry& g, FitMode mode, Format f, const Adjustments& a) {
-  const bool animate = page_count(anchor) > 1 && may_animate(f) && mode != FitMode::card;
+  const uint64_t all_frames = uint64_t(g.canvas.width) * uint64_t(g.canvas.height) * uint64_t(page_count(anchor));
+  const bool animate = page_count(anchor) > 1 && may_animate(f) && mode != FitMode::card &&
+                       all_frames <= g_config.max_pixels;
   const VImage resized = resize_exact(animate || page_count(anchor) == 1 ? anchor : frame(anchor, 0), g.picture);
   if (g.canvas == g.picture) return encode(adjusted(resized, a), f, variant_settings(f));
   const bool pad = mode == FitMode::pad || mode == FitMode::card;

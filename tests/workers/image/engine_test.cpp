@@ -624,6 +624,13 @@ TEST_F(WorkersImageEngine, AFitIsItsCanvasCutOrPaddedAroundTheCentre) {
   EXPECT_EQ(pages_of(frames), 3);
   EXPECT_EQ(frames.width(), 200);
   EXPECT_EQ(vips_image_get_page_height(frames.get_image()), 200);
+  // Enlarged, every frame would pass the pixel limit (7 x 4096 x 4096 > 100 MP): the first frame only.
+  const auto many = normalised(dir, "many.gif", encode(testing::animation(64, 64, 7), ".gif"));
+  const auto big = render_variant(many, Format::gif, {std::nullopt, Format::webp, Fit{{4096, 4096}, FitMode::cover}});
+  EXPECT_EQ(big.pages, 1);
+  EXPECT_EQ(big.size, (Dimensions{4096, 4096}));
+  const auto fewer = render_variant(many, Format::gif, {std::nullopt, Format::webp, Fit{{256, 256}, FitMode::cover}});
+  EXPECT_EQ(fewer.pages, 7);
 }
 
 // Colour multipliers, blur and sharpen act as their names say, on the
