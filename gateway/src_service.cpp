@@ -79,7 +79,8 @@ SrcService::SrcService(const GatewayConfig& config, storage::ImageIndex& index, 
       index_(index),
       blobs_(blobs),
       pool_("render", config.render_threads, config.render_queue, [] { workers::image::release_thread(); }),
-      cache_(config.src_cache_bytes, kMaxCachedBlob) {}
+      cache_(config.src_cache_bytes, kMaxCachedBlob),
+      custom_cache_(config.src_cache_bytes / 4, kMaxCachedBlob) {}
 
 SrcService::~SrcService() { pool_.stop(); }
 
@@ -224,12 +225,13 @@ void SrcService::handle(const Request& request, const Respond& respond) {
     custom.adjust = adjust;
     std::string key = fit ? workers::image::fit_key(*fit) : variant_size;
     if (adjust.any()) key += "+" + workers::image::adjustments_key(adjust);
-    if (auto blob = custom_.find(record->id + "/" + key + "/" + fmt); blob && cache_.contains(*blob))
-      return answer_blob(request, respond, record, *blob, fmt, std::move(disposition));
+    if (auto blob = custom_.find(record->id + "/" + key + "/" + fmt))
+      if (auto bytes = custom_cache_.get(*blob))
+        return respond(blob_response(request, blobs_, *blob, fmt, nullptr, std::move(disposition), bytes));
     return render(*record, std::move(key), custom, fmt,
                   [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
                     if (err) return respond(error_response(*err));
-                    respond(blob_response(request, blobs_, v->blob, v->format, &cache_, disposition, v->bytes));
+                    respond(blob_response(request, blobs_, v->blob, v->format, nullptr, disposition, v->bytes));
                   });
   }
   if (size.empty() && is_original_format)
@@ -278,7 +280,7 @@ void SrcService::render(const schemas::ImageRecord& record, std::string size,
       if (custom) {  // memory only: the cache keeps it while it is asked for
         auto bytes = std::make_shared<const std::string>(std::move(out.bytes));
         auto blob = storage::sha256_hex(*bytes);
-        cache_.put(blob, bytes);
+        custom_cache_.put(blob, bytes);
         custom_.put(key, std::make_shared<const std::string>(blob));
         return finish(Variant{std::move(blob), format, std::move(bytes)}, std::nullopt);
       }

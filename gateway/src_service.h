@@ -72,7 +72,11 @@ class SrcService {
   static constexpr uint64_t kMaxCachedBlob = 1 << 20;
   BlobCache cache_;
   HotAnswers<HotAnswer> hot_{kMaxHotAnswers};
-  // The blob (in cache_ only) of each custom render, by id/key/format.
+  // Custom renders (w/h/fit, adjustments) have no file: their bytes live
+  // in a cache of their own, a quarter of --src-cache-mb, so that callers
+  // cycling through boxes cannot push the stored variants out of cache_.
+  BlobCache custom_cache_;
+  // The blob (in custom_cache_ only) of each custom render, by id/key/format.
   HotAnswers<std::string> custom_{kMaxHotAnswers};
   std::mutex mutex_;
   // Renders in progress, by id/size/format, and who waits for them.

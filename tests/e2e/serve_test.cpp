@@ -296,6 +296,13 @@ TEST_F(ServeTest, WidthHeightAndFitGiveThatSizeAndAreKeptInMemoryOnly) {
     for (const auto& e : fs::recursive_directory_iterator(s().data_dir()))
       EXPECT_NE(e.path().filename().string(), sha) << e.path();
   }
+  // Rendered once, then answered from memory.
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(http_get(src + "?w=223").status, 200);
+  std::istringstream log(s().log_tail(64 << 20));
+  int renders = 0;
+  for (std::string line; std::getline(log, line);)
+    renders += line.find("rendered_on_demand") != std::string::npos && line.find("\"w223h0-scale-down\"") != std::string::npos;
+  EXPECT_EQ(renders, 1);
   // The same fit in another order is the same bytes; another format converts.
   auto a = http_get(src + "?w=300&h=300&fit=crop"), b = http_get(src + "?fit=crop&h=300&w=300");
   EXPECT_EQ(a.header("ETag"), b.header("ETag"));
