@@ -71,7 +71,7 @@ ServeOptions parse_serve_options(const std::string& command, int argc, char** ar
       ("max-buffered-body-mb", po::value(&max_buffered_body_mb)->default_value(max_buffered_body_mb), "MB of request bodies read whole into memory at once over all clients (JSON, MCP messages with base64 files; uploads stream to disk); past it such a request is answered 503 with Retry-After before its body is read (0: no cap)")
       ("io-threads", po::value(&o.http.threads)->default_value(o.http.threads), "HTTP event loops, a thread each; a new connection goes to a loop waiting for work and stays on it (one serves ~50k hot requests/s; on a box shared with heavy load, fewer can be faster: docs/performance.md)")
       ("render-threads", po::value(&o.gateway.render_threads)->default_value(o.gateway.render_threads), "on-demand renders at once (default: cores)")
-      ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB; larger files are sent from disk with sendfile; 0: off")
+      ("src-cache-mb", po::value(&src_cache_mb)->default_value(src_cache_mb), "memory for hot image files up to 1 MB each (variants), MB, plus a quarter of it for renditions made for w/h/fit or colour parameters (kept in memory only); larger files are sent from disk with sendfile; 0: off")
       ("min-free-disk-mb", po::value(&min_free_disk_mb)->default_value(min_free_disk_mb),
        "with less free than this on the data dir's (or blob folder's) disk, new images answer 507 and Retry-After; "
        "the room left is for images under way and the index; below half of it, workers take no new job "
