@@ -1,5 +1,6 @@
 #include "gateway/src_service.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 
@@ -80,7 +81,9 @@ SrcService::SrcService(const GatewayConfig& config, storage::ImageIndex& index, 
       blobs_(blobs),
       pool_("render", config.render_threads, config.render_queue, [] { workers::image::release_thread(); }),
       cache_(config.src_cache_bytes, kMaxCachedBlob),
-      custom_cache_(config.src_cache_bytes / 4, kMaxCachedBlob) {}
+      // A large custom render (a 4096x4096 cover) costs a second or more to
+      // make again: up to a quarter of this cache each, not 1 MB.
+      custom_cache_(config.src_cache_bytes / 4, std::max(kMaxCachedBlob, config.src_cache_bytes / 16)) {}
 
 SrcService::~SrcService() { pool_.stop(); }
 
