@@ -167,7 +167,18 @@ Page formats_page(std::string_view base) {
            {B::item, "?size=s: short edge 320 px", ""},
            {B::item, "?size=m: short edge 640 px", ""},
            {B::item, "?size=l: short edge 1080 px (never upscaled; the aspect ratio is kept)", ""},
+           {B::item, "?size=social: a 1200x630 link-preview card, the picture contained and centred on white", ""},
+           {B::item, "?format=webp (jpg, png, avif, gif): overrides the extension", ""},
+           {B::item, "?w=800&h=600&fit=crop: a box and how the image fits it: scale-down (the default, never "
+                     "enlarged), crop (fills and cuts, never enlarged), cover (fills and cuts, may enlarge), pad "
+                     "(within, may enlarge, padded with white); w or h alone keeps the aspect ratio", ""},
+           {B::item, "?brightness=, ?contrast=, ?gamma=, ?saturation=: multipliers 0-10 (1 changes nothing; "
+                     "saturation=0 is grey); ?blur=: a radius 0-250 px; ?sharp=: a strength 0-10", ""},
+           {B::para, "Parameters may come in any order; an invalid w, h, fit, format or adjustment is ignored (a "
+                     "size other than s, m, l or social is 400). Sizes and formats are stored once made; a "
+                     "rendition with w/h or adjustments is kept in memory only.", ""},
            {B::code, "curl -o small.webp '" + std::string(base) + "/ab/IMAGE_ID.webp?size=s'", ""},
+           {B::code, "curl -o thumb.jpg '" + std::string(base) + "/ab/IMAGE_ID.jpg?w=200&h=200&fit=crop'", ""},
            {B::para, "Answers carry a strong ETag and Cache-Control: immutable; If-None-Match answers 304.", ""}}};
 }
 
