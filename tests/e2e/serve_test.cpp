@@ -32,6 +32,17 @@ class ServeTest : public ::testing::Test {
   }
   static Dims dims(const nlohmann::json& j) { return {j.value("width", 0), j.value("height", 0)}; }
 
+  // A rendition kept in memory only: no file under the data dir is named by
+  // its content hash (the ETag), as every stored blob is.
+  ::testing::AssertionResult nowhere_on_disk(const Response& r) {
+    const std::string etag = r.header("ETag");
+    if (etag.size() <= 2) return ::testing::AssertionFailure() << "no ETag";
+    const std::string sha = etag.substr(1, etag.size() - 2);
+    for (const auto& e : fs::recursive_directory_iterator(s().data_dir()))
+      if (e.path().filename() == sha) return ::testing::AssertionFailure() << "stored at " << e.path();
+    return ::testing::AssertionSuccess();
+  }
+
   ServerProcess* server_ = nullptr;
 };
 
@@ -289,12 +300,7 @@ TEST_F(ServeTest, WidthHeightAndFitGiveThatSizeAndAreKeptInMemoryOnly) {
     EXPECT_EQ(d.format, "jpeg");
     EXPECT_EQ(d.width, c.width);
     EXPECT_EQ(d.height, c.height);
-    // Not on disk: no blob file has its content hash.
-    const std::string etag = r.header("ETag");
-    ASSERT_GT(etag.size(), 2u);
-    const std::string sha = etag.substr(1, etag.size() - 2);
-    for (const auto& e : fs::recursive_directory_iterator(s().data_dir()))
-      EXPECT_NE(e.path().filename().string(), sha) << e.path();
+    EXPECT_TRUE(nowhere_on_disk(r));
   }
   // Rendered once, then answered from memory.
   for (int i = 0; i < 3; ++i) ASSERT_EQ(http_get(src + "?w=223").status, 200);
@@ -344,9 +350,7 @@ TEST_F(ServeTest, ColourBlurAndSharpenMakeTheirOwnRenditionAndInvalidValuesAreIg
     EXPECT_EQ(d.format, "jpeg");
     EXPECT_TRUE(dims_match({d.width, d.height}, expected_variant(dims(j), 320)));
     EXPECT_TRUE(etags.insert(r.header("ETag")).second) << "the same bytes as another rendition";
-    const std::string etag = r.header("ETag"), sha = etag.substr(1, etag.size() - 2);
-    for (const auto& e : fs::recursive_directory_iterator(s().data_dir()))
-      EXPECT_NE(e.path().filename().string(), sha) << e.path();
+    EXPECT_TRUE(nowhere_on_disk(r));
   }
   for (auto query : {"brightness=11", "brightness=-1", "contrast=abc", "gamma=", "blur=251", "sharp=1e9",
                      "saturation=nan", "brightness=1"}) {
