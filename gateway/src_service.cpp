@@ -217,25 +217,19 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   if (fit) {
     const workers::image::Dimensions whole{record->width, record->height};
     auto g = workers::image::fit_geometry(whole, *fit);
-    if (g && g->picture == whole && g->canvas == whole) size.clear();
-    if (!g || (g->picture == whole && g->canvas == whole)) fit.reset();
+    const bool unchanged = g && g->picture == whole && g->canvas == whole;
+    if (unchanged) size.clear();  // still winning over size: the full size
+    if (!g || unchanged) fit.reset();
   }
   const auto adjust = requested_adjustments(request);
   std::string variant_size = size.empty() ? "o" : size;  // "o": full size in another format
-  if (fit || adjust.any()) {  // the URL's own rendition: made in memory only
+  if (fit || adjust.any()) {
     auto custom = fit ? workers::image::VariantRequest{std::nullopt, *format, fit}
                       : *workers::image::variant_request(variant_size, *format);
     custom.adjust = adjust;
     std::string key = fit ? workers::image::fit_key(*fit) : variant_size;
     if (adjust.any()) key += "+" + workers::image::adjustments_key(adjust);
-    if (auto blob = custom_.find(record->id + "/" + key + "/" + fmt))
-      if (auto bytes = custom_cache_.get(*blob))
-        return respond(blob_response(request, blobs_, *blob, fmt, nullptr, std::move(disposition), bytes));
-    return render(*record, std::move(key), custom, fmt,
-                  [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
-                    if (err) return respond(error_response(*err));
-                    respond(blob_response(request, blobs_, v->blob, v->format, nullptr, disposition, v->bytes));
-                  });
+    return answer_custom(request, respond, *record, std::move(key), custom, fmt, std::move(disposition));
   }
   if (size.empty() && is_original_format)
     return answer_blob(request, respond, record, record->blob, fmt, std::move(disposition));
@@ -251,6 +245,19 @@ void SrcService::handle(const Request& request, const Respond& respond) {
          [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
            if (err) return respond(error_response(*err));
            respond(blob_response(request, blobs_, v->blob, v->format, &cache_, disposition));
+         });
+}
+
+void SrcService::answer_custom(const Request& request, const Respond& respond, const schemas::ImageRecord& record,
+                               std::string key, const workers::image::VariantRequest& custom, const std::string& fmt,
+                               std::string disposition) {
+  if (auto blob = custom_.find(record.id + "/" + key + "/" + fmt))
+    if (auto bytes = custom_cache_.get(*blob))
+      return respond(blob_response(request, blobs_, *blob, fmt, nullptr, std::move(disposition), bytes));
+  render(record, std::move(key), custom, fmt,
+         [this, request, respond, disposition](std::optional<Variant> v, std::optional<Error> err) {
+           if (err) return respond(error_response(*err));
+           respond(blob_response(request, blobs_, v->blob, v->format, nullptr, disposition, v->bytes));
          });
 }
 

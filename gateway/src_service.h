@@ -43,6 +43,11 @@ class SrcService {
   void render(const schemas::ImageRecord& record, std::string size,
               std::optional<workers::image::VariantRequest> custom, std::string format,
               std::function<void(std::optional<Variant>, std::optional<schemas::Error>)> done);
+  // The URL's own rendition (w/h/fit, adjustments; `key` names them): from
+  // custom_cache_, or rendered into it.
+  void answer_custom(const Request& request, const Respond& respond, const schemas::ImageRecord& record,
+                     std::string key, const workers::image::VariantRequest& custom, const std::string& fmt,
+                     std::string disposition);
   // Answers with a stored blob, and remembers the answer when it came from memory.
   void answer_blob(const Request& request, const Respond& respond, std::shared_ptr<const schemas::ImageRecord> record,
                    const std::string& blob, const std::string& format, std::string disposition);
