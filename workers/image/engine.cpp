@@ -352,12 +352,14 @@ Dimensions target_of(Dimensions source, const VariantRequest& r) {
   return r.short_edge ? variant_dimensions(source, *r.short_edge) : source;
 }
 
-// Which decode a request is resampled from: a fit's picture shares the
-// anchor of the named size with its short edge, so it is made like them.
+// Which decode a request is resampled from: a named size's anchor (the
+// variant policy), or for a fit its picture itself, shrunk on load straight
+// to that size (no worker makes a fit, so no batch shares its decode; a
+// picture larger than the image is enlarged from the whole image).
 Dimensions anchor_for(Dimensions source, const VariantRequest& r) {
   if (!r.fit) return anchor_dimensions(source, r.short_edge);
   const Dimensions picture = target_of(source, r);
-  return anchor_dimensions(source, std::min(picture.width, picture.height));
+  return picture.width <= source.width && picture.height <= source.height ? picture : source;
 }
 
 // The anchor decode of the variant policy, in memory: the image at `anchor`
