@@ -22,17 +22,24 @@ struct SrcPath {
   std::string_view prefix, id, ext;
 };
 
+// A transform value: the parameter read whole as a T within [low, high];
+// nullopt when it is absent, not such a number (NaN included) or outside,
+// since img.pro ignores an invalid transform value.
+template <class T>
+std::optional<T> transform_value(const Request& request, std::string_view name, T low, T high) {
+  auto value = request.query_param(name);
+  if (!value) return std::nullopt;
+  T v{};
+  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
+  if (ec != std::errc() || end != value->data() + value->size() || !(v >= low && v <= high)) return std::nullopt;
+  return v;
+}
+
 // `w`, `h` and `fit`: a side outside 1..kMaxFitSide or an unknown fit is
-// ignored, as img.pro ignores an invalid transform value. nullopt: no side.
+// ignored. nullopt: no side.
 std::optional<workers::image::Fit> requested_fit(const Request& request) {
   auto side = [&](std::string_view name) {
-    auto value = request.query_param(name);
-    int n = 0;
-    if (!value) return 0;
-    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), n);
-    return ec == std::errc() && end == value->data() + value->size() && n >= 1 && n <= workers::image::kMaxFitSide
-               ? n
-               : 0;
+    return transform_value(request, name, 1, workers::image::kMaxFitSide).value_or(0);
   };
   workers::image::Fit fit{{side("w"), side("h")},
                           workers::image::fit_mode_from_name(request.query_param("fit").value_or(""))
@@ -46,11 +53,7 @@ std::optional<workers::image::Fit> requested_fit(const Request& request) {
 workers::image::Adjustments requested_adjustments(const Request& request) {
   workers::image::Adjustments a;
   auto read = [&](std::string_view name, double& into, double max) {
-    auto value = request.query_param(name);
-    double v = 0;
-    if (!value) return;
-    auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), v);
-    if (ec == std::errc() && end == value->data() + value->size() && v >= 0 && v <= max) into = v;
+    into = transform_value(request, name, 0.0, max).value_or(into);
   };
   read("brightness", a.brightness, workers::image::kMaxMultiplier);
   read("contrast", a.contrast, workers::image::kMaxMultiplier);
@@ -60,6 +63,11 @@ workers::image::Adjustments requested_adjustments(const Request& request) {
   read("sharp", a.sharp, workers::image::kMaxSharp);
   if (a.gamma == 0) a.gamma = 1;  // no exponent makes sense of 0
   return a;
+}
+
+// A render's name: who waits for it (in_progress_) and a custom one's blob (custom_).
+std::string render_key(const std::string& id, const std::string& size, const std::string& format) {
+  return id + "/" + size + "/" + format;
 }
 
 std::optional<SrcPath> parse_src_path(std::string_view path) {
@@ -184,7 +192,8 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   if (auto hot = hot_answer(request)) return respond(std::move(*hot));
   auto parsed = parse_src_path(request.path);
   if (!parsed || !plausible_image_id(parsed->id)) return respond(error_response(Error(ErrorCode::not_found)));
-  auto format = workers::image::format_from_name(parsed->ext);
+  const auto ext_format = workers::image::format_from_name(parsed->ext);
+  auto format = ext_format;
   auto size_param = request.query_param("size");
   auto size = size_param.value_or("");
   if (size_param && !workers::image::short_edge_for(size) && size != workers::image::kSocialSize)
@@ -208,9 +217,7 @@ void SrcService::handle(const Request& request, const Respond& respond) {
   std::string fmt(workers::image::name(*format));
   // ?download=1 (the viewer's download links) saves the file; otherwise it opens in the browser.
   std::string disposition = content_disposition(download.has_value(), record->name, record->id,
-                                                format == workers::image::format_from_name(parsed->ext)
-                                                    ? parsed->ext
-                                                    : workers::image::extension(*format));
+                                                format == ext_format ? parsed->ext : workers::image::extension(*format));
   // w/h win over size. A fit this image cannot take (an extreme aspect
   // under cover) is ignored; one that leaves it as it is is the full size.
   auto fit = requested_fit(request);
@@ -251,7 +258,7 @@ void SrcService::handle(const Request& request, const Respond& respond) {
 void SrcService::answer_custom(const Request& request, const Respond& respond, const schemas::ImageRecord& record,
                                std::string key, const workers::image::VariantRequest& custom, const std::string& fmt,
                                std::string disposition) {
-  if (auto blob = custom_.find(record.id + "/" + key + "/" + fmt))
+  if (auto blob = custom_.find(render_key(record.id, key, fmt)))
     if (auto bytes = custom_cache_.get(*blob))
       return respond(blob_response(request, blobs_, *blob, fmt, nullptr, std::move(disposition), bytes));
   render(record, std::move(key), custom, fmt,
@@ -264,7 +271,7 @@ void SrcService::answer_custom(const Request& request, const Respond& respond, c
 void SrcService::render(const schemas::ImageRecord& record, std::string size,
                         std::optional<workers::image::VariantRequest> custom, std::string format,
                         std::function<void(std::optional<Variant>, std::optional<Error>)> done) {
-  std::string key = record.id + "/" + size + "/" + format;
+  std::string key = render_key(record.id, size, format);
   {
     std::lock_guard lock(mutex_);
     auto [it, fresh] = in_progress_.try_emplace(key);
